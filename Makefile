@@ -1,0 +1,48 @@
+# Thin wrapper over CMake. `make` builds build/minispark; `make run` and
+# `make test` first install whatever Debian packages are missing.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+DATASET    := datasets/big_events_50k.csv
+
+.PHONY: all build setup run test unit-asan bench fuzz format clean
+
+all: build
+
+setup:
+	@sh scripts/setup.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+$(DATASET): | build
+	$(BUILD)/minispark gen --rows 50000 $@
+
+run: setup build $(DATASET)
+	$(BUILD)/minispark run examples/agg.json
+
+unit-asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+	    -DMS_SANITIZE=address,undefined >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest -L unit --output-on-failure
+
+test: setup build $(DATASET)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory unit-asan
+
+bench: setup build
+	sh bench/run.sh $(BUILD)/minispark
+
+fuzz:
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMS_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@echo "fuzzers in build-fuzz/tests: run e.g. build-fuzz/tests/fuzz_csv tests/fuzz/corpus/csv"
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,529 @@
+/* Aggregation states. Each group has two int64 words per aggregate:
+ *   count            [n, -]
+ *   sum, avg         [sum, n]        (sum is a double's bits for doubles)
+ *   min, max         [value, has]    (strings: [arena offset, len<<1|has])
+ *   count_distinct   [head+1, n]     (values live in a per-aggregate map
+ *                                     keyed by group index + value, chained
+ *                                     per group through `next`)
+ * Group keys are encoded canonically (type tag + payload) so equal keys are
+ * equal bytes; that encoding never leaves the process. */
+#include "common/agg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bytemap.h"
+#include "common/mp.h"
+
+#define S_KEY_MAX 65536
+
+typedef struct {
+    ms_bytemap_t *map;
+    uint32_t *next; /* per map entry: next entry of the same group, +1 */
+    uint32_t cap;
+} s_distinct_t;
+
+struct ms_agg_table {
+    const ms_plan_t *plan;
+    ms_bytemap_t *groups;
+    int64_t *states; /* groups x naggs x 2 */
+    uint32_t states_cap;
+    char *strs; /* min/max string values */
+    size_t strs_used, strs_size;
+    s_distinct_t *distinct; /* [naggs], used by count_distinct only */
+    uint8_t key[S_KEY_MAX];
+};
+
+/* ---- canonical value encoding ----------------------------------------- */
+
+static size_t s_encode_value(uint8_t *p, size_t room, const ms_value_t *v)
+{
+    if (v->type == MS_TYPE_NULL) {
+        if (room < 1) return 0;
+        p[0] = 0;
+        return 1;
+    }
+    if (v->type == MS_TYPE_STRING) {
+        if (room < 5 + (size_t)v->len) return 0;
+        p[0] = MS_TYPE_STRING;
+        memcpy(p + 1, &v->len, 4);
+        memcpy(p + 5, v->s, v->len);
+        return 5 + v->len;
+    }
+    if (room < 9) return 0;
+    p[0] = v->type;
+    memcpy(p + 1, &v->i, 8); /* the double's bits for doubles */
+    return 9;
+}
+
+static size_t s_decode_value(const uint8_t *p, size_t len, ms_coltype_t t,
+                             ms_value_t *v)
+{
+    memset(v, 0, sizeof *v);
+    if (p[0] == 0) return 1;
+    v->type = p[0];
+    v->scale = (uint8_t)t.scale;
+    if (v->type == MS_TYPE_STRING) {
+        memcpy(&v->len, p + 1, 4);
+        v->s = (const char *)p + 5;
+        return 5 + v->len;
+    }
+    (void)len;
+    memcpy(&v->i, p + 1, 8);
+    return 9;
+}
+
+static size_t s_encode_keys(ms_agg_table_t *self, const ms_value_t *keys)
+{
+    size_t n = 0;
+    for (int i = 0; i < self->plan->nkeys; i++) {
+        size_t w = s_encode_value(self->key + n, sizeof self->key - n, &keys[i]);
+        if (!w) return 0;
+        n += w;
+    }
+    return n;
+}
+
+static void s_decode_keys(const ms_agg_table_t *self, uint32_t g,
+                          ms_value_t *keys)
+{
+    uint32_t len;
+    const uint8_t *p = ms_bytemap_key(self->groups, g, &len);
+    size_t off = 0;
+    for (int i = 0; i < self->plan->nkeys; i++)
+        off += s_decode_value(p + off, len - off, self->plan->keys[i].type,
+                              &keys[i]);
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan)
+{
+    ms_agg_table_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->plan = plan;
+    self->groups = ms_bytemap_new();
+    self->distinct = calloc((size_t)plan->naggs, sizeof *self->distinct);
+    if (!self->groups || !self->distinct) goto fail;
+    for (int a = 0; a < plan->naggs; a++) {
+        if (plan->aggs[a].fn != MS_AGG_COUNT_DISTINCT) continue;
+        self->distinct[a].map = ms_bytemap_new();
+        if (!self->distinct[a].map) goto fail;
+    }
+    return self;
+fail:
+    ms_agg_table_destroy(&self);
+    return NULL;
+}
+
+void ms_agg_table_destroy(ms_agg_table_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    ms_agg_table_t *self = *self_p;
+    for (int a = 0; self->distinct && a < self->plan->naggs; a++) {
+        ms_bytemap_destroy(&self->distinct[a].map);
+        free(self->distinct[a].next);
+    }
+    free(self->distinct);
+    ms_bytemap_destroy(&self->groups);
+    free(self->states);
+    free(self->strs);
+    free(self);
+    *self_p = NULL;
+}
+
+uint32_t ms_agg_table_groups(const ms_agg_table_t *self)
+{
+    return ms_bytemap_count(self->groups);
+}
+
+size_t ms_agg_table_memory(const ms_agg_table_t *self)
+{
+    size_t n = ms_bytemap_memory(self->groups) + self->strs_size +
+               (size_t)self->states_cap * 16 * (size_t)self->plan->naggs;
+    for (int a = 0; a < self->plan->naggs; a++)
+        if (self->distinct[a].map)
+            n += ms_bytemap_memory(self->distinct[a].map) +
+                 self->distinct[a].cap * sizeof(uint32_t);
+    return n;
+}
+
+/* ---- finding a group ----------------------------------------------------- */
+
+static int64_t *s_state(const ms_agg_table_t *self, uint32_t g, int a)
+{
+    return &self->states[((size_t)g * self->plan->naggs + a) * 2];
+}
+
+static int s_grow_states(ms_agg_table_t *self, uint32_t need)
+{
+    if (need <= self->states_cap) return 0;
+    uint32_t cap = self->states_cap ? self->states_cap * 2 : 256;
+    size_t stride = (size_t)self->plan->naggs * 2 * sizeof(int64_t);
+    int64_t *s = realloc(self->states, cap * stride);
+    if (!s) return MS_ERR_NOMEM;
+    memset((char *)s + self->states_cap * stride, 0,
+           (cap - self->states_cap) * stride);
+    self->states = s;
+    self->states_cap = cap;
+    return 0;
+}
+
+/* Group index for the key values, creating the group if needed. */
+static int64_t s_group(ms_agg_table_t *self, const ms_value_t *keys,
+                       ms_error_t *err)
+{
+    size_t len = s_encode_keys(self, keys);
+    if (!len && self->plan->nkeys > 0)
+        return ms_error_set(err, MS_ERR_INPUT, "group key longer than %d bytes",
+                            S_KEY_MAX);
+    int is_new;
+    int64_t g = ms_bytemap_put(self->groups, self->key, (uint32_t)len,
+                               ms_hash_bytes(self->key, len), &is_new);
+    if (g < 0 || (is_new && s_grow_states(self, (uint32_t)g + 1) < 0))
+        return ms_error_set(err, MS_ERR_NOMEM, "aggregation table");
+    return g;
+}
+
+/* ---- folding values --------------------------------------------------------- */
+
+static int s_keep_string(ms_agg_table_t *self, int64_t *s, const ms_value_t *v)
+{
+    if (self->strs_used + v->len > self->strs_size) {
+        size_t size = self->strs_size ? self->strs_size * 2 : 4096;
+        while (size < self->strs_used + v->len) size *= 2;
+        char *p = realloc(self->strs, size);
+        if (!p) return MS_ERR_NOMEM;
+        self->strs = p;
+        self->strs_size = size;
+    }
+    memcpy(self->strs + self->strs_used, v->s, v->len);
+    s[0] = (int64_t)self->strs_used;
+    s[1] = ((int64_t)v->len << 1) | 1;
+    self->strs_used += v->len;
+    return 0;
+}
+
+static ms_value_t s_minmax_value(const ms_agg_table_t *self, const int64_t *s,
+                                 ms_coltype_t t)
+{
+    ms_value_t v = {0};
+    if (!(s[1] & 1)) return v;
+    v.type = (uint8_t)t.type;
+    v.scale = (uint8_t)t.scale;
+    if (t.type == MS_TYPE_STRING) {
+        v.s = self->strs + s[0];
+        v.len = (uint32_t)(s[1] >> 1);
+    } else {
+        v.i = s[0];
+    }
+    return v;
+}
+
+static int s_minmax(ms_agg_table_t *self, int64_t *s, const ms_agg_t *a,
+                    const ms_value_t *v)
+{
+    if (s[1] & 1) {
+        ms_value_t cur = s_minmax_value(self, s, a->in);
+        int c = ms_value_cmp(v, &cur);
+        if (a->fn == MS_AGG_MIN ? c >= 0 : c <= 0) return 0;
+    }
+    if (v->type == MS_TYPE_STRING) return s_keep_string(self, s, v);
+    s[0] = v->i;
+    s[1] = 1;
+    return 0;
+}
+
+static int s_distinct_add(ms_agg_table_t *self, int a, uint32_t g, int64_t *s,
+                          const ms_value_t *v)
+{
+    s_distinct_t *d = &self->distinct[a];
+    uint8_t buf[S_KEY_MAX];
+    memcpy(buf, &g, 4);
+    size_t len = s_encode_value(buf + 4, sizeof buf - 4, v);
+    if (!len) return MS_ERR_INPUT;
+    int is_new;
+    int64_t e = ms_bytemap_put(d->map, buf, (uint32_t)len + 4,
+                               ms_hash_bytes(buf, len + 4), &is_new);
+    if (e < 0) return MS_ERR_NOMEM;
+    if (!is_new) return 0;
+    if ((uint32_t)e >= d->cap) {
+        uint32_t cap = d->cap ? d->cap * 2 : 256;
+        uint32_t *next = realloc(d->next, cap * sizeof *next);
+        if (!next) return MS_ERR_NOMEM;
+        d->next = next;
+        d->cap = cap;
+    }
+    d->next[e] = (uint32_t)s[0];
+    s[0] = e + 1;
+    s[1]++;
+    return 0;
+}
+
+static int s_add(int64_t *acc, int64_t v, ms_error_t *err)
+{
+    if (__builtin_add_overflow(*acc, v, acc))
+        return ms_error_set(err, MS_ERR_OVERFLOW,
+                            "integer sum exceeds the 64-bit range");
+    return 0;
+}
+
+static int s_fold(ms_agg_table_t *self, uint32_t g, int a, const ms_value_t *v,
+                  ms_error_t *err)
+{
+    const ms_agg_t *agg = &self->plan->aggs[a];
+    int64_t *s = s_state(self, g, a);
+    if (agg->fn == MS_AGG_COUNT) {
+        s[0] += agg->col < 0 || v->type != MS_TYPE_NULL;
+        return 0;
+    }
+    if (v->type == MS_TYPE_NULL) return 0;
+    switch (agg->fn) {
+    case MS_AGG_SUM:
+    case MS_AGG_AVG:
+        s[1]++;
+        if (v->type != MS_TYPE_DOUBLE) return s_add(&s[0], v->i, err);
+        double d;
+        memcpy(&d, &s[0], 8);
+        d += v->d;
+        memcpy(&s[0], &d, 8);
+        return 0;
+    case MS_AGG_MIN:
+    case MS_AGG_MAX:
+        if (s_minmax(self, s, agg, v) < 0)
+            return ms_error_set(err, MS_ERR_NOMEM, "aggregation strings");
+        return 0;
+    default:
+        if (s_distinct_add(self, a, g, s, v) < 0)
+            return ms_error_set(err, MS_ERR_NOMEM, "count_distinct set");
+        return 0;
+    }
+}
+
+int ms_agg_table_update(ms_agg_table_t *self, const ms_value_t *keys,
+                        const ms_value_t *inputs, ms_error_t *err)
+{
+    int64_t g = s_group(self, keys, err);
+    if (g < 0) return (int)g;
+    for (int a = 0; a < self->plan->naggs; a++) {
+        int rc = s_fold(self, (uint32_t)g, a, &inputs[a], err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* ---- partial states on the wire ------------------------------------------ */
+
+static void s_pack_partial(const ms_agg_table_t *self, msgpack_packer *pk,
+                           uint32_t g, int a)
+{
+    const ms_agg_t *agg = &self->plan->aggs[a];
+    const int64_t *s = s_state(self, g, a);
+    switch (agg->fn) {
+    case MS_AGG_COUNT:
+        msgpack_pack_int64(pk, s[0]);
+        return;
+    case MS_AGG_SUM:
+    case MS_AGG_AVG:
+        if (s[1] == 0) {
+            msgpack_pack_nil(pk);
+            return;
+        }
+        msgpack_pack_array(pk, 2);
+        if (agg->in.type == MS_TYPE_DOUBLE) {
+            double d;
+            memcpy(&d, &s[0], 8);
+            msgpack_pack_double(pk, d);
+        } else {
+            msgpack_pack_int64(pk, s[0]);
+        }
+        msgpack_pack_int64(pk, s[1]);
+        return;
+    case MS_AGG_MIN:
+    case MS_AGG_MAX: {
+        ms_value_t v = s_minmax_value(self, s, agg->in);
+        ms_mp_pack_value(pk, &v);
+        return;
+    }
+    default: {
+        const s_distinct_t *d = &self->distinct[a];
+        msgpack_pack_array(pk, (size_t)s[1]);
+        for (uint32_t e1 = (uint32_t)s[0]; e1; e1 = d->next[e1 - 1]) {
+            uint32_t len;
+            const uint8_t *p = ms_bytemap_key(d->map, e1 - 1, &len);
+            ms_value_t v;
+            s_decode_value(p + 4, len - 4, agg->in, &v);
+            ms_mp_pack_value(pk, &v);
+        }
+        return;
+    }
+    }
+}
+
+int ms_agg_table_pack_partials(const ms_agg_table_t *self,
+                               msgpack_sbuffer *parts, int nparts)
+{
+    const ms_plan_t *plan = self->plan;
+    ms_value_t keys[MS_CSV_MAX_COLUMNS];
+    uint32_t n = ms_bytemap_count(self->groups);
+    for (uint32_t g = 0; g < n; g++) {
+        int p = ms_agg_partition(ms_bytemap_hash(self->groups, g), nparts);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &parts[p], msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, (size_t)(plan->nkeys + plan->naggs));
+        s_decode_keys(self, g, keys);
+        for (int i = 0; i < plan->nkeys; i++) ms_mp_pack_value(&pk, &keys[i]);
+        for (int a = 0; a < plan->naggs; a++) s_pack_partial(self, &pk, g, a);
+    }
+    return 0;
+}
+
+static int s_merge_one(ms_agg_table_t *self, uint32_t g, int a,
+                       const msgpack_object *o, ms_error_t *err)
+{
+    const ms_agg_t *agg = &self->plan->aggs[a];
+    int64_t *s = s_state(self, g, a);
+    const msgpack_object *items;
+    uint32_t n;
+    int64_t v64;
+    ms_value_t v;
+    switch (agg->fn) {
+    case MS_AGG_COUNT:
+        if (!ms_mp_int(o, 0, INT64_MAX, &v64)) break;
+        return s_add(&s[0], v64, err);
+    case MS_AGG_SUM:
+    case MS_AGG_AVG:
+        if (o->type == MSGPACK_OBJECT_NIL) return 0;
+        if (!ms_mp_array(o, 2, &items, NULL) ||
+            !ms_mp_value(&items[0], agg->in, &v) || v.type == MS_TYPE_NULL ||
+            !ms_mp_int(&items[1], 1, INT64_MAX, &v64))
+            break;
+        if (s_add(&s[1], v64 - 1, err) < 0) return err->code;
+        return s_fold(self, g, a, &v, err);
+    case MS_AGG_MIN:
+    case MS_AGG_MAX:
+        if (!ms_mp_value(o, agg->in, &v)) break;
+        return s_fold(self, g, a, &v, err);
+    default:
+        if (!ms_mp_array(o, -1, &items, &n)) break;
+        for (uint32_t i = 0; i < n; i++) {
+            if (!ms_mp_value(&items[i], agg->in, &v) || v.type == MS_TYPE_NULL)
+                return ms_error_set(err, MS_ERR_CORRUPT,
+                                    "bad count_distinct value in shuffle row");
+            int rc = s_fold(self, g, a, &v, err);
+            if (rc < 0) return rc;
+        }
+        return 0;
+    }
+    return ms_error_set(err, MS_ERR_CORRUPT,
+                        "bad partial state for aggregate %s in shuffle row",
+                        agg->name);
+}
+
+int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
+                       ms_error_t *err)
+{
+    const ms_plan_t *plan = self->plan;
+    const msgpack_object *items;
+    ms_value_t keys[MS_CSV_MAX_COLUMNS];
+    if (!ms_mp_array(row, plan->nkeys + plan->naggs, &items, NULL))
+        return ms_error_set(err, MS_ERR_CORRUPT, "shuffle row is not an array "
+                                                 "of keys and states");
+    for (int i = 0; i < plan->nkeys; i++)
+        if (!ms_mp_value(&items[i], plan->keys[i].type, &keys[i]))
+            return ms_error_set(err, MS_ERR_CORRUPT,
+                                "bad key %s in shuffle row", plan->keys[i].name);
+    int64_t g = s_group(self, keys, err);
+    if (g < 0) return (int)g;
+    for (int a = 0; a < plan->naggs; a++) {
+        int rc = s_merge_one(self, (uint32_t)g, a, &items[plan->nkeys + a], err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* ---- final values --------------------------------------------------------- */
+
+static int64_t s_div_round_half_up(__int128 num, int64_t den)
+{
+    __int128 q = num / den, r = num % den;
+    if (r < 0) r = -r;
+    if (2 * r >= den) q += num < 0 ? -1 : 1;
+    return (int64_t)q;
+}
+
+static int s_final(const ms_agg_table_t *self, uint32_t g, int a,
+                   ms_value_t *v, ms_error_t *err)
+{
+    const ms_agg_t *agg = &self->plan->aggs[a];
+    const int64_t *s = s_state(self, g, a);
+    memset(v, 0, sizeof *v);
+    v->type = (uint8_t)agg->type.type;
+    v->scale = (uint8_t)agg->type.scale;
+    switch (agg->fn) {
+    case MS_AGG_COUNT:
+    case MS_AGG_COUNT_DISTINCT:
+        v->i = agg->fn == MS_AGG_COUNT ? s[0] : s[1];
+        return 0;
+    case MS_AGG_MIN:
+    case MS_AGG_MAX:
+        *v = s_minmax_value(self, s, agg->in);
+        return 0;
+    default:
+        break;
+    }
+    if (s[1] == 0) {
+        v->type = MS_TYPE_NULL;
+        return 0;
+    }
+    double sum;
+    memcpy(&sum, &s[0], 8);
+    if (agg->fn == MS_AGG_SUM) {
+        v->i = s[0]; /* the bits of a double sum stay a double */
+    } else if (agg->in.type == MS_TYPE_DOUBLE) {
+        v->d = sum / (double)s[1];
+    } else if (agg->in.type == MS_TYPE_INT64) {
+        v->d = (double)s[0] / (double)s[1];
+    } else {
+        __int128 num = (__int128)s[0] * ms_pow10[agg->type.scale - agg->in.scale];
+        __int128 q = num / s[1];
+        if (q > INT64_MAX || q < INT64_MIN)
+            return ms_error_set(err, MS_ERR_OVERFLOW,
+                                "%s does not fit a decimal of scale %d",
+                                agg->name, agg->type.scale);
+        v->i = s_div_round_half_up(num, s[1]);
+    }
+    return 0;
+}
+
+int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
+                            uint64_t *nrows, ms_error_t *err)
+{
+    const ms_plan_t *plan = self->plan;
+    ms_value_t keys[MS_CSV_MAX_COLUMNS], v;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    uint32_t n = ms_bytemap_count(self->groups);
+    for (uint32_t g = 0; g < n; g++) {
+        msgpack_pack_array(&pk, (size_t)(plan->nkeys + plan->naggs));
+        s_decode_keys(self, g, keys);
+        for (int i = 0; i < plan->nkeys; i++) ms_mp_pack_value(&pk, &keys[i]);
+        for (int a = 0; a < plan->naggs; a++) {
+            int rc = s_final(self, g, a, &v, err);
+            if (rc < 0) return rc;
+            ms_mp_pack_value(&pk, &v);
+        }
+    }
+    *nrows = n;
+    return 0;
+}
+
+void ms_agg_empty_result(const ms_plan_t *plan, ms_value_t *out)
+{
+    for (int a = 0; a < plan->naggs; a++) {
+        memset(&out[a], 0, sizeof out[a]);
+        ms_agg_fn_t fn = plan->aggs[a].fn;
+        if (fn == MS_AGG_COUNT || fn == MS_AGG_COUNT_DISTINCT)
+            out[a].type = MS_TYPE_INT64;
+    }
+}

@@ -1,0 +1,53 @@
+/* The aggregation hash table shared by both sides of the shuffle: the map
+ * side folds rows into partial states and packs them per reduce partition;
+ * the reduce side merges packed partial states and packs final rows. One
+ * group per distinct key; keys are hashed once, and the same hash picks the
+ * reduce partition, so map and reduce agree by construction. */
+#ifndef MS_AGG_H
+#define MS_AGG_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/plan.h"
+
+typedef struct ms_agg_table ms_agg_table_t;
+
+/* Borrows plan for the table's lifetime. NULL when out of memory. */
+ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan);
+void ms_agg_table_destroy(ms_agg_table_t **self_p);
+
+/* Folds one row: keys[nkeys] are the group key values (already derived),
+ * inputs[naggs] the aggregate inputs (ignored for count(*)). */
+int ms_agg_table_update(ms_agg_table_t *self, const ms_value_t *keys,
+                        const ms_value_t *inputs, ms_error_t *err);
+
+/* Packs every group's partial state as one msgpack array per group into
+ * parts[partition of the group], for nparts partitions. */
+int ms_agg_table_pack_partials(const ms_agg_table_t *self,
+                               msgpack_sbuffer *parts, int nparts);
+
+/* Merges one packed partial row (untrusted: checked against the plan). */
+int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
+                       ms_error_t *err);
+
+/* Packs the final rows (keys then aggregate results) into out. */
+int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
+                            uint64_t *nrows, ms_error_t *err);
+
+/* Final values of a table with no rows at all: what a global aggregate
+ * returns over empty input (count 0, everything else NULL). */
+void ms_agg_empty_result(const ms_plan_t *plan, ms_value_t *out);
+
+uint32_t ms_agg_table_groups(const ms_agg_table_t *self);
+size_t ms_agg_table_memory(const ms_agg_table_t *self);
+
+/* The reduce partition of a key hash. */
+static inline int ms_agg_partition(uint64_t hash, int nparts)
+{
+    return (int)(((hash >> 32) * (uint64_t)nparts) >> 32);
+}
+
+#endif

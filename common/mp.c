@@ -1,0 +1,128 @@
+/* Checked msgpack accessors and value packers. */
+#include "common/mp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max,
+               int64_t *out)
+{
+    int64_t v;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t)INT64_MAX) return false;
+        v = (int64_t)o->via.u64;
+    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        v = o->via.i64;
+    } else {
+        return false;
+    }
+    if (v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+bool ms_mp_bool(const msgpack_object *o, bool *out)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN) return false;
+    *out = o->via.boolean;
+    return true;
+}
+
+bool ms_mp_bytes(const msgpack_object *o, const char **p, uint32_t *len)
+{
+    if (o->type == MSGPACK_OBJECT_STR) {
+        *p = o->via.str.ptr;
+        *len = o->via.str.size;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_BIN) {
+        *p = o->via.bin.ptr;
+        *len = o->via.bin.size;
+        return true;
+    }
+    return false;
+}
+
+char *ms_mp_strdup(const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_STR) return NULL;
+    const char *p = o->via.str.ptr;
+    uint32_t len = o->via.str.size;
+    if (memchr(p, '\0', len)) return NULL;
+    char *s = malloc((size_t)len + 1);
+    if (!s) return NULL;
+    memcpy(s, p, len);
+    s[len] = '\0';
+    return s;
+}
+
+bool ms_mp_array(const msgpack_object *o, int n, const msgpack_object **items,
+                 uint32_t *count)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY) return false;
+    if (n >= 0 && o->via.array.size != (uint32_t)n) return false;
+    *items = o->via.array.ptr;
+    if (count) *count = o->via.array.size;
+    return true;
+}
+
+void ms_mp_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s ? s : "", len);
+}
+
+void ms_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len)
+{
+    msgpack_pack_bin(pk, len);
+    msgpack_pack_bin_body(pk, p, len);
+}
+
+void ms_mp_pack_value(msgpack_packer *pk, const ms_value_t *v)
+{
+    switch (v->type) {
+    case MS_TYPE_INT64:
+    case MS_TYPE_DECIMAL:
+    case MS_TYPE_TIMESTAMP:
+        msgpack_pack_int64(pk, v->i);
+        return;
+    case MS_TYPE_DOUBLE:
+        msgpack_pack_double(pk, v->d);
+        return;
+    case MS_TYPE_STRING:
+        msgpack_pack_str(pk, v->len);
+        msgpack_pack_str_body(pk, v->s, v->len);
+        return;
+    default:
+        msgpack_pack_nil(pk);
+        return;
+    }
+}
+
+bool ms_mp_value(const msgpack_object *o, ms_coltype_t t, ms_value_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (o->type == MSGPACK_OBJECT_NIL) return true;
+    out->type = (uint8_t)t.type;
+    out->scale = (uint8_t)t.scale;
+    switch (t.type) {
+    case MS_TYPE_INT64:
+    case MS_TYPE_DECIMAL:
+    case MS_TYPE_TIMESTAMP:
+        return ms_mp_int(o, INT64_MIN, INT64_MAX, &out->i);
+    case MS_TYPE_DOUBLE:
+        if (o->type != MSGPACK_OBJECT_FLOAT64 &&
+            o->type != MSGPACK_OBJECT_FLOAT32)
+            return false;
+        out->d = o->via.f64;
+        return true;
+    case MS_TYPE_STRING:
+        if (o->type != MSGPACK_OBJECT_STR) return false;
+        out->s = o->via.str.ptr;
+        out->len = o->via.str.size;
+        return true;
+    default:
+        return false;
+    }
+}

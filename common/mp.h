@@ -1,0 +1,34 @@
+/* msgpack helpers shared by every codec: checked accessors that treat the
+ * decoded object as untrusted (type and range checked, never asserted), and
+ * packers for our typed values. */
+#ifndef MS_MP_H
+#define MS_MP_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/value.h"
+
+/* Integer (positive or negative msgpack int) within [min, max]. */
+bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max,
+               int64_t *out);
+bool ms_mp_bool(const msgpack_object *o, bool *out);
+/* String or bin: borrowed pointer into the unpacked zone. */
+bool ms_mp_bytes(const msgpack_object *o, const char **p, uint32_t *len);
+/* NUL-terminated malloc'ed copy of a string (no embedded NULs); NULL on a
+ * type error or out of memory. */
+char *ms_mp_strdup(const msgpack_object *o);
+/* Array with exactly n elements (n < 0: any), giving its items. */
+bool ms_mp_array(const msgpack_object *o, int n, const msgpack_object **items,
+                 uint32_t *count);
+
+void ms_mp_pack_str(msgpack_packer *pk, const char *s);
+void ms_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len);
+/* Packs a value: nil, int (int64/decimal/timestamp), float64, str. */
+void ms_mp_pack_value(msgpack_packer *pk, const ms_value_t *v);
+/* Decodes a value that must be of column type t or nil; strings borrow
+ * from the zone. */
+bool ms_mp_value(const msgpack_object *o, ms_coltype_t t, ms_value_t *out);
+
+#endif

@@ -1,0 +1,102 @@
+/* The resolved query plan that every task runs: the input and its schema,
+ * filters with typed literals, group keys and aggregates by column index,
+ * and the shuffle layout. The driver builds it (driver/planner.c) and sends
+ * it to executors packed with msgpack; this module owns that codec. */
+#ifndef MS_PLAN_H
+#define MS_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/csv.h"
+#include "common/err.h"
+#include "common/value.h"
+
+typedef enum {
+    MS_OP_EQ,
+    MS_OP_NE,
+    MS_OP_LT,
+    MS_OP_LE,
+    MS_OP_GT,
+    MS_OP_GE,
+    MS_OP_IN,
+    MS_OP_IS_NULL,
+    MS_OP_NOT_NULL,
+} ms_op_t;
+
+typedef enum {
+    MS_KEY_COLUMN,
+    MS_KEY_TRUNC, /* timestamp truncated to hour, day or month */
+    MS_KEY_MOD,   /* int64 column modulo a positive constant */
+} ms_key_kind_t;
+
+typedef enum { MS_TRUNC_HOUR, MS_TRUNC_DAY, MS_TRUNC_MONTH } ms_trunc_t;
+
+typedef enum {
+    MS_AGG_COUNT,
+    MS_AGG_SUM,
+    MS_AGG_MIN,
+    MS_AGG_MAX,
+    MS_AGG_AVG,
+    MS_AGG_COUNT_DISTINCT,
+} ms_agg_fn_t;
+
+typedef enum { MS_CODEC_NONE = 0, MS_CODEC_ZLIB = 1 } ms_codec_t;
+
+typedef struct {
+    int col;
+    ms_op_t op;
+    int nvalues;
+    ms_value_t *values; /* strings point into the plan's own storage */
+} ms_filter_t;
+
+typedef struct {
+    ms_key_kind_t kind;
+    int col;
+    ms_trunc_t trunc;
+    int64_t mod;
+    ms_coltype_t type; /* the key's output type */
+    char *name;
+} ms_key_t;
+
+typedef struct {
+    ms_agg_fn_t fn;
+    int col;           /* -1 for count(*) */
+    ms_coltype_t in;   /* input column type (NULL type for count(*)) */
+    ms_coltype_t type; /* result type */
+    char *name;
+} ms_agg_t;
+
+typedef struct {
+    char *input_path;
+    ms_csv_opts_t csv;
+    ms_schema_t schema;
+    bool *referenced; /* [schema.ncols]: parsed and checked per row */
+    int nfilters;
+    ms_filter_t *filters;
+    int nkeys;
+    ms_key_t *keys;
+    int naggs;
+    ms_agg_t *aggs;
+    int num_partitions;
+    ms_codec_t codec;
+    int zlib_level;
+} ms_plan_t;
+
+/* An empty plan; fill it, then call ms_plan_finish. String values of filter
+ * literals and all names are malloc'ed and owned by the plan. */
+ms_plan_t *ms_plan_new(void);
+/* Frees everything the plan owns. */
+void ms_plan_destroy(ms_plan_t **self_p);
+
+/* Marks referenced columns from filters, keys and aggregates. */
+int ms_plan_finish(ms_plan_t *self, ms_error_t *err);
+
+/* Packs the plan into a malloc'ed buffer the caller frees. */
+int ms_plan_pack(const ms_plan_t *self, char **out, size_t *len);
+/* Decodes a packed plan, checking every field's type and range. */
+int ms_plan_unpack(ms_plan_t **out, const char *buf, size_t len,
+                   ms_error_t *err);
+
+#endif

@@ -1,0 +1,70 @@
+/* The wire protocol: every message body is a msgpack array
+ *   [MS_PROTO_VERSION, type, field...]
+ * sent as one ZeroMQ frame, optionally followed by raw data frames (shuffle
+ * blocks, result rows) that are never copied into msgpack. Senders use the
+ * builder; receivers parse the envelope here and check each field with the
+ * ms_mp_* accessors in their handler. */
+#ifndef MS_PROTO_H
+#define MS_PROTO_H
+
+#include <msgpack.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+#define MS_PROTO_VERSION 1
+/* A message body larger than this is refused before it is parsed. */
+#define MS_PROTO_MAX_BODY (64u << 20)
+
+typedef enum {
+    /* executor -> driver */
+    MS_MSG_REGISTER = 1,  /* exec_id, pid, host, cores, shuffle_endpoint */
+    MS_MSG_HEARTBEAT = 2, /* exec_id, running_tasks */
+    MS_MSG_TASK_END = 3,  /* see executor/task.h */
+    /* driver -> executor */
+    MS_MSG_REGISTERED = 10, /* (none) */
+    MS_MSG_HEARTBEAT_ACK = 11,
+    MS_MSG_LAUNCH = 12, /* see executor/task.h */
+    MS_MSG_STOP = 13,
+    /* shuffle client <-> shuffle server */
+    MS_MSG_FETCH = 20,  /* req_id, app, shuffle, partition, [map ids] */
+    MS_MSG_BLOCKS = 21, /* req_id, status, message; then one frame a block */
+    MS_MSG_PING = 22,
+    MS_MSG_PONG = 23,       /* dir */
+    MS_MSG_REMOVE_APP = 24, /* app */
+    MS_MSG_REMOVED = 25,    /* files removed */
+} ms_msg_type_t;
+
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} ms_msg_builder_t;
+
+/* Starts a message of type with nfields fields to be packed by the caller
+ * with msgpack_pack_* on b->pk. */
+void ms_msg_begin(ms_msg_builder_t *b, ms_msg_type_t type, int nfields);
+void ms_msg_builder_free(ms_msg_builder_t *b);
+
+typedef struct {
+    msgpack_unpacked up;
+    int type;
+    const msgpack_object *f; /* fields after version and type */
+    uint32_t nf;
+} ms_msg_t;
+
+/* Parses an envelope. On success m must be released with ms_msg_free. */
+int ms_msg_parse(ms_msg_t *m, const void *buf, size_t len, ms_error_t *err);
+void ms_msg_free(ms_msg_t *m);
+
+/* Sends [identity frame if id] [body] [extra frames...]; frees b. */
+int ms_msg_send(void *sock, const void *id, size_t id_len, ms_msg_builder_t *b,
+                const void *const *extra, const size_t *extra_len, int nextra);
+
+/* Receives one multipart message into frames (up to max; the rest is
+ * drained and the count reported as an error). Each frame must be closed
+ * with zmq_msg_close by the caller; ms_frames_close does it. */
+int ms_frames_recv(void *sock, void *frames /* zmq_msg_t[max] */, int max,
+                   int *n, int flags);
+void ms_frames_close(void *frames, int n);
+
+#endif

@@ -1,0 +1,71 @@
+/* Column types and typed values: parsing a CSV field into a value of a given
+ * type, comparing values and formatting them for output. A value is a small
+ * transparent struct; a string value borrows its bytes from elsewhere. */
+#ifndef MS_VALUE_H
+#define MS_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    MS_TYPE_NULL = 0, /* only as a value: SQL NULL */
+    MS_TYPE_INT64 = 1,
+    MS_TYPE_DECIMAL = 2, /* scaled int64; the scale lives in the column */
+    MS_TYPE_DOUBLE = 3,
+    MS_TYPE_TIMESTAMP = 4, /* seconds since 1970-01-01 00:00:00 UTC */
+    MS_TYPE_STRING = 5,
+} ms_type_t;
+
+/* The largest decimal scale we infer; 10^18 still fits an int64. */
+#define MS_DECIMAL_MAX_SCALE 9
+
+typedef struct {
+    ms_type_t type;
+    int scale; /* decimal only */
+} ms_coltype_t;
+
+typedef struct {
+    uint8_t type;  /* ms_type_t */
+    uint8_t scale; /* decimal only */
+    uint32_t len;  /* string only */
+    union {
+        int64_t i; /* int64, decimal (scaled), timestamp */
+        double d;
+        const char *s; /* not NUL-terminated */
+    };
+} ms_value_t;
+
+const char *ms_type_name(ms_type_t type);
+
+/* Parsers of one field's text. Each returns true and sets *out on success,
+ * false if the text is not a valid value of that type. Leading and trailing
+ * blanks are not accepted (Spark's CSV reader does not trim by default). */
+bool ms_parse_int64(const char *p, size_t len, int64_t *out);
+/* Decimal with at most `scale` fraction digits, stored scaled by 10^scale. */
+bool ms_parse_decimal(const char *p, size_t len, int scale, int64_t *out);
+bool ms_parse_double(const char *p, size_t len, double *out);
+/* "YYYY-MM-DD HH:MM:SS" (or "YYYY-MM-DD", midnight). */
+bool ms_parse_timestamp(const char *p, size_t len, int64_t *out);
+
+/* Parses text as a value of column type t (NULL type never fails). */
+bool ms_value_parse(const char *p, size_t len, ms_coltype_t t, ms_value_t *out);
+
+/* Total order used by min/max, order_by and filters: NULL sorts first;
+ * values of one column always share a type. Returns <0, 0, >0. */
+int ms_value_cmp(const ms_value_t *a, const ms_value_t *b);
+
+/* Writes the value as text (no quoting); returns the length that would have
+ * been written, as snprintf does. NULL is written as "null". */
+int ms_value_format(char *buf, size_t size, const ms_value_t *v);
+
+/* Shortest decimal text that reads back as the same double. */
+int ms_format_double(char *buf, size_t size, double d);
+
+/* Calendar helpers for timestamps. */
+int64_t ms_days_from_civil(int64_t y, unsigned m, unsigned d);
+void ms_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+
+extern const int64_t ms_pow10[19];
+
+#endif

@@ -1,0 +1,339 @@
+/* Result rows: decoding, ordering, table and CSV output. */
+#include "driver/result.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/agg.h"
+#include "common/mp.h"
+
+struct ms_result {
+    const ms_plan_t *plan;
+    int ncols;
+    ms_coltype_t *types; /* [ncols] */
+    const char **names;  /* [ncols] */
+    ms_value_t *vals;    /* rows x ncols */
+    int64_t nrows, cap;
+    char **strs; /* owned copies of string values */
+    int64_t nstrs, strs_cap;
+    int norder;
+    int *order_col;
+    int *order_desc;
+};
+
+ms_result_t *ms_result_new(const ms_plan_t *plan)
+{
+    ms_result_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->plan = plan;
+    self->ncols = plan->nkeys + plan->naggs;
+    self->types = calloc((size_t)self->ncols, sizeof *self->types);
+    self->names = calloc((size_t)self->ncols, sizeof *self->names);
+    if (!self->types || !self->names) {
+        ms_result_destroy(&self);
+        return NULL;
+    }
+    for (int i = 0; i < plan->nkeys; i++) {
+        self->types[i] = plan->keys[i].type;
+        self->names[i] = plan->keys[i].name;
+    }
+    for (int a = 0; a < plan->naggs; a++) {
+        self->types[plan->nkeys + a] = plan->aggs[a].type;
+        self->names[plan->nkeys + a] = plan->aggs[a].name;
+    }
+    return self;
+}
+
+void ms_result_destroy(ms_result_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    ms_result_t *self = *self_p;
+    for (int64_t i = 0; i < self->nstrs; i++) free(self->strs[i]);
+    free(self->strs);
+    free(self->vals);
+    free(self->types);
+    free(self->names);
+    free(self->order_col);
+    free(self->order_desc);
+    free(self);
+    *self_p = NULL;
+}
+
+int64_t ms_result_count(const ms_result_t *self)
+{
+    return self->nrows;
+}
+
+static ms_value_t *s_new_row(ms_result_t *self)
+{
+    if (self->nrows == self->cap) {
+        int64_t cap = self->cap ? self->cap * 2 : 256;
+        ms_value_t *v = realloc(self->vals, (size_t)(cap * self->ncols) *
+                                                sizeof *v);
+        if (!v) return NULL;
+        self->vals = v;
+        self->cap = cap;
+    }
+    return &self->vals[self->nrows++ * self->ncols];
+}
+
+static int s_own_string(ms_result_t *self, ms_value_t *v)
+{
+    if (self->nstrs == self->strs_cap) {
+        int64_t cap = self->strs_cap ? self->strs_cap * 2 : 256;
+        char **s = realloc(self->strs, (size_t)cap * sizeof *s);
+        if (!s) return MS_ERR_NOMEM;
+        self->strs = s;
+        self->strs_cap = cap;
+    }
+    char *copy = malloc(v->len ? v->len : 1);
+    if (!copy) return MS_ERR_NOMEM;
+    memcpy(copy, v->s, v->len);
+    self->strs[self->nstrs++] = copy;
+    v->s = copy;
+    return 0;
+}
+
+static int s_add_row(ms_result_t *self, const msgpack_object *o,
+                     ms_error_t *err)
+{
+    const msgpack_object *items;
+    if (!ms_mp_array(o, self->ncols, &items, NULL))
+        return ms_error_set(err, MS_ERR_PROTO, "result row of wrong width");
+    ms_value_t *row = s_new_row(self);
+    if (!row) return ms_error_set(err, MS_ERR_NOMEM, "result rows");
+    for (int c = 0; c < self->ncols; c++) {
+        if (!ms_mp_value(&items[c], self->types[c], &row[c])) {
+            self->nrows--;
+            return ms_error_set(err, MS_ERR_PROTO, "bad value for %s in result",
+                                self->names[c]);
+        }
+        if (row[c].type == MS_TYPE_STRING && s_own_string(self, &row[c]) < 0)
+            return ms_error_set(err, MS_ERR_NOMEM, "result strings");
+    }
+    return 0;
+}
+
+int ms_result_add(ms_result_t *self, const void *buf, size_t len,
+                  ms_error_t *err)
+{
+    msgpack_unpacked up;
+    size_t off = 0;
+    int rc = 0;
+    msgpack_unpacked_init(&up);
+    while (rc == 0 && off < len) {
+        if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
+            rc = ms_error_set(err, MS_ERR_PROTO, "undecodable result rows");
+        else
+            rc = s_add_row(self, &up.data, err);
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+/* ---- ordering ------------------------------------------------------------- */
+
+static int s_column_index(const ms_result_t *self, const char *name)
+{
+    for (int c = 0; c < self->ncols; c++)
+        if (strcmp(self->names[c], name) == 0) return c;
+    return -1;
+}
+
+static int s_cmp_rows(const void *a, const void *b, void *arg)
+{
+    const ms_result_t *self = arg;
+    const ms_value_t *x = a, *y = b;
+    for (int i = 0; i < self->norder; i++) {
+        int c = self->order_col[i];
+        int r = ms_value_cmp(&x[c], &y[c]);
+        if (r == 0) continue;
+        if (!self->order_desc[i]) return r;
+        /* Descending puts NULLs last, as Spark does. */
+        if (x[c].type == MS_TYPE_NULL || y[c].type == MS_TYPE_NULL) return r;
+        return -r;
+    }
+    for (int c = 0; c < self->ncols; c++) {
+        int r = ms_value_cmp(&x[c], &y[c]);
+        if (r) return r;
+    }
+    return 0;
+}
+
+/* qsort_r sorts fixed-size elements; rows are ncols values wide. */
+static int s_sort(ms_result_t *self)
+{
+    size_t width = (size_t)self->ncols * sizeof(ms_value_t);
+    if (self->nrows > 1)
+        qsort_r(self->vals, (size_t)self->nrows, width, s_cmp_rows, self);
+    return 0;
+}
+
+int ms_result_finish(ms_result_t *self, const ms_query_spec_t *q,
+                     ms_error_t *err)
+{
+    const ms_plan_t *plan = self->plan;
+    if (plan->nkeys == 0 && self->nrows == 0) {
+        ms_value_t *row = s_new_row(self);
+        if (!row) return ms_error_set(err, MS_ERR_NOMEM, "result rows");
+        ms_agg_empty_result(plan, row);
+    }
+    self->order_col = calloc((size_t)q->norder + 1, sizeof(int));
+    self->order_desc = calloc((size_t)q->norder + 1, sizeof(int));
+    if (!self->order_col || !self->order_desc)
+        return ms_error_set(err, MS_ERR_NOMEM, "result order");
+    for (int i = 0; i < q->norder; i++) {
+        int c = s_column_index(self, q->order[i].column);
+        if (c < 0)
+            return ms_error_set(err, MS_ERR_USAGE,
+                                "order_by[%d]: '%s' is not an output column", i,
+                                q->order[i].column);
+        self->order_col[self->norder] = c;
+        self->order_desc[self->norder++] = q->order[i].desc;
+    }
+    s_sort(self);
+    if (q->limit >= 0 && self->nrows > q->limit) self->nrows = q->limit;
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static void s_cell(const ms_value_t *v, char *buf, size_t size)
+{
+    if (v->type == MS_TYPE_NULL) snprintf(buf, size, "NULL");
+    else ms_value_format(buf, size, v);
+}
+
+/* Spark's show() cuts cells longer than 20 characters to 17 plus "...". */
+static void s_truncate(char *cell)
+{
+    if (strlen(cell) > 20) strcpy(cell + 17, "...");
+}
+
+static void s_rule(FILE *out, const int *width, int ncols)
+{
+    for (int c = 0; c < ncols; c++) {
+        fputc('+', out);
+        for (int i = 0; i < width[c]; i++) fputc('-', out);
+    }
+    fputs("+\n", out);
+}
+
+void ms_result_show(const ms_result_t *self, FILE *out, int64_t max_rows)
+{
+    int64_t shown = self->nrows < max_rows ? self->nrows : max_rows;
+    int *width = calloc((size_t)self->ncols, sizeof *width);
+    char cell[512];
+    if (!width) return;
+    for (int c = 0; c < self->ncols; c++) {
+        snprintf(cell, sizeof cell, "%s", self->names[c]);
+        s_truncate(cell);
+        width[c] = (int)strlen(cell);
+        for (int64_t r = 0; r < shown; r++) {
+            s_cell(&self->vals[r * self->ncols + c], cell, sizeof cell);
+            s_truncate(cell);
+            if ((int)strlen(cell) > width[c]) width[c] = (int)strlen(cell);
+        }
+    }
+    s_rule(out, width, self->ncols);
+    for (int c = 0; c < self->ncols; c++) {
+        snprintf(cell, sizeof cell, "%s", self->names[c]);
+        s_truncate(cell);
+        fprintf(out, "|%*s", width[c], cell);
+    }
+    fputs("|\n", out);
+    s_rule(out, width, self->ncols);
+    for (int64_t r = 0; r < shown; r++) {
+        for (int c = 0; c < self->ncols; c++) {
+            s_cell(&self->vals[r * self->ncols + c], cell, sizeof cell);
+            s_truncate(cell);
+            fprintf(out, "|%*s", width[c], cell);
+        }
+        fputs("|\n", out);
+    }
+    s_rule(out, width, self->ncols);
+    if (shown < self->nrows)
+        fprintf(out, "only showing top %lld rows\n", (long long)shown);
+    free(width);
+}
+
+static void s_csv_field(FILE *f, const ms_value_t *v)
+{
+    char buf[128];
+    if (v->type == MS_TYPE_NULL) return;
+    if (v->type != MS_TYPE_STRING) {
+        ms_value_format(buf, sizeof buf, v);
+        fputs(buf, f);
+        return;
+    }
+    int quote = 0;
+    for (uint32_t i = 0; i < v->len && !quote; i++)
+        quote = strchr(",\"\r\n", v->s[i]) != NULL && v->s[i] != '\0';
+    if (!quote) {
+        fwrite(v->s, 1, v->len, f);
+        return;
+    }
+    fputc('"', f);
+    for (uint32_t i = 0; i < v->len; i++) {
+        if (v->s[i] == '"') fputc('"', f);
+        fputc(v->s[i], f);
+    }
+    fputc('"', f);
+}
+
+static void s_write_rows(const ms_result_t *self, FILE *f)
+{
+    for (int c = 0; c < self->ncols; c++) {
+        ms_value_t name = {.type = MS_TYPE_STRING,
+                           .len = (uint32_t)strlen(self->names[c]),
+                           .s = self->names[c]};
+        if (c) fputc(',', f);
+        s_csv_field(f, &name);
+    }
+    fputc('\n', f);
+    for (int64_t r = 0; r < self->nrows; r++) {
+        for (int c = 0; c < self->ncols; c++) {
+            if (c) fputc(',', f);
+            s_csv_field(f, &self->vals[r * self->ncols + c]);
+        }
+        fputc('\n', f);
+    }
+}
+
+static void s_mkdirs(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        mkdir(dir, 0755);
+        *p = '/';
+    }
+}
+
+int ms_result_write_csv(const ms_result_t *self, const char *path,
+                        ms_error_t *err)
+{
+    char tmp[4200];
+    s_mkdirs(path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return ms_error_set(err, MS_ERR_IO, "cannot write %s: %s", tmp,
+                            strerror(errno));
+    s_write_rows(self, f);
+    int bad = ferror(f);
+    if (fclose(f) != 0) bad = 1;
+    if (bad || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return ms_error_set(err, MS_ERR_IO, "cannot write %s: %s", path,
+                            strerror(e));
+    }
+    return 0;
+}

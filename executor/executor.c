@@ -1,0 +1,319 @@
+/* Executor main loop. The DEALER to the driver is used only by the main
+ * thread; task threads report back over an inproc PUSH/PULL pipe, handing
+ * over a heap-allocated result that the main thread sends and frees. */
+#include "executor/executor.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/mp.h"
+#include "common/plan.h"
+#include "common/proto.h"
+#include "common/task.h"
+#include "executor/tasks.h"
+#include "shuffle/files.h"
+#include "shuffle/server.h"
+
+typedef struct {
+    const char *driver, *app, *dir, *shuffle_endpoint, *host;
+    int id, cores;
+    int64_t heartbeat_ms;
+} s_args_t;
+
+typedef struct {
+    s_args_t args;
+    void *zctx, *dealer, *results;
+    char results_ep[64];
+    ms_shuffle_server_t *server;
+    int running;
+    int64_t last_driver_ms;
+} s_executor_t;
+
+typedef struct {
+    s_executor_t *ex;
+    ms_task_t task;
+    ms_task_end_t end;
+    msgpack_sbuffer rows;
+} s_job_t;
+
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- running a task (on its own thread) -------------------------------- */
+
+static void s_run_task(s_job_t *job)
+{
+    s_executor_t *ex = job->ex;
+    ms_task_end_t *e = &job->end;
+    ms_error_t err = {0};
+    ms_plan_t *plan = NULL;
+    ms_fetch_failure_t fail = {-1, ""};
+    int64_t start = s_now_ms();
+    if (job->task.delay_ms > 0) {
+        struct timespec ts = {job->task.delay_ms / 1000,
+                              (job->task.delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    int rc = ms_plan_unpack(&plan, job->task.plan, job->task.plan_len, &err);
+    if (rc == 0 && job->task.kind == MS_TASK_MAP)
+        rc = ms_map_task_run(&job->task, plan, ex->args.app, ex->args.dir,
+                             &e->metrics, &err);
+    else if (rc == 0)
+        rc = ms_reduce_task_run(ex->zctx, &job->task, plan, ex->args.app,
+                                &job->rows, &e->metrics, &fail, &err);
+    ms_plan_destroy(&plan);
+    e->task_id = job->task.task_id;
+    e->attempt = job->task.attempt;
+    e->metrics.run_ms = s_now_ms() - start;
+    e->fetch_map = fail.map;
+    snprintf(e->fetch_endpoint, sizeof e->fetch_endpoint, "%s", fail.endpoint);
+    e->status = rc == 0                   ? MS_TASK_OK
+                : rc == MS_ERR_FETCH      ? MS_TASK_FETCH_FAILED
+                : rc == MS_ERR_MALFORMED  ? MS_TASK_INPUT_ERROR
+                : rc == MS_ERR_INPUT      ? MS_TASK_INPUT_ERROR
+                                          : MS_TASK_FAILED;
+    if (rc < 0) snprintf(e->message, sizeof e->message, "%s", err.msg);
+}
+
+static void *s_task_thread(void *arg)
+{
+    s_job_t *job = arg;
+    s_run_task(job);
+    void *push = zmq_socket(job->ex->zctx, ZMQ_PUSH);
+    zmq_connect(push, job->ex->results_ep);
+    zmq_send(push, &job, sizeof job, 0);
+    zmq_close(push);
+    return NULL;
+}
+
+/* ---- talking to the driver ---------------------------------------------- */
+
+static void s_send_simple(s_executor_t *ex, ms_msg_type_t type)
+{
+    ms_msg_builder_t b;
+    if (type == MS_MSG_HEARTBEAT) {
+        ms_msg_begin(&b, type, 2);
+        msgpack_pack_int(&b.pk, ex->args.id);
+        msgpack_pack_int(&b.pk, ex->running);
+    } else {
+        const char *ep = ex->server ? ms_shuffle_server_endpoint(ex->server)
+                                    : ex->args.shuffle_endpoint;
+        ms_msg_begin(&b, MS_MSG_REGISTER, 5);
+        msgpack_pack_int(&b.pk, ex->args.id);
+        msgpack_pack_int(&b.pk, (int)getpid());
+        ms_mp_pack_str(&b.pk, ex->args.host);
+        msgpack_pack_int(&b.pk, ex->args.cores);
+        ms_mp_pack_str(&b.pk, ep);
+    }
+    ms_msg_send(ex->dealer, NULL, 0, &b, NULL, NULL, 0);
+}
+
+static void s_launch(s_executor_t *ex, const ms_msg_t *m)
+{
+    s_job_t *job = calloc(1, sizeof *job);
+    ms_error_t err = {0};
+    if (!job || ms_task_unpack(m, &job->task, &err) < 0) {
+        fprintf(stderr, "executor %d: %s\n", ex->args.id,
+                job ? err.msg : "out of memory");
+        free(job);
+        return;
+    }
+    job->ex = ex;
+    msgpack_sbuffer_init(&job->rows);
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, s_task_thread, job) == 0) ex->running++;
+    pthread_attr_destroy(&attr);
+}
+
+static void s_on_result(s_executor_t *ex)
+{
+    s_job_t *job;
+    if (zmq_recv(ex->results, &job, sizeof job, ZMQ_DONTWAIT) != sizeof job)
+        return;
+    ex->running--;
+    ms_msg_builder_t b;
+    ms_task_end_pack(&job->end, &b);
+    const void *extra[] = {job->rows.data ? job->rows.data : ""};
+    const size_t extra_len[] = {job->rows.size};
+    ms_msg_send(ex->dealer, NULL, 0, &b, extra, extra_len, 1);
+    msgpack_sbuffer_destroy(&job->rows);
+    ms_task_free(&job->task);
+    free(job);
+}
+
+/* Returns 1 when the driver says stop. */
+static int s_on_driver(s_executor_t *ex)
+{
+    zmq_msg_t frames[2];
+    int n, stop = 0;
+    if (ms_frames_recv(ex->dealer, frames, 2, &n, ZMQ_DONTWAIT) < 0) return 0;
+    ms_msg_t m;
+    ex->last_driver_ms = s_now_ms();
+    if (n >= 1 && ms_msg_parse(&m, zmq_msg_data(&frames[0]),
+                               zmq_msg_size(&frames[0]), NULL) == 0) {
+        if (m.type == MS_MSG_LAUNCH) s_launch(ex, &m);
+        else if (m.type == MS_MSG_STOP) stop = 1;
+        ms_msg_free(&m);
+    }
+    ms_frames_close(frames, n);
+    return stop;
+}
+
+static int s_loop(s_executor_t *ex)
+{
+    int64_t next_beat = 0;
+    ex->last_driver_ms = s_now_ms();
+    while (!s_stop) {
+        int64_t now = s_now_ms();
+        if (now - ex->last_driver_ms > 3 * ex->args.heartbeat_ms) {
+            fprintf(stderr, "executor %d: driver silent for %lld ms, exiting\n",
+                    ex->args.id, (long long)(now - ex->last_driver_ms));
+            return 1;
+        }
+        if (now >= next_beat) {
+            s_send_simple(ex, MS_MSG_HEARTBEAT);
+            next_beat = now + ex->args.heartbeat_ms;
+        }
+        zmq_pollitem_t items[] = {{ex->dealer, 0, ZMQ_POLLIN, 0},
+                                  {ex->results, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 2, (long)(next_beat - now));
+        if (rc < 0 && errno != EINTR) return 1;
+        if (rc <= 0) continue;
+        if ((items[0].revents & ZMQ_POLLIN) && s_on_driver(ex)) return 0;
+        if (items[1].revents & ZMQ_POLLIN) s_on_result(ex);
+    }
+    return 0;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int s_parse_args(int argc, char **argv, s_args_t *a)
+{
+    static const struct option opts[] = {
+        {"driver", required_argument, 0, 'd'},
+        {"app-id", required_argument, 0, 'a'},
+        {"executor-id", required_argument, 0, 'i'},
+        {"dir", required_argument, 0, 'D'},
+        {"cores", required_argument, 0, 'c'},
+        {"heartbeat-ms", required_argument, 0, 'h'},
+        {"shuffle-endpoint", required_argument, 0, 's'},
+        {"host", required_argument, 0, 'H'},
+        {0, 0, 0, 0}};
+    *a = (s_args_t){.id = -1, .cores = 1, .heartbeat_ms = 1000,
+                    .host = "127.0.0.1"};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': a->driver = optarg; break;
+        case 'a': a->app = optarg; break;
+        case 'i': a->id = atoi(optarg); break;
+        case 'D': a->dir = optarg; break;
+        case 'c': a->cores = atoi(optarg); break;
+        case 'h': a->heartbeat_ms = atoll(optarg); break;
+        case 's': a->shuffle_endpoint = optarg; break;
+        case 'H': a->host = optarg; break;
+        default: return -1;
+        }
+    }
+    if (!a->driver || !a->app || !a->dir || a->id < 0 || a->cores < 1 ||
+        a->heartbeat_ms < 1 || !ms_shuffle_valid_app_id(a->app))
+        return -1;
+    return 0;
+}
+
+static int s_setup(s_executor_t *ex)
+{
+    int linger = 0;
+    char ident[32], ep[300];
+    ms_error_t err = {0};
+    ex->zctx = zmq_ctx_new();
+    ex->dealer = zmq_socket(ex->zctx, ZMQ_DEALER);
+    ex->results = zmq_socket(ex->zctx, ZMQ_PULL);
+    if (!ex->dealer || !ex->results) return -1;
+    snprintf(ident, sizeof ident, "exec-%d", ex->args.id);
+    zmq_setsockopt(ex->dealer, ZMQ_ROUTING_ID, ident, strlen(ident));
+    zmq_setsockopt(ex->dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(ex->results, ZMQ_LINGER, &linger, sizeof linger);
+    snprintf(ex->results_ep, sizeof ex->results_ep, "inproc://results");
+    if (zmq_bind(ex->results, ex->results_ep) < 0 ||
+        zmq_connect(ex->dealer, ex->args.driver) < 0)
+        return -1;
+    if (mkdir(ex->args.dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "executor %d: cannot create %s: %s\n", ex->args.id,
+                ex->args.dir, strerror(errno));
+        return -1;
+    }
+    if (ex->args.shuffle_endpoint) return 0;
+    snprintf(ep, sizeof ep, "tcp://%s:*", ex->args.host);
+    if (ms_shuffle_server_new(&ex->server, ex->zctx, ep, ex->args.dir, &err) <
+            0 ||
+        ms_shuffle_server_start(ex->server) < 0) {
+        fprintf(stderr, "executor %d: %s\n", ex->args.id, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void s_teardown(s_executor_t *ex)
+{
+    ms_shuffle_server_destroy(&ex->server);
+    /* Without a shuffle service this executor's outputs die with it. */
+    if (!ex->args.shuffle_endpoint) {
+        int removed;
+        ms_shuffle_remove_app(ex->args.dir, ex->args.app, &removed);
+        rmdir(ex->args.dir);
+    }
+    if (ex->results) zmq_close(ex->results);
+    if (ex->dealer) zmq_close(ex->dealer);
+    /* Task threads may still hold sockets; exiting the process ends them, so
+     * the context is not terminated (that would wait for them). */
+}
+
+int ms_executor_main(int argc, char **argv)
+{
+    s_executor_t ex;
+    memset(&ex, 0, sizeof ex);
+    if (s_parse_args(argc, argv, &ex.args) < 0) {
+        fprintf(stderr, "minispark executor: internal command, started by the "
+                        "driver; bad arguments\n");
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    /* Ctrl-C reaches the whole process group; the driver decides. */
+    signal(SIGINT, SIG_IGN);
+    int rc = 1;
+    if (s_setup(&ex) == 0) {
+        s_send_simple(&ex, MS_MSG_REGISTER);
+        rc = s_loop(&ex);
+    }
+    s_teardown(&ex);
+    return rc;
+}

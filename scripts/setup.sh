@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages minispark needs to build and test, and only
+# the ones that are missing, so a second run costs nothing.
+set -eu
+
+PKGS="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev zlib1g-dev
+libjansson-dev libxxhash-dev libcriterion-dev python3"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages:$missing (run as root, or install them)" >&2
+    exit 1
+fi
+echo "setup: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,127 @@
+/* Shuffle block encoding: header, CRC32 and raw deflate from zlib. */
+#include "shuffle/block.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define S_MAGIC 0x3142534Du /* "MSB1" */
+
+static void s_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void s_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t s_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t s_get64(const uint8_t *p)
+{
+    return (uint64_t)s_get32(p) | (uint64_t)s_get32(p + 4) << 32;
+}
+
+static int s_deflate(const void *raw, size_t len, int level, uint8_t *dst,
+                     size_t *dst_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return MS_ERR_NOMEM;
+    z.next_in = (Bytef *)raw;
+    z.avail_in = (uInt)len;
+    z.next_out = dst;
+    z.avail_out = (uInt)*dst_len;
+    int zrc = deflate(&z, Z_FINISH);
+    *dst_len = z.total_out;
+    deflateEnd(&z);
+    return zrc == Z_STREAM_END ? 0 : MS_ERR_IO;
+}
+
+int ms_block_encode(const void *raw, size_t len, ms_codec_t codec, int level,
+                    uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (len == 0) return 0;
+    if (len > MS_BLOCK_MAX_RAW) return MS_ERR_OVERFLOW;
+    size_t cap = codec == MS_CODEC_ZLIB ? deflateBound(NULL, (uLong)len) : len;
+    uint8_t *blk = malloc(MS_BLOCK_HEADER + cap);
+    if (!blk) return MS_ERR_NOMEM;
+    size_t body = cap;
+    if (codec == MS_CODEC_ZLIB) {
+        int rc = s_deflate(raw, len, level, blk + MS_BLOCK_HEADER, &body);
+        if (rc < 0) {
+            free(blk);
+            return rc;
+        }
+    } else {
+        memcpy(blk + MS_BLOCK_HEADER, raw, len);
+    }
+    s_put32(blk, S_MAGIC);
+    blk[4] = (uint8_t)codec;
+    blk[5] = blk[6] = blk[7] = 0;
+    s_put64(blk + 8, len);
+    s_put32(blk + 16, (uint32_t)crc32(0L, raw, (uInt)len));
+    *out = blk;
+    *out_len = MS_BLOCK_HEADER + body;
+    return 0;
+}
+
+static int s_inflate(const uint8_t *src, size_t len, uint8_t *dst,
+                     size_t raw_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, -15) != Z_OK) return MS_ERR_NOMEM;
+    z.next_in = (Bytef *)src;
+    z.avail_in = (uInt)len;
+    z.next_out = dst;
+    z.avail_out = (uInt)raw_len;
+    int zrc = inflate(&z, Z_FINISH);
+    int ok = zrc == Z_STREAM_END && z.total_out == raw_len && z.avail_in == 0;
+    inflateEnd(&z);
+    return ok ? 0 : MS_ERR_CORRUPT;
+}
+
+int ms_block_decode(const uint8_t *blk, size_t len, uint8_t **raw,
+                    size_t *raw_len, ms_error_t *err)
+{
+    *raw = NULL;
+    *raw_len = 0;
+    if (len == 0) return 0;
+    if (len < MS_BLOCK_HEADER || s_get32(blk) != S_MAGIC)
+        return ms_error_set(err, MS_ERR_CORRUPT, "bad block header");
+    uint8_t codec = blk[4];
+    uint64_t n = s_get64(blk + 8);
+    size_t body = len - MS_BLOCK_HEADER;
+    if (codec > MS_CODEC_ZLIB || blk[5] || blk[6] || blk[7])
+        return ms_error_set(err, MS_ERR_CORRUPT, "unknown block codec %u",
+                            codec);
+    if (n == 0 || n > MS_BLOCK_MAX_RAW || (codec == MS_CODEC_NONE && n != body))
+        return ms_error_set(err, MS_ERR_CORRUPT, "bad block length %llu",
+                            (unsigned long long)n);
+    uint8_t *out = malloc(n);
+    if (!out) return ms_error_set(err, MS_ERR_NOMEM, "block of %llu bytes",
+                                  (unsigned long long)n);
+    if (codec == MS_CODEC_NONE) {
+        memcpy(out, blk + MS_BLOCK_HEADER, n);
+    } else if (s_inflate(blk + MS_BLOCK_HEADER, body, out, n) < 0) {
+        free(out);
+        return ms_error_set(err, MS_ERR_CORRUPT, "block does not inflate");
+    }
+    if ((uint32_t)crc32(0L, out, (uInt)n) != s_get32(blk + 16)) {
+        free(out);
+        return ms_error_set(err, MS_ERR_CORRUPT, "CRC mismatch");
+    }
+    *raw = out;
+    *raw_len = n;
+    return 0;
+}

@@ -1,0 +1,205 @@
+/* Block fetching: one DEALER per distinct location, all requests sent up
+ * front, replies handled in arrival order. */
+#include "shuffle/fetch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "common/mp.h"
+#include "common/proto.h"
+#include "shuffle/block.h"
+
+#define S_BATCH 1024
+
+typedef struct {
+    const char *endpoint;
+    void *sock;
+    int *maps; /* map ids asked of this location, in request order */
+    int nmaps;
+    int pending; /* replies still expected */
+} s_peer_t;
+
+typedef struct {
+    s_peer_t *peers;
+    int npeers;
+} s_fetch_t;
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int s_fail(ms_fetch_failure_t *fail, ms_error_t *err, int map,
+                  const char *endpoint, const char *why)
+{
+    fail->map = map;
+    snprintf(fail->endpoint, sizeof fail->endpoint, "%s", endpoint);
+    return ms_error_set(err, MS_ERR_FETCH, "map %d from %s: %s", map, endpoint,
+                        why);
+}
+
+static s_peer_t *s_peer(s_fetch_t *f, const char *endpoint, int nlocs)
+{
+    for (int i = 0; i < f->npeers; i++)
+        if (strcmp(f->peers[i].endpoint, endpoint) == 0) return &f->peers[i];
+    s_peer_t *p = &f->peers[f->npeers++];
+    memset(p, 0, sizeof *p);
+    p->endpoint = endpoint;
+    p->maps = malloc((size_t)nlocs * sizeof *p->maps);
+    return p;
+}
+
+static void s_close_peers(s_fetch_t *f)
+{
+    for (int i = 0; i < f->npeers; i++) {
+        if (f->peers[i].sock) zmq_close(f->peers[i].sock);
+        free(f->peers[i].maps);
+    }
+    free(f->peers);
+}
+
+static int s_send_requests(void *zctx, s_peer_t *p, const char *app,
+                           int shuffle, int partition)
+{
+    int linger = 0;
+    p->sock = zmq_socket(zctx, ZMQ_DEALER);
+    if (!p->sock) return MS_ERR_NOMEM;
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(p->sock, p->endpoint) < 0) return MS_ERR_IO;
+    for (int off = 0; off < p->nmaps; off += S_BATCH) {
+        int n = p->nmaps - off < S_BATCH ? p->nmaps - off : S_BATCH;
+        ms_msg_builder_t b;
+        ms_msg_begin(&b, MS_MSG_FETCH, 5);
+        msgpack_pack_int64(&b.pk, off);
+        ms_mp_pack_str(&b.pk, app);
+        msgpack_pack_int(&b.pk, shuffle);
+        msgpack_pack_int(&b.pk, partition);
+        msgpack_pack_array(&b.pk, (size_t)n);
+        for (int i = 0; i < n; i++) msgpack_pack_int(&b.pk, p->maps[off + i]);
+        if (ms_msg_send(p->sock, NULL, 0, &b, NULL, NULL, 0) < 0)
+            return MS_ERR_IO;
+        p->pending++;
+    }
+    return 0;
+}
+
+typedef struct {
+    ms_fetch_block_fn fn;
+    void *arg;
+    uint64_t *bytes;
+    ms_fetch_failure_t *fail;
+    ms_error_t *err;
+} s_sink_t;
+
+static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
+{
+    ms_msg_t m;
+    int64_t req, status;
+    const char *text;
+    uint32_t tlen;
+    char why[512];
+    int first = p->nmaps ? p->maps[0] : -1;
+    if (n < 1 ||
+        ms_msg_parse(&m, zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
+                     NULL) < 0)
+        return s_fail(k->fail, k->err, first, p->endpoint, "malformed reply");
+    int ok = m.type == MS_MSG_BLOCKS && m.nf == 3 &&
+             ms_mp_int(&m.f[0], 0, p->nmaps, &req) &&
+             ms_mp_int(&m.f[1], INT32_MIN, 0, &status) &&
+             ms_mp_bytes(&m.f[2], &text, &tlen);
+    snprintf(why, sizeof why, "%.*s", ok ? (int)tlen : 0, ok ? text : "");
+    ms_msg_free(&m);
+    if (!ok) return s_fail(k->fail, k->err, first, p->endpoint, "bad reply");
+    int batch = p->nmaps - (int)req < S_BATCH ? p->nmaps - (int)req : S_BATCH;
+    if (status < 0 || n - 1 != batch)
+        return s_fail(k->fail, k->err, p->maps[req], p->endpoint,
+                      status < 0 ? why : "wrong number of blocks");
+    for (int i = 0; i < batch; i++) {
+        int map = p->maps[req + i];
+        uint8_t *raw;
+        size_t raw_len;
+        ms_error_t berr = {0};
+        size_t len = zmq_msg_size(&frames[i + 1]);
+        *k->bytes += len;
+        if (ms_block_decode(zmq_msg_data(&frames[i + 1]), len, &raw, &raw_len,
+                            &berr) < 0)
+            return s_fail(k->fail, k->err, map, p->endpoint, berr.msg);
+        int rc = raw_len ? k->fn(k->arg, map, raw, raw_len, k->err) : 0;
+        free(raw);
+        if (rc < 0) return rc;
+    }
+    p->pending--;
+    return 0;
+}
+
+static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
+{
+    int64_t deadline = s_now_ms() + timeout_ms;
+    zmq_pollitem_t *items = calloc((size_t)f->npeers, sizeof *items);
+    if (!items) return MS_ERR_NOMEM;
+    int rc = 0;
+    for (;;) {
+        int n = 0;
+        s_peer_t *waiting[f->npeers];
+        for (int i = 0; i < f->npeers; i++) {
+            if (!f->peers[i].pending) continue;
+            waiting[n] = &f->peers[i];
+            items[n++] = (zmq_pollitem_t){f->peers[i].sock, 0, ZMQ_POLLIN, 0};
+        }
+        if (n == 0) break;
+        int64_t left = deadline - s_now_ms();
+        int prc = left > 0 ? zmq_poll(items, n, (long)left) : 0;
+        if (prc < 0 && errno == EINTR) continue;
+        if (prc <= 0) {
+            rc = s_fail(k->fail, k->err, waiting[0]->maps[0],
+                        waiting[0]->endpoint, "no answer within the timeout");
+            break;
+        }
+        for (int i = 0; rc == 0 && i < n; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN)) continue;
+            zmq_msg_t frames[S_BATCH + 1];
+            int nf;
+            rc = ms_frames_recv(waiting[i]->sock, frames, S_BATCH + 1, &nf,
+                                ZMQ_DONTWAIT);
+            if (rc < 0) {
+                rc = s_fail(k->fail, k->err, waiting[i]->maps[0],
+                            waiting[i]->endpoint, "unreadable reply");
+                break;
+            }
+            rc = s_on_reply(waiting[i], frames, nf, k);
+            ms_frames_close(frames, nf);
+        }
+        if (rc < 0) break;
+    }
+    free(items);
+    return rc;
+}
+
+int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
+                     const ms_map_loc_t *locs, int nlocs, int timeout_ms,
+                     ms_fetch_block_fn fn, void *arg, uint64_t *bytes,
+                     ms_fetch_failure_t *fail, ms_error_t *err)
+{
+    s_fetch_t f = {calloc(nlocs ? (size_t)nlocs : 1, sizeof(s_peer_t)), 0};
+    s_sink_t k = {fn, arg, bytes, fail, err};
+    int rc = f.peers ? 0 : MS_ERR_NOMEM;
+    for (int i = 0; rc == 0 && i < nlocs; i++) {
+        s_peer_t *p = s_peer(&f, locs[i].endpoint, nlocs);
+        if (!p->maps) rc = MS_ERR_NOMEM;
+        else p->maps[p->nmaps++] = locs[i].map;
+    }
+    for (int i = 0; rc == 0 && i < f.npeers; i++)
+        if (s_send_requests(zctx, &f.peers[i], app, shuffle, partition) < 0)
+            rc = s_fail(fail, err, f.peers[i].maps[0], f.peers[i].endpoint,
+                        "cannot connect");
+    if (rc == 0) rc = s_receive_all(&f, timeout_ms, &k);
+    if (rc == MS_ERR_NOMEM) ms_error_set(err, rc, "fetching shuffle blocks");
+    if (f.peers) s_close_peers(&f);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* Map output files in a host's shuffle directory:
+ *   shuffle_<app>_<shuffle>_<map>.data   the partitions' blocks, in order
+ *   shuffle_<app>_<shuffle>_<map>.index  R+1 little-endian u64 offsets
+ * Both are written under temporary names and renamed into place (data
+ * first), so a reader that finds the index finds a complete attempt. */
+#ifndef MS_SHUFFLE_FILES_H
+#define MS_SHUFFLE_FILES_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/plan.h"
+
+#define MS_APP_ID_MAX 64
+
+/* True when id is a safe application id: 1..63 of [A-Za-z0-9-] (no '_': it separates the
+ * fields of a file name). */
+int ms_shuffle_valid_app_id(const char *id);
+
+void ms_shuffle_path(char *buf, size_t size, const char *dir, const char *app,
+                     int shuffle, int map, const char *ext);
+
+/* Compresses and writes parts[0..nparts) as one map output. */
+int ms_shuffle_write(const char *dir, const char *app, int shuffle, int map,
+                     msgpack_sbuffer *parts, int nparts, ms_codec_t codec,
+                     int level, uint64_t *bytes_written, ms_error_t *err);
+
+/* Reads partition's block of a map output into a malloc'ed buffer (NULL
+ * and 0 for an empty block). MS_ERR_NOTFOUND when the output is absent,
+ * MS_ERR_CORRUPT when the index is inconsistent with the data file. */
+int ms_shuffle_read_block(const char *dir, const char *app, int shuffle,
+                          int map, int partition, uint8_t **out, size_t *len,
+                          ms_error_t *err);
+
+/* Deletes every shuffle file of app in dir; *removed counts them. */
+int ms_shuffle_remove_app(const char *dir, const char *app, int *removed);
+
+/* Offset and length of partition's block, from the index (test hooks). */
+int ms_shuffle_block_range(const char *dir, const char *app, int shuffle,
+                           int map, int partition, uint64_t *off,
+                           uint64_t *len, ms_error_t *err);
+
+#endif

@@ -1,0 +1,261 @@
+/* Shuffle block server. Requests are small msgpack messages; blocks go back
+ * as raw frames handed to ZeroMQ without a copy. */
+#include "shuffle/server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/mp.h"
+#include "common/proto.h"
+#include "shuffle/files.h"
+
+#define S_MAX_MAPS_PER_FETCH 1024
+
+struct ms_shuffle_server {
+    void *sock;
+    char *dir;
+    char endpoint[256];
+    pthread_t thread;
+    int thread_started;
+    volatile sig_atomic_t stop;
+};
+
+int ms_shuffle_server_new(ms_shuffle_server_t **out, void *zctx,
+                          const char *endpoint, const char *dir,
+                          ms_error_t *err)
+{
+    ms_shuffle_server_t *self = calloc(1, sizeof *self);
+    if (!self) return ms_error_set(err, MS_ERR_NOMEM, "shuffle server");
+    int linger = 0;
+    size_t len = sizeof self->endpoint;
+    self->dir = strdup(dir);
+    self->sock = zmq_socket(zctx, ZMQ_ROUTER);
+    if (!self->dir || !self->sock) goto fail_nomem;
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(self->sock, endpoint) < 0) {
+        ms_error_set(err, MS_ERR_IO, "shuffle server cannot bind %s: %s",
+                     endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &len);
+    *out = self;
+    return 0;
+fail_nomem:
+    ms_error_set(err, MS_ERR_NOMEM, "shuffle server");
+fail:
+    ms_shuffle_server_destroy(&self);
+    return err ? err->code : MS_ERR_IO;
+}
+
+void ms_shuffle_server_destroy(ms_shuffle_server_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    ms_shuffle_server_t *self = *self_p;
+    ms_shuffle_server_stop(self);
+    if (self->sock) zmq_close(self->sock);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *ms_shuffle_server_endpoint(const ms_shuffle_server_t *self)
+{
+    return self->endpoint;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+static void s_free_block(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+static int s_send_frame(void *sock, void *data, size_t len, int more)
+{
+    zmq_msg_t m;
+    if (data) zmq_msg_init_data(&m, data, len, s_free_block, NULL);
+    else zmq_msg_init(&m);
+    if (zmq_msg_send(&m, sock, more ? ZMQ_SNDMORE : 0) < 0) {
+        zmq_msg_close(&m);
+        return MS_ERR_IO;
+    }
+    return 0;
+}
+
+static int s_reply_status(ms_shuffle_server_t *self, zmq_msg_t *id,
+                          int64_t req, int status, const char *text,
+                          int more)
+{
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_BLOCKS, 3);
+    msgpack_pack_int64(&b.pk, req);
+    msgpack_pack_int(&b.pk, status);
+    ms_mp_pack_str(&b.pk, text);
+    zmq_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
+    int rc = zmq_send(self->sock, b.sb.data, b.sb.size, more ? ZMQ_SNDMORE : 0);
+    ms_msg_builder_free(&b);
+    return rc < 0 ? MS_ERR_IO : 0;
+}
+
+typedef struct {
+    int64_t req, shuffle, partition;
+    char app[MS_APP_ID_MAX];
+    uint32_t nmaps;
+    const msgpack_object *maps;
+} s_fetch_t;
+
+static int s_parse_fetch(const ms_msg_t *m, s_fetch_t *f)
+{
+    const char *app;
+    uint32_t len;
+    if (m->nf != 5 || !ms_mp_int(&m->f[0], 0, INT64_MAX, &f->req) ||
+        !ms_mp_bytes(&m->f[1], &app, &len) || len >= sizeof f->app ||
+        !ms_mp_int(&m->f[2], 0, INT32_MAX, &f->shuffle) ||
+        !ms_mp_int(&m->f[3], 0, INT32_MAX, &f->partition) ||
+        !ms_mp_array(&m->f[4], -1, &f->maps, &f->nmaps) ||
+        f->nmaps > S_MAX_MAPS_PER_FETCH)
+        return MS_ERR_PROTO;
+    memcpy(f->app, app, len);
+    f->app[len] = '\0';
+    if (memchr(app, '\0', len) || !ms_shuffle_valid_app_id(f->app))
+        return MS_ERR_PROTO;
+    for (uint32_t i = 0; i < f->nmaps; i++) {
+        int64_t map;
+        if (!ms_mp_int(&f->maps[i], 0, INT32_MAX, &map)) return MS_ERR_PROTO;
+    }
+    return 0;
+}
+
+/* Reads every requested block first, so that a missing one is reported
+ * without sending a partial reply. */
+static int s_on_fetch(ms_shuffle_server_t *self, zmq_msg_t *id,
+                      const ms_msg_t *m)
+{
+    s_fetch_t f;
+    ms_error_t err = {0};
+    if (s_parse_fetch(m, &f) < 0)
+        return s_reply_status(self, id, 0, MS_ERR_PROTO,
+                              "malformed fetch request", 0);
+    uint8_t **blocks = calloc(f.nmaps ? f.nmaps : 1, sizeof *blocks);
+    size_t *lens = calloc(f.nmaps ? f.nmaps : 1, sizeof *lens);
+    int rc = blocks && lens ? 0 : MS_ERR_NOMEM;
+    for (uint32_t i = 0; rc == 0 && i < f.nmaps; i++)
+        rc = ms_shuffle_read_block(self->dir, f.app, (int)f.shuffle,
+                                   (int)f.maps[i].via.u64, (int)f.partition,
+                                   &blocks[i], &lens[i], &err);
+    if (rc < 0) {
+        for (uint32_t i = 0; blocks && i < f.nmaps; i++) free(blocks[i]);
+        s_reply_status(self, id, f.req, rc, err.msg, 0);
+    } else {
+        s_reply_status(self, id, f.req, 0, "", f.nmaps > 0);
+        for (uint32_t i = 0; i < f.nmaps; i++)
+            s_send_frame(self->sock, blocks[i], lens[i], i + 1 < f.nmaps);
+    }
+    free(blocks);
+    free(lens);
+    return 0;
+}
+
+static int s_on_ping(ms_shuffle_server_t *self, zmq_msg_t *id,
+                     const ms_msg_t *m)
+{
+    (void)m;
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_PONG, 1);
+    ms_mp_pack_str(&b.pk, self->dir);
+    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b,
+                       NULL, NULL, 0);
+}
+
+static int s_on_remove_app(ms_shuffle_server_t *self, zmq_msg_t *id,
+                           const ms_msg_t *m)
+{
+    char *app = m->nf == 1 ? ms_mp_strdup(&m->f[0]) : NULL;
+    int removed = 0;
+    int rc = app ? ms_shuffle_remove_app(self->dir, app, &removed)
+                 : MS_ERR_PROTO;
+    free(app);
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_REMOVED, 1);
+    msgpack_pack_int(&b.pk, rc < 0 ? rc : removed);
+    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b,
+                       NULL, NULL, 0);
+}
+
+typedef int (*s_handler_fn)(ms_shuffle_server_t *, zmq_msg_t *,
+                            const ms_msg_t *);
+
+static const struct {
+    int type;
+    s_handler_fn fn;
+} s_handlers[] = {
+    {MS_MSG_FETCH, s_on_fetch},
+    {MS_MSG_PING, s_on_ping},
+    {MS_MSG_REMOVE_APP, s_on_remove_app},
+};
+
+static void s_dispatch(ms_shuffle_server_t *self, zmq_msg_t *frames, int n)
+{
+    ms_msg_t m;
+    if (n != 2 || ms_msg_parse(&m, zmq_msg_data(&frames[1]),
+                               zmq_msg_size(&frames[1]), NULL) < 0) {
+        if (n >= 1) s_reply_status(self, &frames[0], 0, MS_ERR_PROTO,
+                                   "malformed message", 0);
+        return;
+    }
+    size_t i;
+    for (i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++)
+        if (s_handlers[i].type == m.type) break;
+    if (i < sizeof s_handlers / sizeof s_handlers[0])
+        s_handlers[i].fn(self, &frames[0], &m);
+    else
+        s_reply_status(self, &frames[0], 0, MS_ERR_PROTO,
+                       "unknown message type", 0);
+    ms_msg_free(&m);
+}
+
+int ms_shuffle_server_run(ms_shuffle_server_t *self,
+                          volatile sig_atomic_t *stop)
+{
+    while (!*stop && !self->stop) {
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, 100);
+        if (rc < 0 && errno != EINTR) return MS_ERR_IO;
+        if (rc <= 0) continue;
+        zmq_msg_t frames[4];
+        int n;
+        if (ms_frames_recv(self->sock, frames, 4, &n, ZMQ_DONTWAIT) < 0)
+            continue;
+        s_dispatch(self, frames, n);
+        ms_frames_close(frames, n);
+    }
+    return 0;
+}
+
+static void *s_thread_main(void *arg)
+{
+    ms_shuffle_server_t *self = arg;
+    ms_shuffle_server_run(self, &self->stop);
+    return NULL;
+}
+
+int ms_shuffle_server_start(ms_shuffle_server_t *self)
+{
+    if (pthread_create(&self->thread, NULL, s_thread_main, self) != 0)
+        return MS_ERR_NOMEM;
+    self->thread_started = 1;
+    return 0;
+}
+
+void ms_shuffle_server_stop(ms_shuffle_server_t *self)
+{
+    if (!self->thread_started) return;
+    self->stop = 1;
+    pthread_join(self->thread, NULL);
+    self->thread_started = 0;
+}
