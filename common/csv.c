@@ -32,18 +32,18 @@ struct ms_csv_reader {
     int fd;
     char *path;
     ms_csv_opts_t opts;
-    int64_t end;         /* records start before this offset */
-    bool header_record;  /* infer_schema: return that line, even blank */
+    int64_t end;        /* records start before this offset */
+    bool header_record; /* infer_schema: return that line, even blank */
     bool done;
-    bool eof;            /* nothing more to read from the file */
+    bool eof; /* nothing more to read from the file */
     char *buf;
     size_t cap;
-    size_t pos;          /* first unconsumed byte */
-    size_t len;          /* bytes valid in buf */
-    size_t scan;         /* no '\n' in buf[pos, scan) */
-    int64_t buf_off;     /* file offset of buf[0] */
-    int64_t rec_off;     /* file offset of the last record returned */
-    int64_t bytes;       /* bytes of lines consumed */
+    size_t pos;      /* first unconsumed byte */
+    size_t len;      /* bytes valid in buf */
+    size_t scan;     /* no '\n' in buf[pos, scan) */
+    int64_t buf_off; /* file offset of buf[0] */
+    int64_t rec_off; /* file offset of the last record returned */
+    int64_t bytes;   /* bytes of lines consumed */
 };
 
 /* ---- buffering -------------------------------------------------------- */
@@ -90,7 +90,8 @@ static int s_fill(ms_csv_reader_t *self, ms_error_t *err)
 static int s_find_line(ms_csv_reader_t *self, size_t *nl, ms_error_t *err)
 {
     for (;;) {
-        char *hit = memchr(self->buf + self->scan, '\n', self->len - self->scan);
+        char *hit =
+            memchr(self->buf + self->scan, '\n', self->len - self->scan);
         if (hit) {
             *nl = (size_t)(hit - self->buf);
             return 1;
@@ -405,7 +406,8 @@ static void s_vote_decimal(s_votes_t *v, const char *p, size_t len)
     }
     /* Significant integer digits: after any sign and leading zeros. */
     size_t i = p[0] == '+' || p[0] == '-';
-    while (i < len && p[i] == '0') i++;
+    while (i < len && p[i] == '0')
+        i++;
     int digits = (int)((dot ? (size_t)(dot - p) : len) - i);
     if ((int)frac > v->max_frac) v->max_frac = (int)frac;
     if (digits > v->max_int) v->max_int = digits;
@@ -498,7 +500,8 @@ static int s_read_names(s_infer_t *in, const char *path,
 static void s_vote_record(s_infer_t *in, int nfields, int ncols)
 {
     int n = nfields < ncols ? nfields : ncols;
-    for (int i = 0; i < n; i++) s_vote(&in->votes[i], &in->fields[i]);
+    for (int i = 0; i < n; i++)
+        s_vote(&in->votes[i], &in->fields[i]);
 }
 
 /* Votes up to sample_rows well-formed records, then elects the types. */
@@ -522,13 +525,13 @@ static int s_sample(s_infer_t *in, int sample_rows, int first_nfields,
         sampled++;
     }
     if (rc < 0) return rc;
-    for (int i = 0; i < ncols; i++) out->cols[i].type = s_elect(&in->votes[i]);
+    for (int i = 0; i < ncols; i++)
+        out->cols[i].type = s_elect(&in->votes[i]);
     return 0;
 }
 
-int ms_csv_infer_schema(const char *path, const ms_csv_opts_t *opts,
-                        bool infer, int sample_rows, ms_schema_t *out,
-                        ms_error_t *err)
+int ms_csv_infer_schema(const char *path, const ms_csv_opts_t *opts, bool infer,
+                        int sample_rows, ms_schema_t *out, ms_error_t *err)
 {
     out->ncols = 0;
     s_infer_t *in = calloc(1, sizeof *in);

@@ -96,7 +96,8 @@ typedef struct {
 static size_t s_span_digits(const char *p, size_t len)
 {
     size_t n = 0;
-    while (n < len && s_is_digit(p[n])) n++;
+    while (n < len && s_is_digit(p[n]))
+        n++;
     return n;
 }
 
@@ -121,7 +122,8 @@ static bool s_decimal_shape(const char *p, size_t len, s_decimal_shape_t *s)
     }
     if (i != len || s->int_len + s->frac_len == 0) return false;
     size_t lead = 0;
-    while (lead < s->int_len && s->int_p[lead] == '0') lead++;
+    while (lead < s->int_len && s->int_p[lead] == '0')
+        lead++;
     s->int_sig = s->int_len - lead;
     return true;
 }
@@ -213,9 +215,9 @@ int64_t ms_days_from_civil(int64_t y, unsigned m, unsigned d)
      * leap day is the last day of the year. */
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;                            /* [0, 399] */
+    const int64_t yoe = y - era * 400; /* [0, 399] */
     const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;    /* [0, 146096] */
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
 
@@ -333,8 +335,10 @@ static int s_cmp_decimal(const ms_value_t *a, const ms_value_t *b)
 {
     if (a->scale == b->scale) return s_cmp_i64(a->i, b->i);
     __int128 x = a->i, y = b->i;
-    if (a->scale < b->scale && b->scale <= 18) x *= ms_pow10[b->scale - a->scale];
-    if (b->scale < a->scale && a->scale <= 18) y *= ms_pow10[a->scale - b->scale];
+    if (a->scale < b->scale && b->scale <= 18)
+        x *= ms_pow10[b->scale - a->scale];
+    if (b->scale < a->scale && a->scale <= 18)
+        y *= ms_pow10[a->scale - b->scale];
     return (x > y) - (x < y);
 }
 
@@ -376,8 +380,7 @@ int ms_value_cmp(const ms_value_t *a, const ms_value_t *b)
 
 static int s_format_decimal(char *buf, size_t size, int64_t v, int scale)
 {
-    if (scale <= 0 || scale > 18)
-        return snprintf(buf, size, "%" PRId64, v);
+    if (scale <= 0 || scale > 18) return snprintf(buf, size, "%" PRId64, v);
     uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     uint64_t unit = (uint64_t)ms_pow10[scale];
     return snprintf(buf, size, "%s%" PRIu64 ".%0*" PRIu64, v < 0 ? "-" : "",
@@ -449,7 +452,8 @@ static bool s_round_trips(const char *digits, int exp, double d)
 static void s_digits_up(char *digits, int *exp)
 {
     size_t i = strlen(digits);
-    while (i > 0 && digits[i - 1] == '9') digits[--i] = '0';
+    while (i > 0 && digits[i - 1] == '9')
+        digits[--i] = '0';
     if (i > 0) {
         digits[i - 1]++;
         return;
@@ -478,7 +482,8 @@ static int s_shortest_digits(double d, char *digits)
         if (s_round_trips(digits, exp, d)) break;
     }
     size_t n = strlen(digits);
-    while (n > 1 && digits[n - 1] == '0') digits[--n] = '\0';
+    while (n > 1 && digits[n - 1] == '0')
+        digits[--n] = '\0';
     return exp;
 }
 

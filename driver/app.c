@@ -76,7 +76,16 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
 {
     const ms_conf_t *c = app->conf;
     int64_t instances, cores, failures, port;
+    bool dynamic;
     int rc = s_master(app, err);
+    if (rc == 0)
+        rc = ms_conf_bool(c, "spark.dynamicAllocation.enabled", false, &dynamic,
+                          err);
+    if (rc == 0 && dynamic)
+        rc = ms_error_set(err, MS_ERR_USAGE,
+                          "spark.dynamicAllocation.enabled=true is not "
+                          "supported by this version: executors are "
+                          "allocated statically (spark.executor.instances)");
     if (rc == 0)
         rc = ms_conf_int(c, "spark.executor.instances", 2, 1, 4096, &instances,
                          err);

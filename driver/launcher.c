@@ -2,6 +2,7 @@
 #include "driver/launcher.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,9 @@ pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
     if (pid < 0)
         return ms_error_set(err, MS_ERR_IO, "fork failed: %s", strerror(errno));
     if (pid == 0) {
+        /* Children report on stderr; stdout belongs to the driver's result. */
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, STDOUT_FILENO);
         if (own_group) setpgid(0, 0);
         execv(exe, args);
         _exit(127);

@@ -151,11 +151,8 @@ static int s_cmp_rows(const void *a, const void *b, void *arg)
     for (int i = 0; i < self->norder; i++) {
         int c = self->order_col[i];
         int r = ms_value_cmp(&x[c], &y[c]);
-        if (r == 0) continue;
-        if (!self->order_desc[i]) return r;
-        /* Descending puts NULLs last, as Spark does. */
-        if (x[c].type == MS_TYPE_NULL || y[c].type == MS_TYPE_NULL) return r;
-        return -r;
+        /* NULLs sort first, so descending puts them last, as Spark does. */
+        if (r) return self->order_desc[i] ? -r : r;
     }
     for (int c = 0; c < self->ncols; c++) {
         int r = ms_value_cmp(&x[c], &y[c]);

@@ -96,8 +96,9 @@ int ms_shuffle_server_main(int argc, char **argv)
         fprintf(stderr, "minispark shuffle-server: %s\n", err.msg);
         rc = 4;
     } else {
-        fprintf(stderr, "minispark shuffle-server: serving %s on %s\n", dir,
-                ms_shuffle_server_endpoint(server));
+        printf("minispark shuffle-server: serving %s on %s\n", dir,
+               ms_shuffle_server_endpoint(server));
+        fflush(stdout);
         rc = ms_shuffle_server_run(server, &s_stop) < 0 ? 4 : 0;
     }
     ms_shuffle_server_destroy(&server);

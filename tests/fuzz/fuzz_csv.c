@@ -107,7 +107,8 @@ static int64_t s_read_split(const uint8_t *data, int64_t start, int64_t end,
         for (int i = 0; i < n && i < S_FIELDS; i++) {
             s_put(o, &fields[i].len, sizeof fields[i].len);
             s_put(o, fields[i].p, fields[i].len);
-            if (i < schema->ncols) s_check_value(&fields[i], schema->cols[i].type);
+            if (i < schema->ncols)
+                s_check_value(&fields[i], schema->cols[i].type);
         }
     }
     int64_t bytes = ms_csv_reader_bytes(r);
@@ -118,9 +119,8 @@ static int64_t s_read_split(const uint8_t *data, int64_t start, int64_t end,
 /* Reads the file as splits cut at cuts[0..ncuts) (ascending) and checks
  * that together they give the whole file's records and bytes. */
 static void s_check_splits(const uint8_t *data, size_t size,
-                           const ms_csv_opts_t *opts,
-                           const ms_schema_t *schema, const s_out_t *whole,
-                           const int64_t *cuts, int ncuts)
+                           const ms_csv_opts_t *opts, const ms_schema_t *schema,
+                           const s_out_t *whole, const int64_t *cuts, int ncuts)
 {
     s_out_t parts = {0};
     int64_t bytes = 0, start = 0;
@@ -142,10 +142,10 @@ static void s_check_schema(const ms_schema_t *s)
     for (int i = 0; i < s->ncols; i++) {
         const ms_column_t *c = &s->cols[i];
         s_check(memchr(c->name, '\0', sizeof c->name) != NULL, "name ends");
-        s_check(c->type.type != MS_TYPE_DECIMAL ||
-                    (c->type.scale >= 1 &&
-                     c->type.scale <= MS_DECIMAL_MAX_SCALE),
-                "decimal scale");
+        s_check(
+            c->type.type != MS_TYPE_DECIMAL ||
+                (c->type.scale >= 1 && c->type.scale <= MS_DECIMAL_MAX_SCALE),
+            "decimal scale");
     }
 }
 

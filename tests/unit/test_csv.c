@@ -21,7 +21,8 @@ static void s_setup(void)
 
 static void s_teardown(void)
 {
-    for (int i = 0; i < s_npaths; i++) unlink(s_paths[i]);
+    for (int i = 0; i < s_npaths; i++)
+        unlink(s_paths[i]);
     rmdir(s_dir);
 }
 
@@ -151,9 +152,8 @@ Test(csv, empty_and_empty_quoted_fields_both_have_length_zero)
     ms_csv_reader_t *r;
     ms_field_t f[4];
     int n;
-    cr_assert_eq(ms_csv_reader_new(&r, s_text_file("\"\",,x\n"), 0, -1, &opts,
-                                   NULL),
-                 0);
+    cr_assert_eq(
+        ms_csv_reader_new(&r, s_text_file("\"\",,x\n"), 0, -1, &opts, NULL), 0);
     cr_assert_eq(ms_csv_reader_next(r, f, 4, &n, NULL), 1);
     cr_assert_eq(n, 3);
     cr_assert_eq(f[0].len, 0);
@@ -241,9 +241,9 @@ Test(csv, extra_fields_are_counted_but_not_stored)
     ms_csv_reader_t *r;
     ms_field_t f[2];
     int n;
-    cr_assert_eq(ms_csv_reader_new(&r, s_text_file("a,b,\"c\",d\n"), 0, -1,
-                                   &opts, NULL),
-                 0);
+    cr_assert_eq(
+        ms_csv_reader_new(&r, s_text_file("a,b,\"c\",d\n"), 0, -1, &opts, NULL),
+        0);
     cr_assert_eq(ms_csv_reader_next(r, f, 2, &n, NULL), 1);
     cr_assert_eq(n, 4);
     cr_assert(f[0].len == 1 && f[0].p[0] == 'a');
@@ -281,8 +281,9 @@ Test(csv, lines_straddling_read_chunks_come_out_whole)
     char *data = malloc(cap);
     int lines = 0;
     while (len + 64 < cap) {
-        len += (size_t)sprintf(data + len, "%d,\"q,%d\",%.*s\n", lines,
-                               lines % 7, lines % 23, "xxxxxxxxxxxxxxxxxxxxxxx");
+        len +=
+            (size_t)sprintf(data + len, "%d,\"q,%d\",%.*s\n", lines, lines % 7,
+                            lines % 23, "xxxxxxxxxxxxxxxxxxxxxxx");
         lines++;
     }
     ms_csv_opts_t opts = s_opts(false);
@@ -316,9 +317,8 @@ Test(csv, a_line_longer_than_the_read_buffer_grows_it)
     ms_csv_reader_t *r;
     ms_field_t f[4];
     int n;
-    cr_assert_eq(ms_csv_reader_new(&r, s_file(data, len + 10), 0, -1, &opts,
-                                   NULL),
-                 0);
+    cr_assert_eq(
+        ms_csv_reader_new(&r, s_file(data, len + 10), 0, -1, &opts, NULL), 0);
     cr_assert_eq(ms_csv_reader_next(r, f, 4, &n, NULL), 1);
     cr_assert(n == 2 && f[0].len == len && f[1].len == 3);
     cr_assert_eq(ms_csv_reader_next(r, f, 4, &n, NULL), 1);
@@ -456,8 +456,8 @@ static int s_infer(const char *text, bool header, bool infer, int rows)
 {
     ms_csv_opts_t opts = s_opts(header);
     ms_error_t err = {0};
-    return ms_csv_infer_schema(s_text_file(text), &opts, infer, rows,
-                               &s_schema, &err);
+    return ms_csv_infer_schema(s_text_file(text), &opts, infer, rows, &s_schema,
+                               &err);
 }
 
 static void s_assert_col(int i, const char *name, ms_type_t type, int scale)

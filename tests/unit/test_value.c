@@ -65,8 +65,8 @@ Test(int64, accepts_the_extremes_and_refuses_one_past)
 Test(int64, refuses_blanks_signs_alone_and_other_text)
 {
     int64_t v;
-    const char *bad[] = {"", "-", "+", " 1", "1 ", "1.0", "1e3", "0x10",
-                         "--1", "1-", "abc"};
+    const char *bad[] = {"",    "-",    "+",   " 1", "1 ", "1.0",
+                         "1e3", "0x10", "--1", "1-", "abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(s_int(bad[i], &v), "accepted '%s'", bad[i]);
 }
@@ -102,8 +102,8 @@ Test(decimal, refuses_more_fraction_digits_than_scale)
 Test(decimal, refuses_bad_syntax)
 {
     int64_t v;
-    const char *bad[] = {"", ".", "-", "-.", "1..2", "1.2.3", " 1", "1 ",
-                         "1e2", "NaN", "1,5", "+-1"};
+    const char *bad[] = {"",   ".",  "-",   "-.",  "1..2", "1.2.3",
+                         " 1", "1 ", "1e2", "NaN", "1,5",  "+-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(s_dec(bad[i], 2, &v), "accepted '%s'", bad[i]);
 }
@@ -140,8 +140,8 @@ Test(double, accepts_java_style_special_values_only)
     cr_assert(s_dbl("Infinity", &d) && isinf(d) && d > 0);
     cr_assert(s_dbl("+Infinity", &d) && isinf(d) && d > 0);
     cr_assert(s_dbl("-Infinity", &d) && isinf(d) && d < 0);
-    const char *bad[] = {"nan", "inf", "-inf", "INF", "infinity", "-NaN",
-                         "NaN(1)"};
+    const char *bad[] = {"nan",      "inf",  "-inf",  "INF",
+                         "infinity", "-NaN", "NaN(1)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(s_dbl(bad[i], &d), "accepted '%s'", bad[i]);
 }
@@ -149,8 +149,8 @@ Test(double, accepts_java_style_special_values_only)
 Test(double, refuses_what_strtod_alone_would_take)
 {
     double d;
-    const char *bad[] = {"",   " 1", "1 ",  "0x1p3", "1e",  "1e+", "e5",
-                         ".",  "-",  ".e1", "1.5f",  "1d",  "--1", "1e5.0"};
+    const char *bad[] = {"",  " 1", "1 ",  "0x1p3", "1e", "1e+", "e5",
+                         ".", "-",  ".e1", "1.5f",  "1d", "--1", "1e5.0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(s_dbl(bad[i], &d), "accepted '%s'", bad[i]);
 }
@@ -244,7 +244,8 @@ Test(timestamp, civil_days_round_trip_over_many_years)
 Test(value, parses_by_column_type)
 {
     ms_value_t v;
-    cr_assert(ms_value_parse("12.3", 4, (ms_coltype_t){MS_TYPE_DECIMAL, 2}, &v));
+    cr_assert(
+        ms_value_parse("12.3", 4, (ms_coltype_t){MS_TYPE_DECIMAL, 2}, &v));
     cr_assert(v.type == MS_TYPE_DECIMAL && v.scale == 2 && v.i == 1230);
     cr_assert(ms_value_parse("abc", 3, (ms_coltype_t){MS_TYPE_STRING, 0}, &v));
     cr_assert(v.type == MS_TYPE_STRING && v.len == 3 && v.s[0] == 'a');
