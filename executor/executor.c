@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -285,8 +286,13 @@ static void s_teardown(s_executor_t *ex)
     /* Without a shuffle service this executor's outputs die with it. */
     if (!ex->args.shuffle_endpoint) {
         int removed;
+        char parent[4096];
         ms_shuffle_remove_app(ex->args.dir, ex->args.app, &removed);
         rmdir(ex->args.dir);
+        /* The application's folder too, once its last executor is gone: a
+         * driver that was killed cannot remove it. */
+        snprintf(parent, sizeof parent, "%s", ex->args.dir);
+        rmdir(dirname(parent));
     }
     if (ex->results) zmq_close(ex->results);
     if (ex->dealer) zmq_close(ex->dealer);

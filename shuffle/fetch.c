@@ -40,8 +40,8 @@ static int s_fail(ms_fetch_failure_t *fail, ms_error_t *err, int map,
 {
     fail->map = map;
     snprintf(fail->endpoint, sizeof fail->endpoint, "%s", endpoint);
-    return ms_error_set(err, MS_ERR_FETCH, "map %d from %s: %s", map, endpoint,
-                        why);
+    /* The map and location travel in *fail; the message is the reason. */
+    return ms_error_set(err, MS_ERR_FETCH, "%s", why);
 }
 
 static s_peer_t *s_peer(s_fetch_t *f, const char *endpoint, int nlocs)
