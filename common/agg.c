@@ -31,6 +31,7 @@ struct ms_agg_table {
     char *strs; /* min/max string values */
     size_t strs_used, strs_size;
     s_distinct_t *distinct; /* [naggs], used by count_distinct only */
+    ms_value_t *keyvals;    /* [nkeys]: scratch for decoding a group key */
     uint8_t key[S_KEY_MAX];
 };
 
@@ -104,7 +105,8 @@ ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan)
     self->plan = plan;
     self->groups = ms_bytemap_new();
     self->distinct = calloc((size_t)plan->naggs, sizeof *self->distinct);
-    if (!self->groups || !self->distinct) goto fail;
+    self->keyvals = calloc((size_t)plan->nkeys + 1, sizeof *self->keyvals);
+    if (!self->groups || !self->distinct || !self->keyvals) goto fail;
     for (int a = 0; a < plan->naggs; a++) {
         if (plan->aggs[a].fn != MS_AGG_COUNT_DISTINCT) continue;
         self->distinct[a].map = ms_bytemap_new();
@@ -125,6 +127,7 @@ void ms_agg_table_destroy(ms_agg_table_t **self_p)
         free(self->distinct[a].next);
     }
     free(self->distinct);
+    free(self->keyvals);
     ms_bytemap_destroy(&self->groups);
     free(self->states);
     free(self->strs);
@@ -293,10 +296,15 @@ static int s_fold(ms_agg_table_t *self, uint32_t g, int a, const ms_value_t *v,
         if (s_minmax(self, s, agg, v) < 0)
             return ms_error_set(err, MS_ERR_NOMEM, "aggregation strings");
         return 0;
-    default:
-        if (s_distinct_add(self, a, g, s, v) < 0)
+    default: {
+        int rc = s_distinct_add(self, a, g, s, v);
+        if (rc == MS_ERR_INPUT)
+            return ms_error_set(err, rc, "%s: value longer than %d bytes",
+                                agg->name, S_KEY_MAX - 9);
+        if (rc < 0)
             return ms_error_set(err, MS_ERR_NOMEM, "count_distinct set");
         return 0;
+    }
     }
 }
 
@@ -364,7 +372,7 @@ int ms_agg_table_pack_partials(const ms_agg_table_t *self,
                                msgpack_sbuffer *parts, int nparts)
 {
     const ms_plan_t *plan = self->plan;
-    ms_value_t keys[MS_CSV_MAX_COLUMNS];
+    ms_value_t *keys = self->keyvals;
     uint32_t n = ms_bytemap_count(self->groups);
     for (uint32_t g = 0; g < n; g++) {
         int p = ms_agg_partition(ms_bytemap_hash(self->groups, g), nparts);
@@ -425,7 +433,7 @@ int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
 {
     const ms_plan_t *plan = self->plan;
     const msgpack_object *items;
-    ms_value_t keys[MS_CSV_MAX_COLUMNS];
+    ms_value_t *keys = self->keyvals;
     if (!ms_mp_array(row, plan->nkeys + plan->naggs, &items, NULL))
         return ms_error_set(err, MS_ERR_CORRUPT, "shuffle row is not an array "
                                                  "of keys and states");
@@ -500,7 +508,7 @@ int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
                             uint64_t *nrows, ms_error_t *err)
 {
     const ms_plan_t *plan = self->plan;
-    ms_value_t keys[MS_CSV_MAX_COLUMNS], v;
+    ms_value_t *keys = self->keyvals, v;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     uint32_t n = ms_bytemap_count(self->groups);

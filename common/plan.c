@@ -43,6 +43,21 @@ void ms_plan_destroy(ms_plan_t **self_p)
     *self_p = NULL;
 }
 
+ms_coltype_t ms_agg_result_type(ms_agg_fn_t fn, ms_coltype_t in)
+{
+    ms_coltype_t t = in;
+    if (fn == MS_AGG_COUNT || fn == MS_AGG_COUNT_DISTINCT) {
+        t.type = MS_TYPE_INT64;
+        t.scale = 0;
+    } else if (fn == MS_AGG_AVG && in.type == MS_TYPE_DECIMAL) {
+        t.scale = in.scale + 4 < MS_DECIMAL_MAX_SCALE ? in.scale + 4
+                                                      : MS_DECIMAL_MAX_SCALE;
+    } else if (fn == MS_AGG_AVG && in.type != MS_TYPE_NULL) {
+        t.type = MS_TYPE_DOUBLE;
+    }
+    return t;
+}
+
 int ms_plan_finish(ms_plan_t *self, ms_error_t *err)
 {
     int n = self->schema.ncols;
@@ -243,7 +258,15 @@ static bool s_key(ms_plan_t *self, ms_key_t *k, const msgpack_object *o)
         return false;
     k->kind = (ms_key_kind_t)kind;
     k->trunc = (ms_trunc_t)trunc;
-    return k->kind != MS_KEY_MOD || k->mod > 0;
+    /* The key's type must be what its column and derivation give. */
+    ms_coltype_t col = self->schema.cols[k->col].type;
+    if (col.type == MS_TYPE_NULL) return k->type.type == MS_TYPE_NULL;
+    if (k->kind == MS_KEY_TRUNC)
+        return col.type == MS_TYPE_TIMESTAMP && k->type.type == col.type;
+    if (k->kind == MS_KEY_MOD)
+        return col.type == MS_TYPE_INT64 && k->type.type == col.type &&
+               k->mod > 0;
+    return k->type.type == col.type && k->type.scale == col.scale;
 }
 
 static bool s_agg(ms_plan_t *self, ms_agg_t *a, const msgpack_object *o)
@@ -256,7 +279,16 @@ static bool s_agg(ms_plan_t *self, ms_agg_t *a, const msgpack_object *o)
         !s_type(&c[4], true, &a->type) || !(a->name = ms_mp_strdup(&c[6])))
         return false;
     a->fn = (ms_agg_fn_t)fn;
-    return a->col >= 0 || a->fn == MS_AGG_COUNT;
+    if (a->col < 0) return a->fn == MS_AGG_COUNT && a->in.type == MS_TYPE_NULL;
+    /* Types must agree with the schema and the function, or a task could
+     * index past a table (decimal scales) or misread a state. */
+    ms_coltype_t col = self->schema.cols[a->col].type;
+    ms_coltype_t want = ms_agg_result_type(a->fn, col);
+    if ((a->fn == MS_AGG_SUM || a->fn == MS_AGG_AVG) &&
+        (col.type == MS_TYPE_STRING || col.type == MS_TYPE_TIMESTAMP))
+        return false;
+    return a->in.type == col.type && a->in.scale == col.scale &&
+           a->type.type == want.type && a->type.scale == want.scale;
 }
 
 /* Decodes an array of n items into calloc'ed storage with one callback. */

@@ -93,6 +93,11 @@ void ms_plan_destroy(ms_plan_t **self_p);
 /* Marks referenced columns from filters, keys and aggregates. */
 int ms_plan_finish(ms_plan_t *self, ms_error_t *err);
 
+/* The type an aggregate returns for an input column of type in: count and
+ * count_distinct int64; avg double, or decimal with 4 more digits of scale
+ * (at most MS_DECIMAL_MAX_SCALE); the others keep the input's type. */
+ms_coltype_t ms_agg_result_type(ms_agg_fn_t fn, ms_coltype_t in);
+
 /* Packs the plan into a malloc'ed buffer the caller frees. */
 int ms_plan_pack(const ms_plan_t *self, char **out, size_t *len);
 /* Decodes a packed plan, checking every field's type and range. */

@@ -104,6 +104,15 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
         rc = ms_conf_duration_ms(c, "minispark.test.taskDelay", 1, 0,
                                  &app->task_delay_ms, err);
     if (rc == 0)
+        rc = ms_conf_size(c, "spark.files.maxPartitionBytes", 1, 128 << 20,
+                          &app->max_partition_bytes, err);
+    if (rc == 0)
+        rc = ms_conf_size(c, "spark.files.openCostInBytes", 1, 4 << 20,
+                          &app->open_cost_bytes, err);
+    if (rc == 0 && app->max_partition_bytes < 1)
+        rc = ms_error_set(err, MS_ERR_USAGE,
+                          "spark.files.maxPartitionBytes must be positive");
+    if (rc == 0)
         rc = ms_conf_bool(c, "spark.shuffle.service.enabled", false,
                           &app->service, err);
     if (rc == 0)

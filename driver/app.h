@@ -49,6 +49,7 @@ typedef struct ms_app {
     char local_dir[4096], app_dir[4096];
     int64_t heartbeat_ms, network_timeout_ms, fetch_timeout_ms;
     int64_t task_delay_ms;
+    int64_t max_partition_bytes, open_cost_bytes;
     int max_failures;
     /* accounting */
     int peak_execs;

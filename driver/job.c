@@ -60,18 +60,9 @@ void ms_job_progress(const ms_job_run_t *job, char *buf, size_t size)
  * but small enough that every slot gets a share of a small input. */
 static int s_splits(ms_job_run_t *job, ms_error_t *err)
 {
-    const ms_conf_t *c = job->app->conf;
-    int64_t max_bytes, open_cost;
+    int64_t max_bytes = job->app->max_partition_bytes;
+    int64_t open_cost = job->app->open_cost_bytes;
     struct stat st;
-    int rc = ms_conf_size(c, "spark.files.maxPartitionBytes", 1, 128 << 20,
-                          &max_bytes, err);
-    if (rc == 0)
-        rc = ms_conf_size(c, "spark.files.openCostInBytes", 1, 4 << 20,
-                          &open_cost, err);
-    if (rc < 0) return rc;
-    if (max_bytes < 1)
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "spark.files.maxPartitionBytes must be positive");
     if (stat(job->plan->input_path, &st) < 0)
         return ms_error_set(err, MS_ERR_INPUT, "cannot read %s: %s",
                             job->plan->input_path, strerror(errno));

@@ -24,10 +24,18 @@ pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
     args[argc++] = "minispark";
     for (int i = 0; argv[i] && argc < 63; i++) args[argc++] = argv[i];
     args[argc] = NULL;
+    /* Until exec the child has our handlers, which only set a flag: a
+     * SIGTERM meant for it would be lost. Block signals across fork and
+     * restore the default actions in the child before unblocking. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
     pid_t pid = fork();
-    if (pid < 0)
-        return ms_error_set(err, MS_ERR_IO, "fork failed: %s", strerror(errno));
     if (pid == 0) {
+        static const int sigs[] = {SIGINT, SIGTERM, SIGCHLD};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            signal(sigs[i], SIG_DFL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         /* Children report on stderr; stdout belongs to the driver's result. */
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0) dup2(null, STDOUT_FILENO);
@@ -35,6 +43,11 @@ pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
         execv(exe, args);
         _exit(127);
     }
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        return ms_error_set(err, MS_ERR_IO, "fork failed: %s",
+                            strerror(fork_errno));
     return pid;
 }
 

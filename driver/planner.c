@@ -145,21 +145,6 @@ static int s_numeric(ms_type_t t)
 static const char *const s_fn_names[] = {"count", "sum", "min", "max", "avg",
                                          "count_distinct"};
 
-static ms_coltype_t s_result_type(ms_agg_fn_t fn, ms_coltype_t in)
-{
-    ms_coltype_t t = in;
-    if (fn == MS_AGG_COUNT || fn == MS_AGG_COUNT_DISTINCT) {
-        t.type = MS_TYPE_INT64;
-        t.scale = 0;
-    } else if (fn == MS_AGG_AVG && in.type == MS_TYPE_DECIMAL) {
-        t.scale = in.scale + 4 < MS_DECIMAL_MAX_SCALE ? in.scale + 4
-                                                      : MS_DECIMAL_MAX_SCALE;
-    } else if (fn == MS_AGG_AVG) {
-        t.type = MS_TYPE_DOUBLE;
-    }
-    return t;
-}
-
 static int s_aggs(s_ctx_t *c, const ms_query_spec_t *q)
 {
     ms_plan_t *plan = c->plan;
@@ -185,7 +170,7 @@ static int s_aggs(s_ctx_t *c, const ms_query_spec_t *q)
                                 "but '%s' is %s",
                                 c->prefix, i, s_fn_names[as->fn], as->column,
                                 s_type_text(a->in, tb, sizeof tb));
-        a->type = s_result_type(as->fn, a->in);
+        a->type = ms_agg_result_type(as->fn, a->in);
     }
     return 0;
 }

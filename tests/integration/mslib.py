@@ -184,6 +184,8 @@ class Result:
         if self.job is not None:
             lines.append("job: %s" % json.dumps(self.job))
         lines.append("stderr:\n%s" % _indent(_tail(self.stderr) or "(empty)"))
+        if os.environ.get("MS_KEEP_TMP") != "1":
+            lines.append("(MS_KEEP_TMP=1 keeps the job and data files)")
         return "\n".join(lines)
 
     def expect_rc(self, rc):
@@ -350,34 +352,31 @@ class Env:
         args = self.base_args(job_path, master, conf, out_path, True,
                               local_dir)
         tag = uuid.uuid4().hex
-        p = self.spawn(args, tag=tag, what="minispark driver",
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       stdin=subprocess.DEVNULL)
-        return Running(self, p, tag, local_dir, out_path, args, job)
+        p, files = self._spawn_captured(args, tag)
+        return Running(self, p, files, tag, local_dir, out_path, args, job)
 
     def run_args(self, args, timeout=120, env_extra=None, leak_dirs=(),
                  job=None, stdin=subprocess.DEVNULL):
         """Runs the binary with args (the full argv) and does both leak
         checks afterwards."""
         tag = uuid.uuid4().hex
-        cmd = " ".join(shlex.quote(a) for a in args)
-        p = self.spawn(args, tag=tag, what="minispark driver",
-                       env_extra=env_extra, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, stdin=stdin)
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-            self.forget(p)
-            left = wait_no_tagged(tag, 0.5)
-            kill_pids(left)
-            raise TestFailure("timed out after %ss: %s\nstderr:\n%s"
-                              % (timeout, cmd, _indent(_tail(err))))
-        self.forget(p)
-        res = Result(cmd, p.returncode, out, err, None, job)
+        p, files = self._spawn_captured(args, tag, env_extra, stdin)
+        res = _collect(self, p, files, args, job, None, timeout, tag)
         self.check_leaks(tag, leak_dirs, res)
         return res
+
+    def _spawn_captured(self, args, tag, env_extra=None,
+                        stdin=subprocess.DEVNULL):
+        """Starts args with stdout/stderr going to files, not pipes: a
+        leaked child holding a pipe open must not hang the test."""
+        self.n += 1
+        files = (self.path("stdout_%d" % self.n),
+                 self.path("stderr_%d" % self.n))
+        with open(files[0], "wb") as out, open(files[1], "wb") as err:
+            p = self.spawn(args, tag=tag, what="minispark driver",
+                           env_extra=env_extra, stdout=out, stderr=err,
+                           stdin=stdin)
+        return p, files
 
     def check_leaks(self, tag, dirs, res=None):
         left = wait_no_tagged(tag, ORPHAN_POLL_S)
@@ -474,12 +473,40 @@ class ShuffleServer:
             check(not left, "shuffle server left processes %s" % left)
 
 
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _collect(env, p, files, args, job, output, timeout, tag):
+    """Waits for a driver started by _spawn_captured; a driver still running
+    after timeout is killed by PID (with whatever carries its tag)."""
+    cmd = " ".join(shlex.quote(a) for a in args)
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        env.forget(p)
+        kill_pids(tagged_pids(tag))
+        raise TestFailure("still running after %ss (killed by PID %d): %s\n"
+                          "stderr:\n%s" % (timeout, p.pid, cmd,
+                                          _indent(_tail(_read(files[1])))))
+    env.forget(p)
+    return Result(cmd, p.returncode, _read(files[0]), _read(files[1]),
+                  output, job)
+
+
 class Running:
     """A driver started by Env.start_job; wait() collects it as a Result."""
 
-    def __init__(self, env, proc, tag, local_dir, output, args, job):
-        self.env, self.proc, self.tag = env, proc, tag
+    def __init__(self, env, proc, files, tag, local_dir, output, args, job):
+        self.env, self.proc, self.files, self.tag = env, proc, files, tag
         self.local_dir, self.output, self.job = local_dir, output, job
+        self.args = args
         self.cmd = " ".join(shlex.quote(a) for a in args)
 
     def wait_for_executors(self, count=1, timeout=15.0):
@@ -499,15 +526,5 @@ class Running:
                           % (count, timeout, self.cmd))
 
     def wait(self, timeout=60):
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate()
-            self.env.forget(self.proc)
-            raise TestFailure("driver still running after %ss (killed by "
-                              "PID): %s\nstderr:\n%s"
-                              % (timeout, self.cmd, _indent(_tail(err))))
-        self.env.forget(self.proc)
-        return Result(self.cmd, self.proc.returncode, out, err, self.output,
-                      self.job)
+        return _collect(self.env, self.proc, self.files, self.args, self.job,
+                        self.output, timeout, self.tag)

@@ -107,7 +107,8 @@ def load_csv(path, delimiter=",", quote='"', header=True):
         data = f.read()
     delim = delimiter.encode()[0]
     q = quote.encode()[0] if quote else None
-    records = [(ln, tokenize(line, delim, q)) for ln, line in split_lines(data)]
+    records = [(ln, tokenize(line, delim, q))
+               for ln, line in split_lines(data)]
     names = None
     if header and records:
         fields = records[0][1]
@@ -151,7 +152,8 @@ def parse_decimal(b, scale):
     sign, ip, fp = parts
     if len(fp) > scale:
         return None
-    v = int(ip or b"0") * 10 ** scale + int((fp + b"0" * scale)[:scale] or b"0")
+    frac = (fp + b"0" * scale)[:scale] or b"0"
+    v = int(ip or b"0") * 10 ** scale + int(frac)
     if sign == b"-":
         v = -v
     return v if INT64_MIN <= v <= INT64_MAX else None
@@ -317,7 +319,7 @@ def _convert_literal(lit, ctype):
             ok, v = parse_value(text, ctype)
             if not ok:
                 raise ReferenceError_("literal %r does not convert" % lit)
-            return Fraction(v, 10 ** ctype[1]) if kind == "dec" else Fraction(v)
+            return Fraction(v, 10 ** ctype[1] if kind == "dec" else 1)
         return Fraction(text.decode())
     if kind == "dbl":
         v = parse_double(text)
