@@ -48,7 +48,7 @@ static size_t s_encode_value(uint8_t *p, size_t room, const ms_value_t *v)
         if (room < 5 + (size_t)v->len) return 0;
         p[0] = MS_TYPE_STRING;
         memcpy(p + 1, &v->len, 4);
-        memcpy(p + 5, v->s, v->len);
+        if (v->len) memcpy(p + 5, v->s, v->len);
         return 5 + v->len;
     }
     if (room < 9) return 0;
@@ -200,7 +200,7 @@ static int s_keep_string(ms_agg_table_t *self, int64_t *s, const ms_value_t *v)
         self->strs = p;
         self->strs_size = size;
     }
-    memcpy(self->strs + self->strs_used, v->s, v->len);
+    if (v->len) memcpy(self->strs + self->strs_used, v->s, v->len);
     s[0] = (int64_t)self->strs_used;
     s[1] = ((int64_t)v->len << 1) | 1;
     self->strs_used += v->len;
@@ -215,7 +215,7 @@ static ms_value_t s_minmax_value(const ms_agg_table_t *self, const int64_t *s,
     v.type = (uint8_t)t.type;
     v.scale = (uint8_t)t.scale;
     if (t.type == MS_TYPE_STRING) {
-        v.s = self->strs + s[0];
+        v.s = self->strs ? self->strs + s[0] : "";
         v.len = (uint32_t)(s[1] >> 1);
     } else {
         v.i = s[0];

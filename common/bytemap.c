@@ -91,7 +91,7 @@ static int s_append(ms_bytemap_t *self, const void *key, uint32_t len,
         self->arena = a;
         self->size = size;
     }
-    memcpy(self->arena + self->used, key, len);
+    if (len) memcpy(self->arena + self->used, key, len);
     self->entries[self->count] = (s_entry_t){hash, self->used, len};
     self->used += len;
     return (int)self->count++;
@@ -107,7 +107,8 @@ int64_t ms_bytemap_put(ms_bytemap_t *self, const void *key, uint32_t len,
         if (!s->idx1) break;
         if (s->tag != tag) continue;
         const s_entry_t *e = &self->entries[s->idx1 - 1];
-        if (e->len == len && memcmp(self->arena + e->off, key, len) == 0) {
+        if (e->len == len &&
+            (len == 0 || memcmp(self->arena + e->off, key, len) == 0)) {
             *is_new = 0;
             return s->idx1 - 1;
         }

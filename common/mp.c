@@ -4,6 +4,69 @@
 #include <stdlib.h>
 #include <string.h>
 
+static uint64_t s_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = v << 8 | p[i];
+    return v;
+}
+
+/* Size of the header at p (0 if invalid), its payload bytes and how many
+ * child objects follow. */
+static int s_header(const uint8_t *p, size_t left, uint64_t *payload,
+                    uint64_t *children)
+{
+    static const uint8_t fixed[32] = {
+        /* 0xc0..0xdf: header size incl. length bytes; 0 = special */
+        1, 0, 1, 1, 2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9,
+        2, 3, 5, 9, 3, 4, 6, 10, 18, 2, 3, 5, 3, 5, 3, 5};
+    uint8_t b = p[0];
+    *payload = *children = 0;
+    if (b <= 0x7f || b >= 0xe0) return 1;
+    if (b <= 0x8f) return *children = 2u * (b & 0x0f), 1;
+    if (b <= 0x9f) return *children = b & 0x0f, 1;
+    if (b <= 0xbf) return *payload = b & 0x1f, 1;
+    int h = fixed[b - 0xc0];
+    if (h == 0 || (size_t)h > left) return 0;
+    switch (b) {
+    case 0xc4: case 0xd9: *payload = p[1]; break;
+    case 0xc5: case 0xda: *payload = s_be(p + 1, 2); break;
+    case 0xc6: case 0xdb: *payload = s_be(p + 1, 4); break;
+    case 0xc7: *payload = p[1]; break;
+    case 0xc8: *payload = s_be(p + 1, 2); break;
+    case 0xc9: *payload = s_be(p + 1, 4); break;
+    case 0xdc: *children = s_be(p + 1, 2); break;
+    case 0xdd: *children = s_be(p + 1, 4); break;
+    case 0xde: *children = 2 * s_be(p + 1, 2); break;
+    case 0xdf: *children = 2 * s_be(p + 1, 4); break;
+    default: break;
+    }
+    return h;
+}
+
+bool ms_mp_sane(const char *buf, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)buf;
+    size_t pos = 0;
+    uint64_t pending = 0;
+    while (pos < len || pending > 0) {
+        if (pos >= len) return false;
+        if (pending == 0) pending = 1;
+        uint64_t payload, children;
+        int h = s_header(p + pos, len - pos, &payload, &children);
+        if (h == 0) return false;
+        pos += (size_t)h;
+        pending--;
+        if (payload > len - pos) return false;
+        pos += (size_t)payload;
+        /* every element needs at least one byte */
+        if (children > len - pos || pending + children > len - pos)
+            return false;
+        pending += children;
+    }
+    return true;
+}
+
 bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max,
                int64_t *out)
 {
@@ -119,7 +182,8 @@ bool ms_mp_value(const msgpack_object *o, ms_coltype_t t, ms_value_t *out)
         return true;
     case MS_TYPE_STRING:
         if (o->type != MSGPACK_OBJECT_STR) return false;
-        out->s = o->via.str.ptr;
+        /* msgpack-c may give an empty string a NULL pointer. */
+        out->s = o->via.str.size ? o->via.str.ptr : "";
         out->len = o->via.str.size;
         return true;
     default:

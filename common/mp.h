@@ -10,6 +10,12 @@
 
 #include "common/value.h"
 
+/* True when buf[0..len) is a sequence of whole msgpack objects in which no
+ * array or map claims more elements than bytes remain. msgpack-c allocates
+ * a container's declared size before reading it, so untrusted bytes pass
+ * this check first: five bytes must not ask for gigabytes. */
+bool ms_mp_sane(const char *buf, size_t len);
+
 /* Integer (positive or negative msgpack int) within [min, max]. */
 bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max,
                int64_t *out);

@@ -343,7 +343,8 @@ int ms_plan_unpack(ms_plan_t **out, const char *buf, size_t len,
     if (!self) return ms_error_set(err, MS_ERR_NOMEM, "plan");
     msgpack_unpacked_init(&up);
     int rc = MS_ERR_PROTO;
-    if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+    if (!ms_mp_sane(buf, len) ||
+        msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         off != len)
         ms_error_set(err, MS_ERR_PROTO, "malformed plan: not one msgpack object");
     else

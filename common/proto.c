@@ -28,7 +28,7 @@ int ms_msg_parse(ms_msg_t *m, const void *buf, size_t len, ms_error_t *err)
     uint32_t n;
     int64_t version, type;
     msgpack_unpacked_init(&m->up);
-    if (len > MS_PROTO_MAX_BODY) goto bad;
+    if (len > MS_PROTO_MAX_BODY || !ms_mp_sane(buf, len)) goto bad;
     if (msgpack_unpack_next(&m->up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         off != len || !ms_mp_array(&m->up.data, -1, &items, &n) || n < 2 ||
         !ms_mp_int(&items[0], 0, 255, &version) ||

@@ -92,7 +92,7 @@ static int s_own_string(ms_result_t *self, ms_value_t *v)
     }
     char *copy = malloc(v->len ? v->len : 1);
     if (!copy) return MS_ERR_NOMEM;
-    memcpy(copy, v->s, v->len);
+    if (v->len) memcpy(copy, v->s, v->len);
     self->strs[self->nstrs++] = copy;
     v->s = copy;
     return 0;
@@ -124,6 +124,8 @@ int ms_result_add(ms_result_t *self, const void *buf, size_t len,
     msgpack_unpacked up;
     size_t off = 0;
     int rc = 0;
+    if (!ms_mp_sane(buf, len))
+        return ms_error_set(err, MS_ERR_PROTO, "malformed result rows");
     msgpack_unpacked_init(&up);
     while (rc == 0 && off < len) {
         if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "common/agg.h"
+#include "common/mp.h"
 #include "executor/tasks.h"
 
 static int s_merge_block(void *arg, int map, const uint8_t *raw, size_t len,
@@ -12,6 +13,9 @@ static int s_merge_block(void *arg, int map, const uint8_t *raw, size_t len,
     msgpack_unpacked up;
     size_t off = 0;
     int rc = 0;
+    if (!ms_mp_sane((const char *)raw, len))
+        return ms_error_set(err, MS_ERR_CORRUPT,
+                            "malformed rows in the block of map %d", map);
     msgpack_unpacked_init(&up);
     while (rc == 0 && off < len) {
         if (msgpack_unpack_next(&up, (const char *)raw, len, &off) !=

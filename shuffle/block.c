@@ -105,7 +105,10 @@ int ms_block_decode(const uint8_t *blk, size_t len, uint8_t **raw,
     if (codec > MS_CODEC_ZLIB || blk[5] || blk[6] || blk[7])
         return ms_error_set(err, MS_ERR_CORRUPT, "unknown block codec %u",
                             codec);
-    if (n == 0 || n > MS_BLOCK_MAX_RAW || (codec == MS_CODEC_NONE && n != body))
+    /* Deflate expands at most ~1032:1; a header claiming more is lying, and
+     * must not make us allocate what it claims. */
+    if (n == 0 || n > MS_BLOCK_MAX_RAW || (codec == MS_CODEC_NONE && n != body) ||
+        (codec == MS_CODEC_ZLIB && n > (uint64_t)body * 1032 + 64))
         return ms_error_set(err, MS_ERR_CORRUPT, "bad block length %llu",
                             (unsigned long long)n);
     uint8_t *out = malloc(n);

@@ -62,8 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ms_msg_t m;
     ms_error_t err;
     if (ms_msg_parse(&m, data, size, &err) == 0) {
-        if (m.type == MS_MSG_LAUNCH) s_check_launch(&m);
-        else if (m.type == MS_MSG_TASK_END) s_check_task_end(&m);
+        if (m.type == MS_MSG_LAUNCH)
+            s_check_launch(&m);
+        else if (m.type == MS_MSG_TASK_END)
+            s_check_task_end(&m);
         ms_msg_free(&m);
     }
     s_check_plan((const char *)data, size);

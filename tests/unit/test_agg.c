@@ -42,9 +42,11 @@ static ms_coltype_t s_result_type(ms_agg_fn_t fn, ms_coltype_t in)
 static ms_plan_t *s_plan(int nkeys, const int *key_cols, int naggs,
                          const s_agg_spec_t *aggs)
 {
-    static const ms_coltype_t types[C_NCOLS] = {
-        {MS_TYPE_STRING, 0}, {MS_TYPE_INT64, 0}, {MS_TYPE_DECIMAL, 2},
-        {MS_TYPE_DOUBLE, 0}, {MS_TYPE_STRING, 0}};
+    static const ms_coltype_t types[C_NCOLS] = {{MS_TYPE_STRING, 0},
+                                                {MS_TYPE_INT64, 0},
+                                                {MS_TYPE_DECIMAL, 2},
+                                                {MS_TYPE_DOUBLE, 0},
+                                                {MS_TYPE_STRING, 0}};
     static const char *const names[C_NCOLS] = {"k", "i", "dec", "dbl", "s"};
     ms_plan_t *plan = ms_plan_new();
     cr_assert_not_null(plan);
@@ -100,8 +102,8 @@ static ms_value_t s_d(double d)
 
 static ms_value_t s_s(const char *s)
 {
-    return (ms_value_t){.type = MS_TYPE_STRING, .len = (uint32_t)strlen(s),
-                        .s = s};
+    return (ms_value_t){
+        .type = MS_TYPE_STRING, .len = (uint32_t)strlen(s), .s = s};
 }
 
 /* A row of the wide schema; NULL string pointer means a NULL value. */
@@ -114,7 +116,8 @@ static int s_update(ms_agg_table_t *t, const ms_plan_t *plan, const s_row_t *r,
                     ms_error_t *err)
 {
     ms_value_t keys[8], inputs[32];
-    for (int i = 0; i < plan->nkeys; i++) keys[i] = r->v[plan->keys[i].col];
+    for (int i = 0; i < plan->nkeys; i++)
+        keys[i] = r->v[plan->keys[i].col];
     for (int a = 0; a < plan->naggs; a++)
         inputs[a] = plan->aggs[a].col >= 0 ? r->v[plan->aggs[a].col] : s_null();
     return ms_agg_table_update(t, keys, inputs, err);
@@ -135,7 +138,8 @@ static void s_feed(ms_agg_table_t *t, ms_value_t v)
     cr_assert_eq(ms_agg_table_update(t, &none, &v, &err), 0, "%s", err.msg);
 }
 
-/* ---- reading final rows as text --------------------------------------------- */
+/* ---- reading final rows as text ---------------------------------------------
+ */
 
 typedef struct {
     int n;
@@ -152,8 +156,10 @@ static void s_format_cell(char *buf, size_t size, const msgpack_object *o,
 {
     ms_value_t v;
     cr_assert(ms_mp_value(o, t, &v), "final value of the wrong msgpack type");
-    if (v.type == MS_TYPE_NULL) snprintf(buf, size, "NULL");
-    else ms_value_format(buf, size, &v);
+    if (v.type == MS_TYPE_NULL)
+        snprintf(buf, size, "NULL");
+    else
+        ms_value_format(buf, size, &v);
 }
 
 /* Decodes packed final rows into sorted "a|b|c" texts. */
@@ -168,8 +174,8 @@ static s_rows_t s_decode_final(const ms_plan_t *plan, const char *data,
         cr_assert_eq(msgpack_unpack_next(&up, data, len, &off),
                      MSGPACK_UNPACK_SUCCESS);
         const msgpack_object *items;
-        cr_assert(ms_mp_array(&up.data, plan->nkeys + plan->naggs, &items,
-                              NULL));
+        cr_assert(
+            ms_mp_array(&up.data, plan->nkeys + plan->naggs, &items, NULL));
         char line[4096] = "", cell[1024];
         for (int c = 0; c < plan->nkeys + plan->naggs; c++) {
             ms_coltype_t t = c < plan->nkeys ? plan->keys[c].type
@@ -188,7 +194,8 @@ static s_rows_t s_decode_final(const ms_plan_t *plan, const char *data,
 
 static void s_rows_free(s_rows_t *r)
 {
-    for (int i = 0; i < r->n; i++) free(r->rows[i]);
+    for (int i = 0; i < r->n; i++)
+        free(r->rows[i]);
     free(r->rows);
 }
 
@@ -205,8 +212,10 @@ static void s_final_into(const ms_agg_table_t *t, const ms_plan_t *plan,
     cr_assert_eq(nrows, ms_agg_table_groups(t));
     s_rows_t got = s_decode_final(plan, sb.data, sb.size);
     cr_assert_eq((uint64_t)got.n, nrows);
-    acc->rows = realloc(acc->rows, (size_t)(acc->n + got.n + 1) * sizeof(char *));
-    for (int i = 0; i < got.n; i++) acc->rows[acc->n++] = got.rows[i];
+    acc->rows =
+        realloc(acc->rows, (size_t)(acc->n + got.n + 1) * sizeof(char *));
+    for (int i = 0; i < got.n; i++)
+        acc->rows[acc->n++] = got.rows[i];
     free(got.rows);
     qsort(acc->rows, (size_t)acc->n, sizeof(char *), s_cmp_str);
     msgpack_sbuffer_destroy(&sb);
@@ -237,7 +246,8 @@ static void s_expect_rows(const s_rows_t *got, const s_rows_t *want)
         cr_assert_str_eq(got->rows[i], want->rows[i], "row %d", i);
 }
 
-/* ---- merging through partial states ---------------------------------------- */
+/* ---- merging through partial states ----------------------------------------
+ */
 
 /* Merges every packed row of buf into t. */
 static int s_merge_buf(ms_agg_table_t *t, const char *buf, size_t len,
@@ -263,11 +273,13 @@ static s_rows_t s_two_stage(const ms_plan_t *plan, const s_row_t *rows,
                             int nrows, int nmaps, int nreduce)
 {
     msgpack_sbuffer *parts = calloc((size_t)nreduce, sizeof *parts);
-    for (int r = 0; r < nreduce; r++) msgpack_sbuffer_init(&parts[r]);
+    for (int r = 0; r < nreduce; r++)
+        msgpack_sbuffer_init(&parts[r]);
     for (int m = 0; m < nmaps; m++) {
         ms_agg_table_t *t = ms_agg_table_new(plan);
         cr_assert_not_null(t);
-        for (int i = m; i < nrows; i += nmaps) s_update_ok(t, plan, &rows[i]);
+        for (int i = m; i < nrows; i += nmaps)
+            s_update_ok(t, plan, &rows[i]);
         cr_assert_eq(ms_agg_table_pack_partials(t, parts, nreduce), 0);
         ms_agg_table_destroy(&t);
     }
@@ -290,7 +302,8 @@ static s_rows_t s_one_stage(const ms_plan_t *plan, const s_row_t *rows,
 {
     ms_agg_table_t *t = ms_agg_table_new(plan);
     cr_assert_not_null(t);
-    for (int i = 0; i < nrows; i++) s_update_ok(t, plan, &rows[i]);
+    for (int i = 0; i < nrows; i++)
+        s_update_ok(t, plan, &rows[i]);
     s_rows_t out = s_final(t, plan);
     ms_agg_table_destroy(&t);
     return out;
@@ -305,7 +318,8 @@ static s_row_t *s_make_rows(int n)
 {
     s_row_t *rows = calloc((size_t)n, sizeof *rows);
     uint64_t x = 88172645463325252ull;
-    for (int i = 0; i < 64; i++) snprintf(s_strings[i], 16, "s%02d", i);
+    for (int i = 0; i < 64; i++)
+        snprintf(s_strings[i], 16, "s%02d", i);
     for (int i = 0; i < n; i++) {
         x ^= x << 13;
         x ^= x >> 7;
@@ -314,7 +328,8 @@ static s_row_t *s_make_rows(int n)
         int k = (int)(x % 23);
         r->v[C_KEY] = k == 0 ? s_null() : k == 1 ? s_s("") : s_s(s_strings[k]);
         r->v[C_INT] = x % 11 == 0 ? s_null() : s_i((int64_t)(x >> 40) - 5000);
-        r->v[C_DEC] = x % 13 == 0 ? s_null() : s_dec((int64_t)(x >> 44) - 300000);
+        r->v[C_DEC] =
+            x % 13 == 0 ? s_null() : s_dec((int64_t)(x >> 44) - 300000);
         r->v[C_DBL] = x % 7 == 0 ? s_null() : s_d((double)((x >> 50) % 64) / 4);
         r->v[C_STR] = x % 5 == 0 ? s_null() : s_s(s_strings[(x >> 20) % 40]);
     }
@@ -322,22 +337,35 @@ static s_row_t *s_make_rows(int n)
 }
 
 static const s_agg_spec_t s_every_agg[] = {
-    {MS_AGG_COUNT, -1},     {MS_AGG_COUNT, C_INT},  {MS_AGG_COUNT, C_STR},
-    {MS_AGG_SUM, C_INT},    {MS_AGG_SUM, C_DEC},    {MS_AGG_SUM, C_DBL},
-    {MS_AGG_MIN, C_INT},    {MS_AGG_MAX, C_INT},    {MS_AGG_MIN, C_DEC},
-    {MS_AGG_MAX, C_DEC},    {MS_AGG_MIN, C_DBL},    {MS_AGG_MAX, C_DBL},
-    {MS_AGG_MIN, C_STR},    {MS_AGG_MAX, C_STR},    {MS_AGG_AVG, C_INT},
-    {MS_AGG_AVG, C_DEC},    {MS_AGG_AVG, C_DBL},    {MS_AGG_COUNT_DISTINCT, C_STR},
+    {MS_AGG_COUNT, -1},
+    {MS_AGG_COUNT, C_INT},
+    {MS_AGG_COUNT, C_STR},
+    {MS_AGG_SUM, C_INT},
+    {MS_AGG_SUM, C_DEC},
+    {MS_AGG_SUM, C_DBL},
+    {MS_AGG_MIN, C_INT},
+    {MS_AGG_MAX, C_INT},
+    {MS_AGG_MIN, C_DEC},
+    {MS_AGG_MAX, C_DEC},
+    {MS_AGG_MIN, C_DBL},
+    {MS_AGG_MAX, C_DBL},
+    {MS_AGG_MIN, C_STR},
+    {MS_AGG_MAX, C_STR},
+    {MS_AGG_AVG, C_INT},
+    {MS_AGG_AVG, C_DEC},
+    {MS_AGG_AVG, C_DBL},
+    {MS_AGG_COUNT_DISTINCT, C_STR},
     {MS_AGG_COUNT_DISTINCT, C_INT},
 };
 #define S_NAGGS ((int)(sizeof s_every_agg / sizeof s_every_agg[0]))
 
-/* ---- each aggregate ------------------------------------------------------------ */
+/* ---- each aggregate
+ * ------------------------------------------------------------ */
 
 Test(agg, count_star_counts_rows_and_count_column_skips_nulls)
 {
-    const s_agg_spec_t aggs[] = {{MS_AGG_COUNT, -1}, {MS_AGG_COUNT, C_INT},
-                                 {MS_AGG_COUNT, C_STR}};
+    const s_agg_spec_t aggs[] = {
+        {MS_AGG_COUNT, -1}, {MS_AGG_COUNT, C_INT}, {MS_AGG_COUNT, C_STR}};
     ms_plan_t *plan = s_plan(0, NULL, 3, aggs);
     ms_agg_table_t *t = ms_agg_table_new(plan);
     s_row_t rows[] = {
@@ -346,7 +374,8 @@ Test(agg, count_star_counts_rows_and_count_column_skips_nulls)
         {{s_null(), s_i(0), s_null(), s_null(), s_null()}},
         {{s_null(), s_null(), s_null(), s_null(), s_null()}},
     };
-    for (int i = 0; i < 4; i++) s_update_ok(t, plan, &rows[i]);
+    for (int i = 0; i < 4; i++)
+        s_update_ok(t, plan, &rows[i]);
     cr_assert_str_eq(s_global_row(t, plan), "4|2|2");
     ms_agg_table_destroy(&t);
     ms_plan_destroy(&plan);
@@ -364,7 +393,8 @@ Test(agg, sum_of_int64_decimal_and_double)
         {{s_null(), s_null(), s_null(), s_null(), s_null()}},
         {{s_null(), s_i(100), s_dec(10), s_d(-1), s_null()}},
     };
-    for (int i = 0; i < 4; i++) s_update_ok(t, plan, &rows[i]);
+    for (int i = 0; i < 4; i++)
+        s_update_ok(t, plan, &rows[i]);
     cr_assert_str_eq(s_global_row(t, plan), "98|10.14|1.75");
     ms_agg_table_destroy(&t);
     ms_plan_destroy(&plan);
@@ -373,9 +403,9 @@ Test(agg, sum_of_int64_decimal_and_double)
 Test(agg, sum_min_max_avg_of_only_nulls_are_null)
 {
     const s_agg_spec_t aggs[] = {
-        {MS_AGG_SUM, C_INT}, {MS_AGG_MIN, C_DEC}, {MS_AGG_MAX, C_STR},
-        {MS_AGG_AVG, C_DBL}, {MS_AGG_COUNT, C_INT},
-        {MS_AGG_COUNT_DISTINCT, C_STR}};
+        {MS_AGG_SUM, C_INT},   {MS_AGG_MIN, C_DEC},
+        {MS_AGG_MAX, C_STR},   {MS_AGG_AVG, C_DBL},
+        {MS_AGG_COUNT, C_INT}, {MS_AGG_COUNT_DISTINCT, C_STR}};
     ms_plan_t *plan = s_plan(0, NULL, 6, aggs);
     ms_agg_table_t *t = ms_agg_table_new(plan);
     s_row_t r = {{s_null(), s_null(), s_null(), s_null(), s_null()}};
@@ -388,9 +418,9 @@ Test(agg, sum_min_max_avg_of_only_nulls_are_null)
 
 Test(agg, min_and_max_of_numbers)
 {
-    const s_agg_spec_t aggs[] = {
-        {MS_AGG_MIN, C_INT}, {MS_AGG_MAX, C_INT}, {MS_AGG_MIN, C_DEC},
-        {MS_AGG_MAX, C_DEC}, {MS_AGG_MIN, C_DBL}, {MS_AGG_MAX, C_DBL}};
+    const s_agg_spec_t aggs[] = {{MS_AGG_MIN, C_INT}, {MS_AGG_MAX, C_INT},
+                                 {MS_AGG_MIN, C_DEC}, {MS_AGG_MAX, C_DEC},
+                                 {MS_AGG_MIN, C_DBL}, {MS_AGG_MAX, C_DBL}};
     ms_plan_t *plan = s_plan(0, NULL, 6, aggs);
     ms_agg_table_t *t = ms_agg_table_new(plan);
     s_row_t rows[] = {
@@ -400,7 +430,8 @@ Test(agg, min_and_max_of_numbers)
         {{s_null(), s_i(INT64_MAX), s_dec(0), s_d(-1e300), s_null()}},
         {{s_null(), s_i(-1), s_dec(100), s_d(0), s_null()}},
     };
-    for (int i = 0; i < 5; i++) s_update_ok(t, plan, &rows[i]);
+    for (int i = 0; i < 5; i++)
+        s_update_ok(t, plan, &rows[i]);
     cr_assert_str_eq(s_global_row(t, plan),
                      "-9223372036854775808|9223372036854775807|-2.50|1.00|"
                      "-1e+300|1e+300");
@@ -413,8 +444,8 @@ Test(agg, min_and_max_of_strings_compare_bytes)
     const s_agg_spec_t aggs[] = {{MS_AGG_MIN, C_STR}, {MS_AGG_MAX, C_STR}};
     ms_plan_t *plan = s_plan(0, NULL, 2, aggs);
     ms_agg_table_t *t = ms_agg_table_new(plan);
-    const char *vals[] = {"banana", "apple", "applesauce", "Zebra", "\xc3\xa9t\xc3\xa9",
-                          "app"};
+    const char *vals[] = {
+        "banana", "apple", "applesauce", "Zebra", "\xc3\xa9t\xc3\xa9", "app"};
     for (int i = 0; i < 6; i++) {
         s_row_t r = {{s_null(), s_null(), s_null(), s_null(), s_s(vals[i])}};
         s_update_ok(t, plan, &r);
@@ -424,6 +455,21 @@ Test(agg, min_and_max_of_strings_compare_bytes)
     s_row_t r = {{s_null(), s_null(), s_null(), s_null(), s_s("")}};
     s_update_ok(t, plan, &r);
     cr_assert_str_eq(s_global_row(t, plan), "|\xc3\xa9t\xc3\xa9");
+    ms_agg_table_destroy(&t);
+    ms_plan_destroy(&plan);
+}
+
+Test(agg, min_and_max_of_only_empty_strings_are_empty_strings)
+{
+    const s_agg_spec_t aggs[] = {{MS_AGG_MIN, C_STR},
+                                 {MS_AGG_MAX, C_STR},
+                                 {MS_AGG_COUNT_DISTINCT, C_STR}};
+    ms_plan_t *plan = s_plan(0, NULL, 3, aggs);
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    s_row_t r = {{s_null(), s_null(), s_null(), s_null(), s_s("")}};
+    s_update_ok(t, plan, &r);
+    s_update_ok(t, plan, &r);
+    cr_assert_str_eq(s_global_row(t, plan), "||1");
     ms_agg_table_destroy(&t);
     ms_plan_destroy(&plan);
 }
@@ -478,7 +524,8 @@ static char *s_avg_dec(const int64_t *vals, int n)
     cr_assert_eq(plan->aggs[0].type.type, MS_TYPE_DECIMAL);
     cr_assert_eq(plan->aggs[0].type.scale, 6);
     ms_agg_table_t *t = ms_agg_table_new(plan);
-    for (int i = 0; i < n; i++) s_feed(t, s_dec(vals[i]));
+    for (int i = 0; i < n; i++)
+        s_feed(t, s_dec(vals[i]));
     char *row = s_global_row(t, plan);
     ms_agg_table_destroy(&t);
     ms_plan_destroy(&plan);
@@ -524,7 +571,8 @@ Test(agg, count_distinct_of_strings_and_ints)
         {{s_null(), s_i(-1), s_null(), s_null(), s_s("")}},
         {{s_null(), s_i(1), s_null(), s_null(), s_s("A")}},
     };
-    for (int i = 0; i < 6; i++) s_update_ok(t, plan, &rows[i]);
+    for (int i = 0; i < 6; i++)
+        s_update_ok(t, plan, &rows[i]);
     cr_assert_str_eq(s_global_row(t, plan), "4|3");
     ms_agg_table_destroy(&t);
     ms_plan_destroy(&plan);
@@ -551,7 +599,8 @@ Test(agg, count_distinct_keeps_groups_apart)
     ms_plan_destroy(&plan);
 }
 
-/* ---- groups ------------------------------------------------------------------------- */
+/* ---- groups
+ * ------------------------------------------------------------------------- */
 
 Test(agg, null_is_a_group_key_of_its_own)
 {
@@ -602,7 +651,8 @@ Test(agg, two_keys_group_by_both)
         {{s_s("b"), s_null(), s_dec(5), s_null(), s_null()}},
         {{s_s("b"), s_null(), s_null(), s_null(), s_null()}},
     };
-    for (int i = 0; i < 5; i++) s_update_ok(t, plan, &rows[i]);
+    for (int i = 0; i < 5; i++)
+        s_update_ok(t, plan, &rows[i]);
     s_rows_t got = s_final(t, plan);
     s_rows_t want = {3, (char *[]){"a|1|1.01", "a|2|2.00", "b|NULL|0.05"}};
     s_expect_rows(&got, &want);
@@ -650,9 +700,11 @@ Test(agg, empty_table_packs_nothing)
     ms_plan_t *plan = s_plan(0, NULL, S_NAGGS, s_every_agg);
     ms_agg_table_t *t = ms_agg_table_new(plan);
     msgpack_sbuffer parts[3];
-    for (int p = 0; p < 3; p++) msgpack_sbuffer_init(&parts[p]);
+    for (int p = 0; p < 3; p++)
+        msgpack_sbuffer_init(&parts[p]);
     cr_assert_eq(ms_agg_table_pack_partials(t, parts, 3), 0);
-    for (int p = 0; p < 3; p++) cr_assert_eq(parts[p].size, 0);
+    for (int p = 0; p < 3; p++)
+        cr_assert_eq(parts[p].size, 0);
     uint64_t n = 99;
     ms_error_t err;
     cr_assert_eq(ms_agg_table_pack_final(t, &parts[0], &n, &err), 0);
@@ -664,7 +716,8 @@ Test(agg, empty_table_packs_nothing)
     ms_plan_destroy(&plan);
 }
 
-/* ---- partial states across partitions ---------------------------------------- */
+/* ---- partial states across partitions
+ * ---------------------------------------- */
 
 static void s_check_partitioned(int nkeys, const int *keys, int nrows)
 {
@@ -672,11 +725,11 @@ static void s_check_partitioned(int nkeys, const int *keys, int nrows)
     s_row_t *rows = s_make_rows(nrows);
     s_rows_t want = s_one_stage(plan, rows, nrows);
     cr_assert_gt(want.n, 0);
-    const int shapes[][2] = {{1, 1}, {2, 1}, {1, 3}, {3, 2},
+    const int shapes[][2] = {{1, 1}, {2, 1},  {1, 3}, {3, 2},
                              {4, 7}, {7, 16}, {16, 5}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        s_rows_t got = s_two_stage(plan, rows, nrows, shapes[s][0],
-                                   shapes[s][1]);
+        s_rows_t got =
+            s_two_stage(plan, rows, nrows, shapes[s][0], shapes[s][1]);
         cr_assert_eq(got.n, want.n, "%d maps x %d reduces: %d rows, want %d",
                      shapes[s][0], shapes[s][1], got.n, want.n);
         for (int i = 0; i < got.n; i++)
@@ -744,7 +797,8 @@ Test(agg, each_group_goes_to_exactly_one_partition)
         s_update_ok(t, plan, &r);
     }
     msgpack_sbuffer parts[5];
-    for (int p = 0; p < 5; p++) msgpack_sbuffer_init(&parts[p]);
+    for (int p = 0; p < 5; p++)
+        msgpack_sbuffer_init(&parts[p]);
     cr_assert_eq(ms_agg_table_pack_partials(t, parts, 5), 0);
     int total = 0, nonempty = 0;
     for (int p = 0; p < 5; p++) {
@@ -766,7 +820,8 @@ Test(agg, each_group_goes_to_exactly_one_partition)
     ms_plan_destroy(&plan);
 }
 
-/* ---- errors --------------------------------------------------------------------- */
+/* ---- errors
+ * --------------------------------------------------------------------- */
 
 Test(agg, integer_sum_overflow_is_an_error)
 {
@@ -856,13 +911,15 @@ Test(agg, many_keys_work_or_are_refused_without_overrun)
 {
     enum { NKEYS = MS_CSV_MAX_COLUMNS + 44 };
     int keys[NKEYS];
-    for (int i = 0; i < NKEYS; i++) keys[i] = C_INT;
+    for (int i = 0; i < NKEYS; i++)
+        keys[i] = C_INT;
     const s_agg_spec_t aggs[] = {{MS_AGG_COUNT, -1}};
     ms_plan_t *plan = s_plan(NKEYS, keys, 1, aggs);
     ms_agg_table_t *t = ms_agg_table_new(plan);
     if (t) {
         ms_value_t kv[NKEYS], in = s_null();
-        for (int i = 0; i < NKEYS; i++) kv[i] = s_i(i);
+        for (int i = 0; i < NKEYS; i++)
+            kv[i] = s_i(i);
         ms_error_t err = {0};
         int rc = ms_agg_table_update(t, kv, &in, &err);
         if (rc == 0) {
@@ -878,7 +935,8 @@ Test(agg, many_keys_work_or_are_refused_without_overrun)
     ms_plan_destroy(&plan);
 }
 
-/* ---- merge of hostile rows -------------------------------------------------- */
+/* ---- merge of hostile rows --------------------------------------------------
+ */
 
 typedef void s_pack_fn(msgpack_packer *pk);
 
@@ -933,16 +991,26 @@ static void s_row_with(msgpack_packer *pk)
             continue;
         }
         switch (f) {
-        case 0: s_str(pk, "k"); break;
-        case 1: msgpack_pack_int64(pk, 3); break;
-        case 2: s_pair(pk, 1234, 2); break;
-        case 3: s_str(pk, "m"); break;
+        case 0:
+            s_str(pk, "k");
+            break;
+        case 1:
+            msgpack_pack_int64(pk, 3);
+            break;
+        case 2:
+            s_pair(pk, 1234, 2);
+            break;
+        case 3:
+            s_str(pk, "m");
+            break;
         case 4:
             msgpack_pack_array(pk, 2);
             msgpack_pack_int64(pk, 7);
             msgpack_pack_int64(pk, 8);
             break;
-        default: s_pair(pk, 10, 4); break;
+        default:
+            s_pair(pk, 10, 4);
+            break;
         }
     }
 }
@@ -968,21 +1036,81 @@ Test(agg, merge_accepts_a_well_formed_row)
     ms_plan_destroy(&plan);
 }
 
-static void s_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
-static void s_int7(msgpack_packer *pk) { msgpack_pack_int64(pk, 7); }
-static void s_neg(msgpack_packer *pk) { msgpack_pack_int64(pk, -1); }
-static void s_text(msgpack_packer *pk) { s_str(pk, "7"); }
-static void s_dbl(msgpack_packer *pk) { msgpack_pack_double(pk, 1.5); }
-static void s_true(msgpack_packer *pk) { msgpack_pack_true(pk); }
-static void s_map(msgpack_packer *pk) { msgpack_pack_map(pk, 0); }
-static void s_empty_arr(msgpack_packer *pk) { msgpack_pack_array(pk, 0); }
+/* msgpack-c decodes a zero-length string that comes first in a buffer with
+ * a NULL pointer: an empty key and an empty distinct value must still work. */
+static void s_empty_strings_row(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 6);
+    s_str(pk, "");
+    msgpack_pack_int64(pk, 1);
+    msgpack_pack_nil(pk);
+    s_str(pk, "");
+    msgpack_pack_array(pk, 0);
+    msgpack_pack_nil(pk);
+}
+
+Test(agg, merge_accepts_empty_strings_from_the_wire)
+{
+    ms_plan_t *plan = s_hostile_plan();
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    ms_error_t err = {0};
+    cr_assert_eq(s_merge_packed(t, s_empty_strings_row, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(s_merge_packed(t, s_empty_strings_row, &err), 0, "%s",
+                 err.msg);
+    s_rows_t got = s_final(t, plan);
+    cr_assert_eq(got.n, 1);
+    cr_assert_str_eq(got.rows[0], "|2|NULL||0|NULL");
+    s_rows_free(&got);
+    ms_agg_table_destroy(&t);
+    ms_plan_destroy(&plan);
+}
+
+static void s_nil(msgpack_packer *pk)
+{
+    msgpack_pack_nil(pk);
+}
+static void s_int7(msgpack_packer *pk)
+{
+    msgpack_pack_int64(pk, 7);
+}
+static void s_neg(msgpack_packer *pk)
+{
+    msgpack_pack_int64(pk, -1);
+}
+static void s_text(msgpack_packer *pk)
+{
+    s_str(pk, "7");
+}
+static void s_dbl(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 1.5);
+}
+static void s_true(msgpack_packer *pk)
+{
+    msgpack_pack_true(pk);
+}
+static void s_map(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 0);
+}
+static void s_empty_arr(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 0);
+}
 static void s_bin(msgpack_packer *pk)
 {
     msgpack_pack_bin(pk, 1);
     msgpack_pack_bin_body(pk, "m", 1);
 }
-static void s_pair_zero_n(msgpack_packer *pk) { s_pair(pk, 5, 0); }
-static void s_pair_neg_n(msgpack_packer *pk) { s_pair(pk, 5, -3); }
+static void s_pair_zero_n(msgpack_packer *pk)
+{
+    s_pair(pk, 5, 0);
+}
+static void s_pair_neg_n(msgpack_packer *pk)
+{
+    s_pair(pk, 5, -3);
+}
 static void s_pair_nil_sum(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 2);
@@ -1067,7 +1195,8 @@ Test(agg, merge_rejects_rows_of_the_wrong_width_or_shape)
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         msgpack_pack_array(&pk, (size_t)width);
         s_str(&pk, "k");
-        for (int f = 1; f < width; f++) msgpack_pack_int64(&pk, 1);
+        for (int f = 1; f < width; f++)
+            msgpack_pack_int64(&pk, 1);
         ms_error_t err = {0};
         cr_assert_eq(s_merge_buf(t, sb.data, sb.size, &err), MS_ERR_CORRUPT,
                      "width %d accepted", width);
@@ -1112,7 +1241,8 @@ Test(agg, merge_of_nil_sum_state_is_an_empty_partial)
     ms_plan_destroy(&plan);
 }
 
-/* ---- partition function -------------------------------------------------------- */
+/* ---- partition function
+ * -------------------------------------------------------- */
 
 Test(agg, partition_is_in_range_and_deterministic)
 {

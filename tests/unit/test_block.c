@@ -26,14 +26,16 @@ static uint32_t s_get32(const uint8_t *p)
 
 static void s_put64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Text-like, compressible bytes of length n. */
 static uint8_t *s_text(size_t n)
 {
     uint8_t *p = malloc(n ? n : 1);
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)("row,key,42.50\n"[i % 14]);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)("row,key,42.50\n"[i % 14]);
     return p;
 }
 
@@ -51,8 +53,8 @@ static uint8_t *s_noise(size_t n)
     return p;
 }
 
-static void s_encode(const uint8_t *raw, size_t len, s_codec_t c,
-                     uint8_t **blk, size_t *blk_len)
+static void s_encode(const uint8_t *raw, size_t len, s_codec_t c, uint8_t **blk,
+                     size_t *blk_len)
 {
     cr_assert_eq(ms_block_encode(raw, len, c.codec, c.level, blk, blk_len), 0);
 }

@@ -14,8 +14,8 @@ static int64_t s_put(ms_bytemap_t *map, const char *key, int *is_new)
                           ms_hash_bytes(key, strlen(key)), is_new);
 }
 
-static void s_expect_key(const ms_bytemap_t *map, uint32_t idx,
-                         const void *key, uint32_t len)
+static void s_expect_key(const ms_bytemap_t *map, uint32_t idx, const void *key,
+                         uint32_t len)
 {
     uint32_t got_len = 0;
     const uint8_t *got = ms_bytemap_key(map, idx, &got_len);

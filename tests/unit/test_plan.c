@@ -13,13 +13,22 @@
 
 enum { C_TS, C_COUNTRY, C_AMOUNT, C_ID, C_PRICE, C_NCOLS };
 /* Fields of the packed root array. */
-enum { F_MAGIC, F_VERSION, F_PATH, F_CSV, F_SCHEMA, F_FILTERS, F_KEYS, F_AGGS,
-       F_TAIL };
+enum {
+    F_MAGIC,
+    F_VERSION,
+    F_PATH,
+    F_CSV,
+    F_SCHEMA,
+    F_FILTERS,
+    F_KEYS,
+    F_AGGS,
+    F_TAIL
+};
 
 static ms_value_t s_str_value(const char *s)
 {
-    return (ms_value_t){.type = MS_TYPE_STRING, .len = (uint32_t)strlen(s),
-                        .s = strdup(s)};
+    return (ms_value_t){
+        .type = MS_TYPE_STRING, .len = (uint32_t)strlen(s), .s = strdup(s)};
 }
 
 static void s_filter(ms_plan_t *p, int col, ms_op_t op, int n,
@@ -29,7 +38,8 @@ static void s_filter(ms_plan_t *p, int col, ms_op_t op, int n,
     f->col = col;
     f->op = op;
     f->values = calloc((size_t)n + 1, sizeof *f->values);
-    for (int i = 0; i < n; i++) f->values[f->nvalues++] = vals[i];
+    for (int i = 0; i < n; i++)
+        f->values[f->nvalues++] = vals[i];
 }
 
 static void s_key(ms_plan_t *p, ms_key_kind_t kind, int col, ms_trunc_t trunc,
@@ -66,9 +76,9 @@ static ms_plan_t *s_full_plan(void)
         p->schema.cols[c].type = cols[c].type;
     }
     p->filters = calloc(5, sizeof *p->filters);
-    s_filter(p, C_COUNTRY, MS_OP_IN, 3,
-             (ms_value_t[]){s_str_value("DE"), s_str_value("FR"),
-                            s_str_value("")});
+    s_filter(
+        p, C_COUNTRY, MS_OP_IN, 3,
+        (ms_value_t[]){s_str_value("DE"), s_str_value("FR"), s_str_value("")});
     s_filter(p, C_AMOUNT, MS_OP_GE, 1,
              (ms_value_t[]){{.type = MS_TYPE_DECIMAL, .scale = 2, .i = 1005}});
     s_filter(p, C_ID, MS_OP_NE, 1,
@@ -187,7 +197,8 @@ Test(plan, pack_then_unpack_gives_the_same_plan)
 Test(plan, finish_marks_exactly_the_referenced_columns)
 {
     ms_plan_t *p = s_full_plan();
-    for (int c = 0; c < C_NCOLS; c++) cr_assert(p->referenced[c]);
+    for (int c = 0; c < C_NCOLS; c++)
+        cr_assert(p->referenced[c]);
     ms_plan_destroy(&p);
 
     p = ms_plan_new();
@@ -325,19 +336,58 @@ static int s_unpack_edited(s_edit_fn *edit, ms_plan_t **out, ms_error_t *err)
     return rc;
 }
 
-static void s_no_edit(msgpack_object *r) { (void)r; }
-static void s_bad_magic(msgpack_object *r) { s_set_str(s_at(r, F_MAGIC), "msplaX", 6); }
-static void s_long_magic(msgpack_object *r) { s_set_str(s_at(r, F_MAGIC), "msplan2", 7); }
-static void s_int_magic(msgpack_object *r) { s_set_int(s_at(r, F_MAGIC), 1); }
-static void s_version_2(msgpack_object *r) { s_set_int(s_at(r, F_VERSION), 2); }
-static void s_version_0(msgpack_object *r) { s_set_int(s_at(r, F_VERSION), 0); }
-static void s_short_root(msgpack_object *r) { r->via.array.size = 8; }
-static void s_path_int(msgpack_object *r) { s_set_int(s_at(r, F_PATH), 3); }
-static void s_path_nul(msgpack_object *r) { s_set_str(s_at(r, F_PATH), "a\0b", 3); }
-static void s_delim_0(msgpack_object *r) { s_set_int(s_at(s_at(r, F_CSV), 0), 0); }
-static void s_delim_256(msgpack_object *r) { s_set_int(s_at(s_at(r, F_CSV), 0), 256); }
-static void s_mode_3(msgpack_object *r) { s_set_int(s_at(s_at(r, F_CSV), 3), 3); }
-static void s_header_int(msgpack_object *r) { s_set_int(s_at(s_at(r, F_CSV), 2), 1); }
+static void s_no_edit(msgpack_object *r)
+{
+    (void)r;
+}
+static void s_bad_magic(msgpack_object *r)
+{
+    s_set_str(s_at(r, F_MAGIC), "msplaX", 6);
+}
+static void s_long_magic(msgpack_object *r)
+{
+    s_set_str(s_at(r, F_MAGIC), "msplan2", 7);
+}
+static void s_int_magic(msgpack_object *r)
+{
+    s_set_int(s_at(r, F_MAGIC), 1);
+}
+static void s_version_2(msgpack_object *r)
+{
+    s_set_int(s_at(r, F_VERSION), 2);
+}
+static void s_version_0(msgpack_object *r)
+{
+    s_set_int(s_at(r, F_VERSION), 0);
+}
+static void s_short_root(msgpack_object *r)
+{
+    r->via.array.size = 8;
+}
+static void s_path_int(msgpack_object *r)
+{
+    s_set_int(s_at(r, F_PATH), 3);
+}
+static void s_path_nul(msgpack_object *r)
+{
+    s_set_str(s_at(r, F_PATH), "a\0b", 3);
+}
+static void s_delim_0(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_CSV), 0), 0);
+}
+static void s_delim_256(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_CSV), 0), 256);
+}
+static void s_mode_3(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_CSV), 3), 3);
+}
+static void s_header_int(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_CSV), 2), 1);
+}
 static void s_col_type_6(msgpack_object *r)
 {
     s_set_int(s_at(s_at(s_at(r, F_SCHEMA), C_ID), 1), 6);
@@ -426,15 +476,30 @@ static void s_sum_no_col(msgpack_object *r)
 {
     s_set_int(s_at(s_at(s_at(r, F_AGGS), 1), 1), -1);
 }
-static void s_no_aggs(msgpack_object *r) { s_at(r, F_AGGS)->via.array.size = 0; }
-static void s_parts_0(msgpack_object *r) { s_set_int(s_at(s_at(r, F_TAIL), 0), 0); }
+static void s_no_aggs(msgpack_object *r)
+{
+    s_at(r, F_AGGS)->via.array.size = 0;
+}
+static void s_parts_0(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_TAIL), 0), 0);
+}
 static void s_parts_hi(msgpack_object *r)
 {
     s_set_int(s_at(s_at(r, F_TAIL), 0), (1 << 20) + 1);
 }
-static void s_codec_2(msgpack_object *r) { s_set_int(s_at(s_at(r, F_TAIL), 1), 2); }
-static void s_level_10(msgpack_object *r) { s_set_int(s_at(s_at(r, F_TAIL), 2), 10); }
-static void s_tail_short(msgpack_object *r) { s_at(r, F_TAIL)->via.array.size = 2; }
+static void s_codec_2(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_TAIL), 1), 2);
+}
+static void s_level_10(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_TAIL), 2), 10);
+}
+static void s_tail_short(msgpack_object *r)
+{
+    s_at(r, F_TAIL)->via.array.size = 2;
+}
 
 static void s_expect_edit_refused(s_edit_fn *edit, const char *what)
 {
@@ -575,6 +640,50 @@ Test(plan, unpack_refuses_more_columns_than_a_row_can_have)
     s_wide_plan(&sb, MS_CSV_MAX_COLUMNS + 1);
     s_expect_refused(sb.data, sb.size, "257 columns");
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* Keys and aggregates whose types disagree with their column: a task would
+ * misread its values or states. Key fields: kind, col, trunc, mod, type,
+ * scale, name; aggregate fields: fn, col, in type, in scale, type, scale,
+ * name. */
+static void s_key_type_wrong(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(s_at(r, F_KEYS), 0), 4), MS_TYPE_INT64);
+}
+static void s_trunc_of_string(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(s_at(r, F_KEYS), 1), 1), C_COUNTRY);
+}
+static void s_mod_of_decimal(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(s_at(r, F_KEYS), 2), 1), C_AMOUNT);
+}
+static void s_agg_in_wrong(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(s_at(r, F_AGGS), 1), 2), MS_TYPE_INT64);
+}
+static void s_sum_of_string(msgpack_object *r)
+{
+    msgpack_object *sum = s_at(s_at(r, F_AGGS), 1);
+    s_set_int(s_at(sum, 1), C_COUNTRY);
+    s_set_int(s_at(sum, 2), MS_TYPE_STRING);
+    s_set_int(s_at(sum, 3), 0);
+    s_set_int(s_at(sum, 4), MS_TYPE_STRING);
+    s_set_int(s_at(sum, 5), 0);
+}
+static void s_count_star_typed(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(s_at(r, F_AGGS), 0), 2), MS_TYPE_INT64);
+}
+
+Test(plan, unpack_refuses_types_that_disagree_with_the_schema)
+{
+    s_expect_edit_refused(s_key_type_wrong, "int64 key over a string column");
+    s_expect_edit_refused(s_trunc_of_string, "trunc of a string column");
+    s_expect_edit_refused(s_mod_of_decimal, "mod of a decimal column");
+    s_expect_edit_refused(s_agg_in_wrong, "sum input typed int64 over decimal");
+    s_expect_edit_refused(s_sum_of_string, "sum of a string column");
+    s_expect_edit_refused(s_count_star_typed, "count(*) with an input type");
 }
 
 /* The reduce side computes avg(decimal) by scaling the sum up by

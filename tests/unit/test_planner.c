@@ -19,12 +19,10 @@ static ms_schema_t s_schema(void)
     static const struct {
         const char *name;
         ms_coltype_t type;
-    } cols[C_NCOLS] = {{"ts", {MS_TYPE_TIMESTAMP, 0}},
-                       {"country", {MS_TYPE_STRING, 0}},
-                       {"device", {MS_TYPE_STRING, 0}},
-                       {"amount", {MS_TYPE_DECIMAL, 2}},
-                       {"id", {MS_TYPE_INT64, 0}},
-                       {"price", {MS_TYPE_DOUBLE, 0}}};
+    } cols[C_NCOLS] = {
+        {"ts", {MS_TYPE_TIMESTAMP, 0}},  {"country", {MS_TYPE_STRING, 0}},
+        {"device", {MS_TYPE_STRING, 0}}, {"amount", {MS_TYPE_DECIMAL, 2}},
+        {"id", {MS_TYPE_INT64, 0}},      {"price", {MS_TYPE_DOUBLE, 0}}};
     ms_schema_t s;
     memset(&s, 0, sizeof s);
     s.ncols = C_NCOLS;
@@ -97,7 +95,7 @@ static void s_build_fails(const char *query, const char *const *fragments)
                   fragments[i], err.msg);
 }
 
-#define S_FAILS(query, ...)                                                  \
+#define S_FAILS(query, ...)                                                    \
     s_build_fails((query), (const char *const[]){__VA_ARGS__, NULL})
 
 #define S_COUNT "'aggregates': [{'fn': 'count'}]"
@@ -108,7 +106,8 @@ static void s_expect_type(ms_coltype_t t, ms_type_t type, int scale)
     cr_assert_eq(t.scale, scale, "scale %d, expected %d", t.scale, scale);
 }
 
-/* ---- resolving ------------------------------------------------------------ */
+/* ---- resolving ------------------------------------------------------------
+ */
 
 Test(planner, resolves_keys_and_aggregates_to_columns_and_result_types)
 {
@@ -117,7 +116,8 @@ Test(planner, resolves_keys_and_aggregates_to_columns_and_result_types)
         "             {'column': 'id', 'mod': 10, 'as': 'bucket'}],"
         "'aggregates': [{'fn': 'count'}, {'fn': 'sum', 'column': 'amount'},"
         "  {'fn': 'avg', 'column': 'amount'}, {'fn': 'avg', 'column': 'id'},"
-        "  {'fn': 'avg', 'column': 'price'}, {'fn': 'min', 'column': 'country'},"
+        "  {'fn': 'avg', 'column': 'price'}, {'fn': 'min', 'column': "
+        "'country'},"
         "  {'fn': 'max', 'column': 'ts'}, {'fn': 'sum', 'column': 'price'},"
         "  {'fn': 'count_distinct', 'column': 'device', 'as': 'devices'},"
         "  {'fn': 'count', 'column': 'id'}]");
@@ -177,8 +177,8 @@ Test(planner, unknown_column_names_it_and_lists_the_available_ones)
 {
     const char *available =
         "available columns: ts, country, device, amount, id, price";
-    S_FAILS("'group_by': ['contry'], " S_COUNT, "'contry'",
-            "query.group_by[0]", available);
+    S_FAILS("'group_by': ['contry'], " S_COUNT, "'contry'", "query.group_by[0]",
+            available);
     S_FAILS("'group_by': ['country', {'column': 'tss', 'trunc': 'day', "
             "'as': 'd'}], " S_COUNT,
             "'tss'", "query.group_by[1]", available);
@@ -192,10 +192,10 @@ Test(planner, unknown_column_names_it_and_lists_the_available_ones)
 
 Test(planner, errors_in_a_jobs_file_name_the_job)
 {
-    ms_job_spec_t *spec = s_spec(
-        "{'input': {'path': 'e.csv'}, 'jobs': ["
-        "  {'group_by': ['country'], 'aggregates': [{'fn': 'count'}]},"
-        "  {'group_by': ['nope'], 'aggregates': [{'fn': 'count'}]}]}");
+    ms_job_spec_t *spec =
+        s_spec("{'input': {'path': 'e.csv'}, 'jobs': ["
+               "  {'group_by': ['country'], 'aggregates': [{'fn': 'count'}]},"
+               "  {'group_by': ['nope'], 'aggregates': [{'fn': 'count'}]}]}");
     ms_schema_t schema = s_schema();
     ms_plan_t *plan = NULL;
     ms_error_t err = {0};
@@ -209,7 +209,8 @@ Test(planner, errors_in_a_jobs_file_name_the_job)
     ms_job_spec_destroy(&spec);
 }
 
-/* ---- type checks --------------------------------------------------------------- */
+/* ---- type checks
+ * --------------------------------------------------------------- */
 
 Test(planner, trunc_needs_a_timestamp_column)
 {
@@ -217,8 +218,8 @@ Test(planner, trunc_needs_a_timestamp_column)
     for (int i = 0; i < 4; i++) {
         char q[512];
         snprintf(q, sizeof q,
-                 "'group_by': [{'column': '%s', 'trunc': 'hour', 'as': 'h'}], "
-                 S_COUNT,
+                 "'group_by': [{'column': '%s', 'trunc': 'hour', 'as': "
+                 "'h'}], " S_COUNT,
                  cols[i]);
         S_FAILS(q, "query.group_by[0]", "trunc", "timestamp", cols[i]);
     }
@@ -229,17 +230,19 @@ Test(planner, mod_needs_an_int64_column)
     const char *const cols[] = {"country", "amount", "ts", "price"};
     for (int i = 0; i < 4; i++) {
         char q[512];
-        snprintf(q, sizeof q,
-                 "'group_by': [{'column': '%s', 'mod': 4, 'as': 'm'}], " S_COUNT,
-                 cols[i]);
+        snprintf(
+            q, sizeof q,
+            "'group_by': [{'column': '%s', 'mod': 4, 'as': 'm'}], " S_COUNT,
+            cols[i]);
         S_FAILS(q, "query.group_by[0]", "mod", "int64", cols[i]);
     }
 }
 
 Test(planner, sum_and_avg_need_a_numeric_column)
 {
-    S_FAILS("'group_by': [], 'aggregates': [{'fn': 'sum', 'column': 'country'}]",
-            "query.aggregates[0]", "sum", "country", "string");
+    S_FAILS(
+        "'group_by': [], 'aggregates': [{'fn': 'sum', 'column': 'country'}]",
+        "query.aggregates[0]", "sum", "country", "string");
     S_FAILS("'group_by': [], 'aggregates': [{'fn': 'count'}, "
             "{'fn': 'avg', 'column': 'device'}]",
             "query.aggregates[1]", "avg", "device");
@@ -281,7 +284,8 @@ Test(planner, avg_of_decimal_has_four_more_digits_of_scale_up_to_nine)
     }
 }
 
-/* ---- filter literals ----------------------------------------------------------- */
+/* ---- filter literals
+ * ----------------------------------------------------------- */
 
 static void s_expect_int_literal(const ms_filter_t *f, int j, ms_type_t type,
                                  int scale, int64_t i)
@@ -320,8 +324,7 @@ Test(planner, filter_literals_take_the_column_type)
     s_expect_int_literal(&p->filters[3], 0, MS_TYPE_INT64, 0, -3);
     cr_assert_eq(p->filters[4].values[0].type, MS_TYPE_DOUBLE);
     cr_assert_eq(p->filters[4].values[0].d, 1.5);
-    s_expect_int_literal(&p->filters[5], 0, MS_TYPE_TIMESTAMP, 0,
-                         1704164645);
+    s_expect_int_literal(&p->filters[5], 0, MS_TYPE_TIMESTAMP, 0, 1704164645);
     const ms_value_t *de = &p->filters[6].values[0];
     cr_assert_eq(de->type, MS_TYPE_STRING);
     cr_assert_eq(de->len, 2);
@@ -329,15 +332,16 @@ Test(planner, filter_literals_take_the_column_type)
     cr_assert_eq(p->filters[7].op, MS_OP_IS_NULL);
     cr_assert_eq(p->filters[7].nvalues, 0);
     /* Filtered columns are read even when nothing groups or sums them. */
-    for (int c = 0; c < C_NCOLS; c++) cr_assert(p->referenced[c], "col %d", c);
+    for (int c = 0; c < C_NCOLS; c++)
+        cr_assert(p->referenced[c], "col %d", c);
     ms_plan_destroy(&p);
 }
 
 Test(planner, a_number_compared_to_a_string_column_is_its_text)
 {
-    ms_plan_t *p = s_build_ok(
-        "'filter': [{'column': 'country', 'op': '=', 'value': 42}], "
-        "'group_by': [], " S_COUNT);
+    ms_plan_t *p =
+        s_build_ok("'filter': [{'column': 'country', 'op': '=', 'value': 42}], "
+                   "'group_by': [], " S_COUNT);
     const ms_value_t *v = &p->filters[0].values[0];
     cr_assert_eq(v->type, MS_TYPE_STRING);
     cr_assert_eq(v->len, 2);
@@ -350,9 +354,10 @@ Test(planner, a_literal_that_does_not_fit_the_column_is_refused)
     S_FAILS("'filter': [{'column': 'amount', 'op': '=', 'value': 10.055}], "
             "'group_by': [], " S_COUNT,
             "query.filter[0].value", "10.055", "decimal");
-    S_FAILS("'filter': [{'column': 'country', 'op': '=', 'value': 'x'}, "
-            "{'column': 'id', 'op': '>', 'value': 1.5}], 'group_by': [], " S_COUNT,
-            "query.filter[1].value", "1.5", "int64");
+    S_FAILS(
+        "'filter': [{'column': 'country', 'op': '=', 'value': 'x'}, "
+        "{'column': 'id', 'op': '>', 'value': 1.5}], 'group_by': [], " S_COUNT,
+        "query.filter[1].value", "1.5", "int64");
     S_FAILS("'filter': [{'column': 'id', 'op': '=', 'value': 'abc'}], "
             "'group_by': [], " S_COUNT,
             "query.filter[0].value", "abc");
@@ -370,7 +375,8 @@ Test(planner, a_literal_that_does_not_fit_the_column_is_refused)
             "query.filter[0].value", "cheap", "double");
 }
 
-/* ---- empty input ------------------------------------------------------------------ */
+/* ---- empty input
+ * ------------------------------------------------------------------ */
 
 Test(planner, empty_schema_accepts_any_names)
 {

@@ -131,7 +131,8 @@ static void s_add(ms_result_t *r, int width, int nrows, const s_cell_t *cells)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    for (int i = 0; i < nrows; i++) s_pack_row(&pk, width, cells + i * width);
+    for (int i = 0; i < nrows; i++)
+        s_pack_row(&pk, width, cells + i * width);
     ms_error_t err = {0};
     cr_assert_eq(ms_result_add(r, sb.data ? sb.data : "", sb.size, &err), 0,
                  "%s", err.msg);
@@ -169,7 +170,8 @@ static void s_finish(ms_result_t *r, ms_query_spec_t q)
     cr_assert_eq(ms_result_finish(r, &q, &err), 0, "%s", err.msg);
 }
 
-/* ---- reading outputs ---------------------------------------------------------- */
+/* ---- reading outputs
+ * ---------------------------------------------------------- */
 
 static char *s_slurp(const char *path)
 {
@@ -215,7 +217,8 @@ static int s_others_in_dir(const char *dir, const char *except)
     return n;
 }
 
-/* ---- ordering ------------------------------------------------------------------ */
+/* ---- ordering
+ * ------------------------------------------------------------------ */
 
 Test(result, without_order_by_rows_sort_by_every_column_ascending)
 {
@@ -331,7 +334,8 @@ Test(result, order_by_an_unknown_column_is_a_usage_error)
     ms_plan_destroy(&plan);
 }
 
-/* ---- limit ----------------------------------------------------------------------- */
+/* ---- limit
+ * ----------------------------------------------------------------------- */
 
 Test(result, limit_keeps_the_first_rows_after_ordering)
 {
@@ -354,16 +358,17 @@ Test(result, limit_keeps_the_first_rows_after_ordering)
     }
 }
 
-/* ---- global aggregates ------------------------------------------------------------ */
+/* ---- global aggregates
+ * ------------------------------------------------------------ */
 
 static ms_plan_t *s_global_plan(void)
 {
-    const s_col_t aggs[] = {{"count(1)", S_I64, MS_AGG_COUNT},
-                            {"sum(x)", S_DEC2, MS_AGG_SUM},
-                            {"min(s)", S_STR, MS_AGG_MIN},
-                            {"count(DISTINCT s)", S_I64, MS_AGG_COUNT_DISTINCT},
-                            {"avg(x)", (ms_coltype_t){MS_TYPE_DECIMAL, 6},
-                             MS_AGG_AVG}};
+    const s_col_t aggs[] = {
+        {"count(1)", S_I64, MS_AGG_COUNT},
+        {"sum(x)", S_DEC2, MS_AGG_SUM},
+        {"min(s)", S_STR, MS_AGG_MIN},
+        {"count(DISTINCT s)", S_I64, MS_AGG_COUNT_DISTINCT},
+        {"avg(x)", (ms_coltype_t){MS_TYPE_DECIMAL, 6}, MS_AGG_AVG}};
     return s_plan(0, NULL, 5, aggs);
 }
 
@@ -407,7 +412,8 @@ Test(result, grouped_aggregate_over_no_rows_gives_no_rows)
     ms_plan_destroy(&plan);
 }
 
-/* ---- malformed rows ---------------------------------------------------------------- */
+/* ---- malformed rows
+ * ---------------------------------------------------------------- */
 
 Test(result, add_refuses_malformed_rows)
 {
@@ -422,8 +428,8 @@ Test(result, add_refuses_malformed_rows)
     const struct {
         int width;
         const s_cell_t *cells;
-    } bad[] = {{3, narrow},   {5, wide},     {4, str_count},
-               {4, int_key},  {4, int_mean}, {4, dbl_total}};
+    } bad[] = {{3, narrow},  {5, wide},     {4, str_count},
+               {4, int_key}, {4, int_mean}, {4, dbl_total}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
@@ -434,8 +440,8 @@ Test(result, add_refuses_malformed_rows)
         cr_assert_eq(ms_result_add(r, sb.data, sb.size, &err), MS_ERR_PROTO,
                      "case %zu", i);
         /* Cut short, the same row is refused too. */
-        cr_assert_eq(ms_result_add(r, sb.data, sb.size - 1, &err),
-                     MS_ERR_PROTO, "case %zu cut", i);
+        cr_assert_eq(ms_result_add(r, sb.data, sb.size - 1, &err), MS_ERR_PROTO,
+                     "case %zu cut", i);
         msgpack_sbuffer_destroy(&sb);
     }
     ms_error_t err = {0};
@@ -467,7 +473,23 @@ Test(result, strings_are_copied_out_of_the_callers_buffer)
     ms_plan_destroy(&plan);
 }
 
-/* ---- CSV ---------------------------------------------------------------------------- */
+/* msgpack-c decodes a zero-length string that comes first in a buffer with
+ * a NULL pointer; the result must still keep it as an empty string. */
+Test(result, empty_string_from_the_wire_is_kept)
+{
+    ms_plan_t *plan = s_kv_plan();
+    ms_result_t *r = ms_result_new(plan);
+    const s_cell_t row[] = {S_S(""), S_I(2), S_N, S_N};
+    s_add(r, 4, 1, row);
+    s_finish(r, s_query(0, NULL, -1));
+    cr_assert_eq(ms_result_count(r), 1);
+    ms_result_destroy(&r);
+    ms_plan_destroy(&plan);
+}
+
+/* ---- CSV
+ * ----------------------------------------------------------------------------
+ */
 
 Test(result, csv_quotes_fields_with_comma_quote_cr_or_lf)
 {
@@ -476,12 +498,18 @@ Test(result, csv_quotes_fields_with_comma_quote_cr_or_lf)
     ms_plan_t *plan = s_plan(1, keys, 1, aggs);
     ms_result_t *r = ms_result_new(plan);
     const s_cell_t rows[] = {
-        S_S("plain"),       S_I(1), /**/
-        S_S("a,b"),         S_I(2), /**/
-        S_S("say \"x\""),   S_I(3), /**/
-        S_S("line\nbreak"), S_I(4), /**/
-        S_S("cr\rhere"),    S_I(5), /**/
-        S_N,                S_I(6),
+        S_S("plain"),
+        S_I(1), /**/
+        S_S("a,b"),
+        S_I(2), /**/
+        S_S("say \"x\""),
+        S_I(3), /**/
+        S_S("line\nbreak"),
+        S_I(4), /**/
+        S_S("cr\rhere"),
+        S_I(5), /**/
+        S_N,
+        S_I(6),
     };
     s_add(r, 2, 6, rows);
     ms_order_spec_t order[] = {{"say \"hi\"", false}};
@@ -500,12 +528,12 @@ Test(result, csv_quotes_fields_with_comma_quote_cr_or_lf)
 Test(result, csv_writes_numbers_in_their_column_type)
 {
     const s_col_t keys[] = {{"ts", (ms_coltype_t){MS_TYPE_TIMESTAMP, 0}, 0}};
-    const s_col_t aggs[] = {{"sum", (ms_coltype_t){MS_TYPE_DECIMAL, 3},
-                             MS_AGG_SUM},
-                            {"avg", S_DBL, MS_AGG_AVG}};
+    const s_col_t aggs[] = {
+        {"sum", (ms_coltype_t){MS_TYPE_DECIMAL, 3}, MS_AGG_SUM},
+        {"avg", S_DBL, MS_AGG_AVG}};
     ms_plan_t *plan = s_plan(1, keys, 2, aggs);
     ms_result_t *r = ms_result_new(plan);
-    const s_cell_t rows[] = {S_I(0), S_I(-1), S_D(0.1), /**/
+    const s_cell_t rows[] = {S_I(0),          S_I(-1),     S_D(0.1), /**/
                              S_I(1700000000), S_I(123456), S_D(1e21)};
     s_add(r, 3, 2, rows);
     s_finish(r, s_query(0, NULL, -1));
@@ -517,7 +545,8 @@ Test(result, csv_writes_numbers_in_their_column_type)
     ms_plan_destroy(&plan);
 }
 
-/* ---- show() -------------------------------------------------------------------------- */
+/* ---- show()
+ * -------------------------------------------------------------------------- */
 
 Test(result, show_prints_a_right_aligned_table)
 {
@@ -526,8 +555,8 @@ Test(result, show_prints_a_right_aligned_table)
                             {"cnt", S_I64, MS_AGG_COUNT}};
     ms_plan_t *plan = s_plan(1, keys, 2, aggs);
     ms_result_t *r = ms_result_new(plan);
-    const s_cell_t rows[] = {S_S("DE"), S_I(123456), S_I(3), /**/
-                             S_S("France"), S_I(-5), S_I(1000)};
+    const s_cell_t rows[] = {S_S("DE"),     S_I(123456), S_I(3), /**/
+                             S_S("France"), S_I(-5),     S_I(1000)};
     s_add(r, 3, 2, rows);
     s_finish(r, s_query(0, NULL, -1));
     cr_assert_str_eq(s_show(r, 20), "+-------+-------+----+\n"
@@ -553,7 +582,8 @@ Test(result, show_says_when_it_shows_only_the_top_rows)
               "%s", out);
     /* Header rule, header, rule, two rows, rule, note. */
     int lines = 0;
-    for (const char *p = out; *p; p++) lines += *p == '\n';
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
     cr_assert_eq(lines, 7, "%s", out);
     cr_assert(strstr(out, "de|") && strstr(out, "|-0.05|"), "%s", out);
     /* All rows shown: no note. */
@@ -588,7 +618,8 @@ Test(result, show_cuts_cells_over_20_characters_to_17_and_dots)
     ms_plan_destroy(&plan);
 }
 
-/* ---- writing ------------------------------------------------------------------------- */
+/* ---- writing
+ * ------------------------------------------------------------------------- */
 
 Test(result, write_leaves_no_temp_file_and_replaces_the_old_file_whole)
 {

@@ -99,7 +99,8 @@ static msgpack_sbuffer *s_parts(int nparts, unsigned empty)
 
 static void s_parts_free(msgpack_sbuffer *parts, int nparts)
 {
-    for (int p = 0; p < nparts; p++) msgpack_sbuffer_destroy(&parts[p]);
+    for (int p = 0; p < nparts; p++)
+        msgpack_sbuffer_destroy(&parts[p]);
     free(parts);
 }
 
@@ -129,9 +130,9 @@ static void s_expect_block(const char *app, int shuffle, int map, int p,
     uint8_t *blk = (uint8_t *)1, *raw;
     size_t len = 99, raw_len;
     ms_error_t err = {0};
-    cr_assert_eq(ms_shuffle_read_block(s_dir, app, shuffle, map, p, &blk, &len,
-                                       &err),
-                 0, "partition %d: %s", p, err.msg);
+    cr_assert_eq(
+        ms_shuffle_read_block(s_dir, app, shuffle, map, p, &blk, &len, &err), 0,
+        "partition %d: %s", p, err.msg);
     if (want->size == 0) {
         cr_assert_null(blk, "partition %d should be empty", p);
         cr_assert_eq(len, 0);
@@ -152,7 +153,8 @@ Test(shuffle_files, every_partition_reads_back_including_empty_ones)
         /* Partitions 0, 2, 3 and 6 are empty: first, middle, adjacent, last. */
         msgpack_sbuffer *parts = s_parts(7, 0x4d);
         s_write("app-1", 4, c, parts, 7, codecs[c]);
-        for (int p = 0; p < 7; p++) s_expect_block("app-1", 4, c, p, &parts[p]);
+        for (int p = 0; p < 7; p++)
+            s_expect_block("app-1", 4, c, p, &parts[p]);
         s_parts_free(parts, 7);
     }
 }
@@ -171,7 +173,8 @@ Test(shuffle_files, index_holds_r_plus_one_offsets_that_cover_the_data)
     uint64_t prev = 0;
     for (int i = 0; i <= 5; i++) {
         uint64_t off = 0;
-        for (int b = 7; b >= 0; b--) off = off << 8 | le[i * 8 + b];
+        for (int b = 7; b >= 0; b--)
+            off = off << 8 | le[i * 8 + b];
         if (i == 0) cr_assert_eq(off, 0);
         cr_assert_geq(off, prev, "offsets go backwards at %d", i);
         if (i == 2) cr_assert_eq(off, prev, "empty partition 1 has bytes");
@@ -199,7 +202,8 @@ Test(shuffle_files, write_leaves_only_the_data_and_index_files)
     s_write("app-1", 2, 9, parts, 3, MS_CODEC_NONE);
     cr_assert_str_eq(s_listing(),
                      "shuffle_app-1_2_9.data shuffle_app-1_2_9.index");
-    for (int p = 0; p < 3; p++) s_expect_block("app-1", 2, 9, p, &parts[p]);
+    for (int p = 0; p < 3; p++)
+        s_expect_block("app-1", 2, 9, p, &parts[p]);
     s_parts_free(parts, 3);
 }
 
@@ -209,7 +213,8 @@ Test(shuffle_files, all_empty_partitions_give_an_empty_data_file)
     s_write("app-1", 0, 0, parts, 4, MS_CODEC_ZLIB);
     cr_assert_eq(s_size("app-1", 0, 0, "data"), 0);
     cr_assert_eq(s_size("app-1", 0, 0, "index"), 5 * 8);
-    for (int p = 0; p < 4; p++) s_expect_block("app-1", 0, 0, p, &parts[p]);
+    for (int p = 0; p < 4; p++)
+        s_expect_block("app-1", 0, 0, p, &parts[p]);
     s_parts_free(parts, 4);
 }
 
@@ -218,17 +223,17 @@ Test(shuffle_files, missing_output_is_not_found)
     uint8_t *blk = (uint8_t *)1;
     size_t len = 99;
     ms_error_t err = {0};
-    cr_assert_eq(ms_shuffle_read_block(s_dir, "app-1", 0, 0, 0, &blk, &len,
-                                       &err),
-                 MS_ERR_NOTFOUND);
+    cr_assert_eq(
+        ms_shuffle_read_block(s_dir, "app-1", 0, 0, 0, &blk, &len, &err),
+        MS_ERR_NOTFOUND);
     cr_assert_null(blk);
     cr_assert_eq(len, 0);
     cr_assert(strstr(err.msg, "shuffle_app-1_0_0.index"), "%s", err.msg);
     /* Another map of the same shuffle does not stand in for it. */
     s_write_small("app-1", 0, 1);
-    cr_assert_eq(ms_shuffle_read_block(s_dir, "app-1", 0, 0, 0, &blk, &len,
-                                       &err),
-                 MS_ERR_NOTFOUND);
+    cr_assert_eq(
+        ms_shuffle_read_block(s_dir, "app-1", 0, 0, 0, &blk, &len, &err),
+        MS_ERR_NOTFOUND);
 }
 
 Test(shuffle_files, index_without_its_data_file_is_not_found)
@@ -240,9 +245,9 @@ Test(shuffle_files, index_without_its_data_file_is_not_found)
     uint8_t *blk;
     size_t len;
     ms_error_t err = {0};
-    cr_assert_eq(ms_shuffle_read_block(s_dir, "app-1", 0, 0, 0, &blk, &len,
-                                       &err),
-                 MS_ERR_NOTFOUND);
+    cr_assert_eq(
+        ms_shuffle_read_block(s_dir, "app-1", 0, 0, 0, &blk, &len, &err),
+        MS_ERR_NOTFOUND);
 }
 
 Test(shuffle_files, truncated_data_file_is_corrupt)
@@ -256,16 +261,16 @@ Test(shuffle_files, truncated_data_file_is_corrupt)
     uint8_t *blk = (uint8_t *)1;
     size_t len = 99;
     ms_error_t err = {0};
-    cr_assert_eq(ms_shuffle_read_block(s_dir, "app-1", 1, 1, 2, &blk, &len,
-                                       &err),
-                 MS_ERR_CORRUPT);
+    cr_assert_eq(
+        ms_shuffle_read_block(s_dir, "app-1", 1, 1, 2, &blk, &len, &err),
+        MS_ERR_CORRUPT);
     cr_assert_null(blk);
     /* Earlier partitions are still whole. */
     s_expect_block("app-1", 1, 1, 0, &parts[0]);
     cr_assert_eq(truncate(path, 0), 0);
-    cr_assert_eq(ms_shuffle_read_block(s_dir, "app-1", 1, 1, 0, &blk, &len,
-                                       &err),
-                 MS_ERR_CORRUPT);
+    cr_assert_eq(
+        ms_shuffle_read_block(s_dir, "app-1", 1, 1, 0, &blk, &len, &err),
+        MS_ERR_CORRUPT);
     s_parts_free(parts, 3);
 }
 
@@ -297,9 +302,9 @@ Test(shuffle_files, index_with_offsets_going_backwards_is_corrupt)
     uint8_t *blk;
     size_t len;
     ms_error_t err = {0};
-    cr_assert_eq(ms_shuffle_read_block(s_dir, "app-1", 0, 0, 0, &blk, &len,
-                                       &err),
-                 MS_ERR_CORRUPT);
+    cr_assert_eq(
+        ms_shuffle_read_block(s_dir, "app-1", 0, 0, 0, &blk, &len, &err),
+        MS_ERR_CORRUPT);
 }
 
 /* ---- removing an application's files ----------------------------------- */
@@ -373,8 +378,8 @@ Test(shuffle_files, valid_app_id_is_letters_digits_and_dashes)
     memset(id, 'x', 63);
     id[63] = '\0';
     cr_assert(ms_shuffle_valid_app_id(id), "63 characters refused");
-    const char *bad[] = {"",   "../x", "a/b",          "a_b", "a.b",
-                         "a b", "..",  "a\n", "caf\xc3\xa9", "a\\b"};
+    const char *bad[] = {"",    "../x", "a/b", "a_b",         "a.b",
+                         "a b", "..",   "a\n", "caf\xc3\xa9", "a\\b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert(!ms_shuffle_valid_app_id(bad[i]), "accepted '%s'", bad[i]);
     id[63] = 'x';

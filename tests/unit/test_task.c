@@ -57,7 +57,8 @@ static void s_parse_ok(ms_msg_t *m, const ms_msg_builder_t *b, int type)
     cr_assert_eq(m->type, type);
 }
 
-/* ---- round trips ------------------------------------------------------------ */
+/* ---- round trips ------------------------------------------------------------
+ */
 
 static void s_expect_task_round_trip(const ms_task_t *t)
 {
@@ -163,7 +164,8 @@ Test(task, task_end_message_too_long_for_the_report_is_cut_not_overrun)
     msgpack_pack_str(&b.pk, sizeof msg);
     msgpack_pack_str_body(&b.pk, msg, sizeof msg);
     msgpack_pack_array(&b.pk, 8);
-    for (int i = 0; i < 8; i++) msgpack_pack_int(&b.pk, i);
+    for (int i = 0; i < 8; i++)
+        msgpack_pack_int(&b.pk, i);
     msgpack_pack_int(&b.pk, -1);
     msgpack_pack_str(&b.pk, 0);
     ms_msg_t m;
@@ -177,7 +179,8 @@ Test(task, task_end_message_too_long_for_the_report_is_cut_not_overrun)
     ms_msg_builder_free(&b);
 }
 
-/* ---- the envelope -------------------------------------------------------------- */
+/* ---- the envelope
+ * -------------------------------------------------------------- */
 
 static int s_parse(const void *buf, size_t len, ms_error_t *err)
 {
@@ -210,10 +213,22 @@ static void s_env(msgpack_packer *pk, int64_t version, int64_t type)
     msgpack_pack_int(pk, 0);
 }
 
-static void s_v0(msgpack_packer *pk) { s_env(pk, 0, MS_MSG_HEARTBEAT); }
-static void s_v2(msgpack_packer *pk) { s_env(pk, 2, MS_MSG_HEARTBEAT); }
-static void s_v255(msgpack_packer *pk) { s_env(pk, 255, MS_MSG_HEARTBEAT); }
-static void s_v1(msgpack_packer *pk) { s_env(pk, 1, MS_MSG_HEARTBEAT); }
+static void s_v0(msgpack_packer *pk)
+{
+    s_env(pk, 0, MS_MSG_HEARTBEAT);
+}
+static void s_v2(msgpack_packer *pk)
+{
+    s_env(pk, 2, MS_MSG_HEARTBEAT);
+}
+static void s_v255(msgpack_packer *pk)
+{
+    s_env(pk, 255, MS_MSG_HEARTBEAT);
+}
+static void s_v1(msgpack_packer *pk)
+{
+    s_env(pk, 1, MS_MSG_HEARTBEAT);
+}
 
 Test(task, parse_accepts_any_type_of_the_current_version)
 {
@@ -245,9 +260,18 @@ Test(task, parse_rejects_other_protocol_versions)
     }
 }
 
-static void s_map(msgpack_packer *pk) { msgpack_pack_map(pk, 0); }
-static void s_int(msgpack_packer *pk) { msgpack_pack_int(pk, 1); }
-static void s_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void s_map(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 0);
+}
+static void s_int(msgpack_packer *pk)
+{
+    msgpack_pack_int(pk, 1);
+}
+static void s_nil(msgpack_packer *pk)
+{
+    msgpack_pack_nil(pk);
+}
 static void s_str(msgpack_packer *pk)
 {
     msgpack_pack_str(pk, 2);
@@ -258,7 +282,10 @@ static void s_bin(msgpack_packer *pk)
     msgpack_pack_bin(pk, 2);
     msgpack_pack_bin_body(pk, "\x92\x01", 2);
 }
-static void s_empty(msgpack_packer *pk) { msgpack_pack_array(pk, 0); }
+static void s_empty(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 0);
+}
 static void s_one(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 1);
@@ -270,28 +297,42 @@ static void s_str_version(msgpack_packer *pk)
     s_str(pk);
     msgpack_pack_int(pk, 2);
 }
-static void s_neg_version(msgpack_packer *pk) { s_env(pk, -1, 2); }
-static void s_big_version(msgpack_packer *pk) { s_env(pk, 257, 2); }
-static void s_neg_type(msgpack_packer *pk) { s_env(pk, 1, -2); }
-static void s_big_type(msgpack_packer *pk) { s_env(pk, 1, 256); }
+static void s_neg_version(msgpack_packer *pk)
+{
+    s_env(pk, -1, 2);
+}
+static void s_big_version(msgpack_packer *pk)
+{
+    s_env(pk, 257, 2);
+}
+static void s_neg_type(msgpack_packer *pk)
+{
+    s_env(pk, 1, -2);
+}
+static void s_big_type(msgpack_packer *pk)
+{
+    s_env(pk, 1, 256);
+}
 static void s_dbl_type(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 2);
     msgpack_pack_int(pk, 1);
     msgpack_pack_double(pk, 2.0);
 }
-static void s_nothing(msgpack_packer *pk) { (void)pk; }
+static void s_nothing(msgpack_packer *pk)
+{
+    (void)pk;
+}
 
 Test(task, parse_rejects_envelopes_that_are_not_version_type_arrays)
 {
-    s_pack_fn *fns[] = {s_map,         s_int,         s_nil,       s_str,
-                        s_bin,         s_empty,       s_one,       s_str_version,
-                        s_neg_version, s_big_version, s_neg_type,  s_big_type,
+    s_pack_fn *fns[] = {s_map,         s_int,         s_nil,      s_str,
+                        s_bin,         s_empty,       s_one,      s_str_version,
+                        s_neg_version, s_big_version, s_neg_type, s_big_type,
                         s_dbl_type,    s_nothing};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         ms_error_t err = {0};
-        cr_assert_eq(s_parse_packed(fns[i], &err), MS_ERR_PROTO, "case %zu",
-                     i);
+        cr_assert_eq(s_parse_packed(fns[i], &err), MS_ERR_PROTO, "case %zu", i);
         cr_assert_eq(err.code, MS_ERR_PROTO);
     }
 }
@@ -328,7 +369,8 @@ static char *s_body_of_size(size_t len)
     buf[1] = 1;
     buf[2] = 2;
     buf[3] = (char)0xc6;
-    for (int i = 0; i < 4; i++) buf[4 + i] = (char)(bin >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        buf[4 + i] = (char)(bin >> (24 - 8 * i));
     return buf;
 }
 
@@ -343,7 +385,8 @@ Test(task, parse_refuses_a_body_over_the_size_limit)
     free(buf);
 }
 
-/* ---- field checks ---------------------------------------------------------------- */
+/* ---- field checks
+ * ---------------------------------------------------------------- */
 
 typedef void s_edit_fn(msgpack_object *fields, uint32_t *n);
 
@@ -428,8 +471,10 @@ static int s_task_unpack_edited(s_edit_fn *edit)
     s_edited(&b, edit, &m, &sb);
     ms_error_t err = {0};
     int rc = ms_task_unpack(&m, &u, &err);
-    if (rc == 0) ms_task_free(&u);
-    else cr_assert(u.plan == NULL && u.locs == NULL && u.nlocs == 0);
+    if (rc == 0)
+        ms_task_free(&u);
+    else
+        cr_assert(u.plan == NULL && u.locs == NULL && u.nlocs == 0);
     ms_msg_free(&m);
     msgpack_sbuffer_destroy(&sb);
     ms_msg_builder_free(&b);
@@ -443,7 +488,8 @@ Test(task, task_unpack_rejects_wrong_field_counts)
         if (n == 12) continue;
         ms_msg_builder_t b;
         ms_msg_begin(&b, MS_MSG_LAUNCH, n);
-        for (int i = 0; i < n; i++) msgpack_pack_int(&b.pk, 1);
+        for (int i = 0; i < n; i++)
+            msgpack_pack_int(&b.pk, 1);
         ms_msg_t m;
         s_parse_ok(&m, &b, MS_MSG_LAUNCH);
         ms_error_t err = {0};
@@ -474,10 +520,9 @@ Test(task, task_unpack_rejects_numbers_out_of_range)
         int field;
         int64_t value;
     } bad[] = {
-        {0, -1},           {1, -1},        {1, 1LL << 31}, {2, -1},
-        {2, 1LL << 31},    {3, 2},         {3, -1},        {4, -1},
-        {5, -1},           {5, 1LL << 31}, {6, -1},        {7, -2},
-        {8, 0},            {8, -5},        {9, -1},
+        {0, -1}, {1, -1}, {1, 1LL << 31}, {2, -1}, {2, 1LL << 31},
+        {3, 2},  {3, -1}, {4, -1},        {5, -1}, {5, 1LL << 31},
+        {6, -1}, {7, -2}, {8, 0},         {8, -5}, {9, -1},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         s_field = bad[i].field;
@@ -528,9 +573,9 @@ static void s_plan_as_str(msgpack_object *f, uint32_t *n)
 
 Test(task, task_unpack_rejects_bad_locations_and_plan)
 {
-    s_edit_fn *edits[] = {s_loc_map_neg, s_loc_endpoint_int,
-                          s_loc_endpoint_nul, s_loc_not_pair, s_loc_not_array,
-                          s_plan_as_str};
+    s_edit_fn *edits[] = {s_loc_map_neg,      s_loc_endpoint_int,
+                          s_loc_endpoint_nul, s_loc_not_pair,
+                          s_loc_not_array,    s_plan_as_str};
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++)
         cr_assert_eq(s_task_unpack_edited(edits[i]), MS_ERR_PROTO, "edit %zu",
                      i);
@@ -573,8 +618,8 @@ Test(task, task_end_unpack_rejects_wrong_fields)
     for (s_field = 0; s_field < 7; s_field++) {
         cr_assert_eq(s_end_unpack_edited(s_to_nil), MS_ERR_PROTO, "field %d",
                      s_field);
-        cr_assert_eq(s_end_unpack_edited(s_to_double), MS_ERR_PROTO,
-                     "field %d", s_field);
+        cr_assert_eq(s_end_unpack_edited(s_to_double), MS_ERR_PROTO, "field %d",
+                     s_field);
     }
     const int number_fields[] = {0, 1, 2, 5};
     for (int i = 0; i < 4; i++) {
@@ -585,8 +630,8 @@ Test(task, task_end_unpack_rejects_wrong_fields)
     const struct {
         int field;
         int64_t value;
-    } bad[] = {{0, -1}, {1, -1}, {1, 1LL << 31}, {2, -1}, {2, 4}, {5, -2},
-               {3, 1}, {6, 1}};
+    } bad[] = {{0, -1}, {1, -1}, {1, 1LL << 31}, {2, -1},
+               {2, 4},  {5, -2}, {3, 1},         {6, 1}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         s_field = bad[i].field;
         s_value = bad[i].value;
