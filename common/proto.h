@@ -26,6 +26,7 @@ typedef enum {
     MS_MSG_HEARTBEAT_ACK = 11,
     MS_MSG_LAUNCH = 12, /* see executor/task.h */
     MS_MSG_STOP = 13,
+    MS_MSG_REMOVE_SHUFFLE = 14, /* app, shuffle: delete its map outputs */
     /* shuffle client <-> shuffle server */
     MS_MSG_FETCH = 20,  /* req_id, app, shuffle, partition, [map ids] */
     MS_MSG_BLOCKS = 21, /* req_id, status, message; then one frame a block */
@@ -33,6 +34,7 @@ typedef enum {
     MS_MSG_PONG = 23,       /* dir */
     MS_MSG_REMOVE_APP = 24, /* app */
     MS_MSG_REMOVED = 25,    /* files removed */
+    /* and MS_MSG_REMOVE_SHUFFLE (app, shuffle), answered with REMOVED */
 } ms_msg_type_t;
 
 typedef struct {

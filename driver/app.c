@@ -14,9 +14,12 @@
 #include "common/mp.h"
 #include "common/proto.h"
 #include "driver/job.h"
+#include "driver/console.h"
 #include "driver/launcher.h"
 #include "shuffle/client.h"
 #include "shuffle/files.h"
+
+#define MS_APP_TICK_MS 100 /* Spark's allocation manager interval */
 
 static volatile sig_atomic_t s_interrupted;
 
@@ -33,11 +36,6 @@ void ms_app_install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGCHLD, &sa, NULL);
-}
-
-bool ms_app_interrupted(void)
-{
-    return s_interrupted != 0;
 }
 
 int64_t ms_now_ms(void)
@@ -72,25 +70,11 @@ static int s_master(ms_app_t *app, ms_error_t *err)
     return 0;
 }
 
-static int s_settings(ms_app_t *app, ms_error_t *err)
+static int s_read_settings(ms_app_t *app, ms_error_t *err)
 {
     const ms_conf_t *c = app->conf;
-    int64_t instances, cores, failures, port;
-    bool dynamic;
-    int rc = s_master(app, err);
-    if (rc == 0)
-        rc = ms_conf_bool(c, "spark.dynamicAllocation.enabled", false, &dynamic,
-                          err);
-    if (rc == 0 && dynamic)
-        rc = ms_error_set(err, MS_ERR_USAGE,
-                          "spark.dynamicAllocation.enabled=true is not "
-                          "supported by this version: executors are "
-                          "allocated statically (spark.executor.instances)");
-    if (rc == 0)
-        rc = ms_conf_int(c, "spark.executor.instances", 2, 1, 4096, &instances,
-                         err);
-    if (rc == 0)
-        rc = ms_conf_int(c, "spark.executor.cores", 1, 1, 1024, &cores, err);
+    int64_t cores, failures, port, launch_failures;
+    int rc = ms_conf_int(c, "spark.executor.cores", 1, 1, 1024, &cores, err);
     if (rc == 0)
         rc = ms_conf_int(c, "spark.task.maxFailures", 4, 1, 1000, &failures,
                          err);
@@ -101,6 +85,9 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
         rc = ms_conf_duration_ms(c, "spark.network.timeout", 1000, 120000,
                                  &app->network_timeout_ms, err);
     if (rc == 0)
+        rc = ms_conf_duration_ms(c, "minispark.executor.registrationTimeout",
+                                 1000, 30000, &app->register_timeout_ms, err);
+    if (rc == 0)
         rc = ms_conf_duration_ms(c, "minispark.test.taskDelay", 1, 0,
                                  &app->task_delay_ms, err);
     if (rc == 0)
@@ -109,32 +96,26 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
     if (rc == 0)
         rc = ms_conf_size(c, "spark.files.openCostInBytes", 1, 4 << 20,
                           &app->open_cost_bytes, err);
-    if (rc == 0 && app->max_partition_bytes < 1)
-        rc = ms_error_set(err, MS_ERR_USAGE,
-                          "spark.files.maxPartitionBytes must be positive");
     if (rc == 0)
         rc = ms_conf_bool(c, "spark.shuffle.service.enabled", false,
                           &app->service, err);
     if (rc == 0)
         rc = ms_conf_int(c, "spark.shuffle.service.port", 7337, 1, 65535,
                          &port, err);
+    if (rc == 0)
+        rc = ms_conf_int(c, "spark.executor.maxNumFailures", 0, 0, 100000,
+                         &launch_failures, err);
     if (rc < 0) return rc;
+    if (app->max_partition_bytes < 1)
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "spark.files.maxPartitionBytes must be positive");
     if (app->heartbeat_ms < 1 || app->heartbeat_ms == MS_CONF_INFINITE)
         return ms_error_set(err, MS_ERR_USAGE,
                             "spark.executor.heartbeatInterval must be finite "
                             "and positive");
-    if (instances > app->max_local) {
-        fprintf(stderr,
-                "minispark: warning: spark.executor.instances=%lld capped to "
-                "%d by master %s\n",
-                (long long)instances, app->max_local,
-                ms_conf_get(c, "spark.master") ? ms_conf_get(c, "spark.master")
-                                               : "local[*]");
-        instances = app->max_local;
-    }
-    app->target = (int)instances;
     app->cores_per_exec = (int)cores;
     app->max_failures = (int)failures;
+    app->max_launch_failures = (int)launch_failures;
     app->fetch_timeout_ms = app->network_timeout_ms == MS_CONF_INFINITE
                                 ? INT32_MAX
                                 : app->network_timeout_ms;
@@ -143,6 +124,66 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
     const char *dir = ms_conf_get(c, "spark.local.dir");
     snprintf(app->local_dir, sizeof app->local_dir, "%s", dir ? dir : "/tmp");
     return 0;
+}
+
+/* Static allocation: spark.executor.instances, capped by the master. */
+static int s_static_target(ms_app_t *app, ms_error_t *err)
+{
+    int64_t instances;
+    int rc = ms_conf_int(app->conf, "spark.executor.instances", 2, 1, 100000,
+                         &instances, err);
+    if (rc < 0) return rc;
+    if (instances > app->max_local) {
+        fprintf(stderr,
+                "minispark: warning: spark.executor.instances=%lld capped to "
+                "%d by the master's capacity\n",
+                (long long)instances, app->max_local);
+        instances = app->max_local;
+    }
+    app->static_target = (int)instances;
+    return 0;
+}
+
+static int64_t s_clock(void *arg)
+{
+    (void)arg;
+    return ms_now_ms();
+}
+
+static int s_settings(ms_app_t *app, ms_error_t *err)
+{
+    bool dynamic;
+    int rc = s_master(app, err);
+    if (rc == 0) rc = s_read_settings(app, err);
+    if (rc == 0)
+        rc = ms_conf_bool(app->conf, "spark.dynamicAllocation.enabled", false,
+                          &dynamic, err);
+    if (rc < 0) return rc;
+    if (!dynamic) rc = s_static_target(app, err);
+    else
+        rc = ms_alloc_manager_new(&app->alloc, app->conf, app->max_local,
+                                  app->service, s_clock, NULL, err);
+    if (rc < 0) return rc;
+    int most = app->alloc ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))
+                                ->max_executors
+                          : app->static_target;
+    /* Spark's default for spark.executor.maxNumFailures. */
+    if (!app->max_launch_failures)
+        app->max_launch_failures = 2 * most > 3 ? 2 * most : 3;
+    return 0;
+}
+
+int ms_app_target(const ms_app_t *app)
+{
+    return app->alloc ? ms_alloc_manager_target(app->alloc) : app->static_target;
+}
+
+int ms_app_max_slots(const ms_app_t *app)
+{
+    int most = app->alloc ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))
+                                ->max_executors
+                          : app->static_target;
+    return most * app->cores_per_exec;
 }
 
 /* ---- shuffle service ------------------------------------------------------- */
@@ -178,85 +219,6 @@ static int s_start_service(ms_app_t *app, ms_error_t *err)
                         app->service_ep);
 }
 
-/* ---- executors ---------------------------------------------------------------- */
-
-static int s_launch_exec(ms_app_t *app, ms_error_t *err)
-{
-    if (app->nexecs == app->cap) {
-        int cap = app->cap ? app->cap * 2 : 8;
-        ms_exec_t *e = realloc(app->execs, (size_t)cap * sizeof *e);
-        if (!e) return ms_error_set(err, MS_ERR_NOMEM, "executors");
-        app->execs = e;
-        app->cap = cap;
-    }
-    ms_exec_t *ex = &app->execs[app->nexecs];
-    memset(ex, 0, sizeof *ex);
-    ex->id = app->nexecs + 1;
-    snprintf(ex->ident, sizeof ex->ident, "exec-%d", ex->id);
-    if (app->service)
-        snprintf(ex->dir, sizeof ex->dir, "%s", app->service_dir);
-    else
-        snprintf(ex->dir, sizeof ex->dir, "%s/executor-%d", app->app_dir,
-                 ex->id);
-    char id[16], cores[16], hb[32];
-    snprintf(id, sizeof id, "%d", ex->id);
-    snprintf(cores, sizeof cores, "%d", app->cores_per_exec);
-    snprintf(hb, sizeof hb, "%lld", (long long)app->heartbeat_ms);
-    char *argv[16] = {"executor", "--driver", app->endpoint, "--app-id",
-                      app->app_id, "--executor-id", id, "--dir", ex->dir,
-                      "--cores", cores, "--heartbeat-ms", hb, NULL};
-    if (app->service) {
-        argv[13] = "--shuffle-endpoint";
-        argv[14] = app->service_ep;
-    }
-    ex->pid = ms_launch_self(argv, false, err);
-    if (ex->pid < 0) return err->code;
-    ex->alive = true;
-    ex->launched_ms = ex->last_seen_ms = ms_now_ms();
-    app->nexecs++;
-    return 0;
-}
-
-int ms_app_alive_execs(const ms_app_t *app)
-{
-    int n = 0;
-    for (int i = 0; i < app->nexecs; i++) n += app->execs[i].alive;
-    return n;
-}
-
-int ms_app_free_exec(const ms_app_t *app, int avoid)
-{
-    int best = -1;
-    for (int i = 0; i < app->nexecs; i++) {
-        const ms_exec_t *ex = &app->execs[i];
-        if (!ex->alive || !ex->registered || ex->stopping ||
-            ex->running >= ex->cores)
-            continue;
-        if (best < 0 || (best == avoid && i != avoid) ||
-            (i != avoid && ex->running < app->execs[best].running))
-            best = i;
-    }
-    return best;
-}
-
-int ms_app_send_task(ms_app_t *app, int exec, const ms_task_t *task)
-{
-    ms_exec_t *ex = &app->execs[exec];
-    ms_msg_builder_t b;
-    ms_task_pack(task, &b);
-    int rc = ms_msg_send(app->router, ex->ident, strlen(ex->ident), &b, NULL,
-                         NULL, 0);
-    if (rc == 0) ex->running++;
-    return rc;
-}
-
-static void s_reply(ms_app_t *app, ms_exec_t *ex, ms_msg_type_t type)
-{
-    ms_msg_builder_t b;
-    ms_msg_begin(&b, type, 0);
-    ms_msg_send(app->router, ex->ident, strlen(ex->ident), &b, NULL, NULL, 0);
-}
-
 /* ---- messages from executors ---------------------------------------------- */
 
 static ms_exec_t *s_find(ms_app_t *app, zmq_msg_t *id, int *index)
@@ -278,19 +240,16 @@ static void s_on_register(ms_app_t *app, int i, const ms_msg_t *m)
     int64_t id, pid, cores;
     const char *ep;
     uint32_t len;
-    if (m->nf != 5 || !ms_mp_int(&m->f[0], ex->id, ex->id, &id) ||
+    char endpoint[256];
+    if (ex->registered || m->nf != 5 ||
+        !ms_mp_int(&m->f[0], ex->id, ex->id, &id) ||
         !ms_mp_int(&m->f[1], ex->pid, ex->pid, &pid) ||
         !ms_mp_int(&m->f[3], 1, 1024, &cores) ||
         !ms_mp_bytes(&m->f[4], &ep, &len) || len == 0 ||
-        len >= sizeof ex->endpoint)
+        len >= sizeof endpoint)
         return;
-    snprintf(ex->endpoint, sizeof ex->endpoint, "%.*s", (int)len, ep);
-    ex->cores = (int)cores;
-    ex->registered = true;
-    ex->registered_ms = ms_now_ms();
-    int alive = ms_app_alive_execs(app);
-    if (alive > app->peak_execs) app->peak_execs = alive;
-    s_reply(app, ex, MS_MSG_REGISTERED);
+    snprintf(endpoint, sizeof endpoint, "%.*s", (int)len, ep);
+    ms_app_on_register(app, i, endpoint, (int)cores);
 }
 
 static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
@@ -306,7 +265,7 @@ static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
     if (m.type == MS_MSG_REGISTER) {
         s_on_register(app, i, &m);
     } else if (m.type == MS_MSG_HEARTBEAT) {
-        s_reply(app, ex, MS_MSG_HEARTBEAT_ACK);
+        ms_app_send_simple(app, ex, MS_MSG_HEARTBEAT_ACK);
     } else if (m.type == MS_MSG_TASK_END) {
         ms_task_end_t e;
         if (ms_task_end_unpack(&m, &e, &err) == 0 && ex->running > 0) {
@@ -322,55 +281,41 @@ static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
     ms_msg_free(&m);
 }
 
-/* ---- children and the loop ------------------------------------------------- */
+/* ---- the loop ---------------------------------------------------------------- */
 
-static int s_check_children(ms_app_t *app, ms_error_t *err)
-{
-    int status;
-    char why[128];
-    for (int i = 0; i < app->nexecs; i++) {
-        ms_exec_t *ex = &app->execs[i];
-        if (!ex->alive || ms_reap(ex->pid, false, &status) != 1) continue;
-        ex->alive = false;
-        ex->ended_ms = ms_now_ms();
-        if (ex->stopping) continue;
-        ms_describe_exit(status, why, sizeof why);
-        if (app->job) ms_job_on_exec_lost(app->job, i, why);
-        return ms_error_set(err, MS_ERR_FAILED, "executor %d %s", ex->id, why);
-    }
-    int64_t now = ms_now_ms();
-    for (int i = 0; i < app->nexecs; i++) {
-        ms_exec_t *ex = &app->execs[i];
-        int64_t limit = ex->registered ? app->network_timeout_ms : 30000;
-        if (ex->alive && limit != MS_CONF_INFINITE &&
-            now - ex->last_seen_ms > limit)
-            return ms_error_set(err, MS_ERR_FAILED,
-                                "executor %d %s for %lld ms", ex->id,
-                                ex->registered ? "missed its heartbeats"
-                                               : "did not register",
-                                (long long)(now - ex->last_seen_ms));
-    }
-    return 0;
-}
-
-static void s_draw_progress(ms_app_t *app)
+static int s_tick(ms_app_t *app, ms_error_t *err)
 {
     int64_t now = ms_now_ms();
-    if (!app->tty || app->quiet || !app->job || now - app->last_draw_ms < 200)
-        return;
-    char stage[128];
-    ms_job_progress(app->job, stage, sizeof stage);
-    fprintf(stderr, "\r\033[K%s executors %d (target %d, max %d)", stage,
-            ms_app_alive_execs(app), app->target, app->max_local);
-    fflush(stderr);
-    app->last_draw_ms = now;
+    if (app->alloc && now >= app->next_tick_ms) {
+        ms_alloc_removal_t removals[64];
+        int n = ms_alloc_manager_tick(app->alloc, ms_app_active_execs(app),
+                                      &app->bus, removals, 64);
+        for (int i = 0; i < n; i++) {
+            int index;
+            char reason[320];
+            if (!ms_app_exec_by_id(app, removals[i].exec, &index)) continue;
+            snprintf(reason, sizeof reason, "removed by dynamic allocation: %s",
+                     removals[i].why);
+            ms_app_stop_exec(app, index, reason);
+        }
+        app->next_tick_ms = now + MS_APP_TICK_MS;
+    }
+    return ms_app_reconcile(app, err);
 }
 
+/* The allocation tick comes first: the caller has just launched what it
+ * could, so running and pending tasks are counted as they really are. */
 int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
 {
     if (s_interrupted) return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
+    int rc = s_tick(app, err);
+    if (rc < 0) return rc;
+    if (app->alloc) {
+        int64_t to_tick = app->next_tick_ms - ms_now_ms();
+        if (to_tick < timeout_ms) timeout_ms = to_tick > 0 ? to_tick : 0;
+    }
     zmq_pollitem_t item = {app->router, 0, ZMQ_POLLIN, 0};
-    int rc = zmq_poll(&item, 1, (long)timeout_ms);
+    rc = zmq_poll(&item, 1, (long)timeout_ms);
     if (rc < 0 && errno != EINTR)
         return ms_error_set(err, MS_ERR_IO, "poll: %s", zmq_strerror(errno));
     while (rc > 0) {
@@ -380,9 +325,9 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
         s_on_message(app, frames, n);
         ms_frames_close(frames, n);
     }
-    s_draw_progress(app);
+    ms_console_progress(app);
     if (s_interrupted) return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
-    return s_check_children(app, err);
+    return ms_app_check_execs(app, err);
 }
 
 /* ---- start and stop ----------------------------------------------------------- */
@@ -413,17 +358,36 @@ static void s_app_id(ms_app_t *app)
              (int)getpid());
 }
 
-int ms_app_start(ms_app_t *app, const ms_conf_t *conf, bool quiet,
-                 ms_error_t *err)
+static int s_event_log(ms_app_t *app, ms_error_t *err)
+{
+    bool enabled;
+    int rc = ms_conf_bool(app->conf, "spark.eventLog.enabled", false, &enabled,
+                          err);
+    if (rc < 0 || !enabled) return rc;
+    const char *dir = ms_conf_get(app->conf, "spark.eventLog.dir");
+    rc = ms_eventlog_open(&app->eventlog, dir ? dir : "events", app->app_id, err);
+    if (rc == 0) ms_bus_subscribe(&app->bus, ms_eventlog_listener, app->eventlog);
+    return rc;
+}
+
+int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
+                 bool quiet, ms_error_t *err)
 {
     memset(app, 0, sizeof *app);
     app->conf = conf;
+    app->app_name = app_name;
     app->quiet = quiet;
     app->tty = isatty(STDERR_FILENO);
     app->start_ms = ms_now_ms();
     s_app_id(app);
     int rc = s_settings(app, err);
     if (rc < 0) return rc;
+    if (app->alloc) ms_bus_subscribe(&app->bus, ms_alloc_manager_listener, app->alloc);
+    ms_bus_subscribe(&app->bus, ms_console_listener, app);
+    if ((rc = s_event_log(app, err)) < 0) return rc;
+    ms_event_t start = {.type = MS_EV_APP_START, .app_id = app->app_id,
+                        .app_name = app_name};
+    ms_bus_post(&app->bus, &start);
     snprintf(app->app_dir, sizeof app->app_dir, "%s/minispark-%s",
              app->local_dir, app->app_id);
     if ((rc = s_bind(app, err)) < 0) return rc;
@@ -431,35 +395,28 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, bool quiet,
     if (!app->service && mkdir(app->app_dir, 0755) < 0 && errno != EEXIST)
         return ms_error_set(err, MS_ERR_IO, "cannot create %s: %s",
                             app->app_dir, strerror(errno));
-    for (int i = 0; i < app->target; i++)
-        if ((rc = s_launch_exec(app, err)) < 0) return rc;
-    return 0;
+    return ms_app_reconcile(app, err);
 }
 
-/* Waits (on the poll, woken by SIGCHLD) for stopping executors to exit. */
-static void s_reap_all(ms_app_t *app, int64_t grace_ms)
+void ms_app_remove_shuffle(ms_app_t *app, int shuffle)
 {
-    int64_t deadline = ms_now_ms() + grace_ms;
-    for (;;) {
-        int left = 0, status;
+    int removed;
+    if (app->service) {
+        ms_shuffle_remove_shuffle_remote(app->zctx, app->service_ep,
+                                         app->app_id, shuffle, 2000, &removed);
+    } else {
         for (int i = 0; i < app->nexecs; i++) {
             ms_exec_t *ex = &app->execs[i];
-            if (ex->alive && ms_reap(ex->pid, false, &status) == 1) {
-                ex->alive = false;
-                ex->ended_ms = ms_now_ms();
-            }
-            left += ex->alive;
+            if (!ex->alive || !ex->registered) continue;
+            ms_msg_builder_t b;
+            ms_msg_begin(&b, MS_MSG_REMOVE_SHUFFLE, 1);
+            msgpack_pack_int(&b.pk, shuffle);
+            ms_msg_send(app->router, ex->ident, strlen(ex->ident), &b, NULL,
+                        NULL, 0);
         }
-        if (!left || ms_now_ms() >= deadline) break;
-        zmq_poll(NULL, 0, 20);
     }
-    for (int i = 0; i < app->nexecs; i++) {
-        ms_exec_t *ex = &app->execs[i];
-        if (!ex->alive) continue;
-        ms_stop_child(ex->pid, 0);
-        ex->alive = false;
-        ex->ended_ms = ms_now_ms();
-    }
+    ms_event_t ev = {.type = MS_EV_SHUFFLE_REMOVED, .shuffle = shuffle};
+    ms_bus_post(&app->bus, &ev);
 }
 
 static void s_remove_tree_files(const char *dir, const char *app_id)
@@ -469,16 +426,10 @@ static void s_remove_tree_files(const char *dir, const char *app_id)
     rmdir(dir);
 }
 
-void ms_app_stop(ms_app_t *app)
+void ms_app_stop(ms_app_t *app, bool ok)
 {
-    for (int i = 0; i < app->nexecs; i++) {
-        ms_exec_t *ex = &app->execs[i];
-        if (!ex->alive) continue;
-        ex->stopping = true;
-        if (ex->registered) s_reply(app, ex, MS_MSG_STOP);
-        else kill(ex->pid, SIGTERM);
-    }
-    s_reap_all(app, 3000);
+    (void)ok;
+    ms_app_stop_all_execs(app);
     if (app->service) {
         int removed = 0;
         if (app->zctx && app->service_dir[0])
@@ -496,10 +447,14 @@ void ms_app_stop(ms_app_t *app)
     if (app->router) zmq_close(app->router);
     if (app->zctx) zmq_ctx_term(app->zctx);
     app->router = app->zctx = NULL;
+    ms_event_t end = {.type = MS_EV_APP_END};
+    ms_bus_post(&app->bus, &end);
 }
 
 void ms_app_free(ms_app_t *app)
 {
+    ms_eventlog_close(&app->eventlog);
+    ms_alloc_manager_destroy(&app->alloc);
     free(app->execs);
     app->execs = NULL;
     app->nexecs = app->cap = 0;

@@ -1,6 +1,7 @@
 /* One application on the driver: its ROUTER socket, its executors, the
- * shuffle service it uses, and the event loop that everything else runs
- * inside. Jobs (driver/job.c) borrow the app to launch tasks. */
+ * shuffle service it uses, its listener bus, and the event loop that
+ * everything else runs inside. Jobs (driver/job.c) borrow the app to launch
+ * tasks; driver/executors.c keeps the executor set at its target. */
 #ifndef MS_APP_H
 #define MS_APP_H
 
@@ -11,6 +12,9 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "common/task.h"
+#include "driver/alloc_manager.h"
+#include "driver/eventlog.h"
+#include "driver/events.h"
 #include "driver/jobfile.h"
 
 typedef struct {
@@ -21,7 +25,9 @@ typedef struct {
     char ident[32];
     char endpoint[256]; /* where its map outputs are served */
     char dir[4096];     /* where it writes map outputs */
+    char stop_reason[320];
     int64_t launched_ms, registered_ms, ended_ms, last_seen_ms;
+    int64_t launched_wall_ms;
     int64_t completed, failed;
 } ms_exec_t;
 
@@ -36,12 +42,20 @@ typedef struct ms_app {
     const ms_conf_t *conf;
     bool quiet, tty;
     char app_id[64];
+    const char *app_name;
     void *zctx, *router;
     char endpoint[256];
+    ms_bus_t bus;
+    ms_eventlog_t *eventlog;
+    /* executors */
     ms_exec_t *execs;
     int nexecs, cap;
-    int target, max_local;
-    int cores_per_exec;
+    int static_target, max_local, cores_per_exec;
+    ms_alloc_manager_t *alloc; /* NULL: static allocation */
+    int64_t next_tick_ms;
+    int64_t register_timeout_ms;
+    int launch_failures, max_launch_failures;
+    int64_t next_launch_ms, launch_backoff_ms;
     /* shuffle service */
     bool service;
     char service_ep[256], service_dir[4096];
@@ -59,29 +73,54 @@ typedef struct ms_app {
     int64_t last_draw_ms;
 } ms_app_t;
 
-/* Sets up sockets, the shuffle service and the executors. */
-int ms_app_start(ms_app_t *app, const ms_conf_t *conf, bool quiet,
-                 ms_error_t *err);
+/* Sets up sockets, the event log, the shuffle service and the first
+ * executors. */
+int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
+                 bool quiet, ms_error_t *err);
 /* Stops executors (and a shuffle server we started), reaps every child
  * and removes the application's shuffle files. Safe after a failed start. */
-void ms_app_stop(ms_app_t *app);
+void ms_app_stop(ms_app_t *app, bool ok);
 /* Frees what a stopped app still holds (its executor records). */
 void ms_app_free(ms_app_t *app);
 
 /* Runs the event loop for at most timeout_ms: handles executor messages,
- * child exits and signals. Returns MS_ERR_INTERRUPTED after SIGINT/SIGTERM,
- * MS_ERR_FAILED (with err) when an executor is lost, else 0. */
+ * child exits, signals and allocation ticks. Returns MS_ERR_INTERRUPTED
+ * after SIGINT/SIGTERM, MS_ERR_FAILED (with err) when an executor is lost,
+ * else 0. */
 int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err);
+
+/* Deletes a finished job's shuffle files wherever they are served. */
+void ms_app_remove_shuffle(ms_app_t *app, int shuffle);
+
+/* The number of executors wanted now. */
+int ms_app_target(const ms_app_t *app);
+/* Task slots when every executor the app may have is up (split sizing). */
+int ms_app_max_slots(const ms_app_t *app);
+
+int64_t ms_now_ms(void);
+/* Installs SIGINT/SIGTERM/SIGCHLD handlers for the driver. */
+void ms_app_install_signals(void);
+
+/* ---- executors (driver/executors.c) ------------------------------------- */
 
 /* An executor with a free slot (fewest running tasks first), avoiding
  * `avoid` when another has room; -1 if none. */
 int ms_app_free_exec(const ms_app_t *app, int avoid);
 int ms_app_send_task(ms_app_t *app, int exec, const ms_task_t *task);
 int ms_app_alive_execs(const ms_app_t *app);
-
-int64_t ms_now_ms(void);
-/* Installs SIGINT/SIGTERM/SIGCHLD handlers for the driver. */
-void ms_app_install_signals(void);
-bool ms_app_interrupted(void);
+/* Registered executors not being stopped. */
+int ms_app_active_execs(const ms_app_t *app);
+/* Launches or cancels launches until the executors match the target. */
+int ms_app_reconcile(ms_app_t *app, ms_error_t *err);
+/* Asks an idle executor to stop (never one running a task). */
+void ms_app_stop_exec(ms_app_t *app, int exec, const char *reason);
+/* Reaps ended executors; a lost one fails the app (MS_ERR_FAILED). */
+int ms_app_check_execs(ms_app_t *app, ms_error_t *err);
+void ms_app_on_register(ms_app_t *app, int exec, const char *endpoint,
+                        int cores);
+/* Stops every executor and waits for all of them. */
+void ms_app_stop_all_execs(ms_app_t *app);
+ms_exec_t *ms_app_exec_by_id(ms_app_t *app, int id, int *index);
+void ms_app_send_simple(ms_app_t *app, ms_exec_t *ex, int type);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "driver/console.h"
 #include "driver/result.h"
 #include "shuffle/block.h"
 #include "shuffle/files.h"
@@ -23,6 +24,7 @@ typedef struct {
     int exec;
     int last_failed_exec;
     int64_t task_id;
+    int64_t launch_wall_ms;
 } s_task_t;
 
 struct ms_job_run {
@@ -67,7 +69,7 @@ static int s_splits(ms_job_run_t *job, ms_error_t *err)
         return ms_error_set(err, MS_ERR_INPUT, "cannot read %s: %s",
                             job->plan->input_path, strerror(errno));
     int64_t size = st.st_size;
-    int64_t slots = (int64_t)job->app->target * job->app->cores_per_exec;
+    int64_t slots = ms_app_max_slots(job->app);
     int64_t per_core = (size + open_cost + slots - 1) / slots;
     int64_t split = per_core > open_cost ? per_core : open_cost;
     if (split > max_bytes) split = max_bytes;
@@ -154,6 +156,28 @@ static void s_on_failure(ms_job_run_t *job, int i, int exec,
     }
 }
 
+static void s_post_task(ms_job_run_t *job, ms_event_type_t type, int i,
+                        const ms_task_end_t *e)
+{
+    const s_task_t *t = &job->tasks[i];
+    ms_event_t ev = {
+        .type = type,
+        .stage = job->stage_id,
+        .stage_name = s_kind_name(job->kind),
+        .shuffle = job->kind == MS_TASK_MAP ? job->shuffle_id : -1,
+        .task_id = t->task_id,
+        .index = i,
+        .attempt = t->attempts - 1,
+        .launch_ms = t->launch_wall_ms,
+        .exec = job->app->execs[t->exec].id,
+        .host = "127.0.0.1",
+        .success = !e || e->status == MS_TASK_OK,
+        .failure = e ? e->message : NULL,
+        .metrics = e ? &e->metrics : NULL,
+    };
+    ms_bus_post(&job->app->bus, &ev);
+}
+
 void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
                         const void *rows, size_t len)
 {
@@ -162,6 +186,7 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
     s_task_t *t = &job->tasks[i];
     job->running--;
     s_add_metrics(job->app, e);
+    s_post_task(job, MS_EV_TASK_END, i, e);
     if (e->status != MS_TASK_OK) {
         s_on_failure(job, i, exec, e);
         return;
@@ -219,7 +244,9 @@ static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
     t->exec = exec;
     t->attempts++;
     t->state = S_RUNNING;
+    t->launch_wall_ms = ms_wall_ms();
     job->running++;
+    s_post_task(job, MS_EV_TASK_START, i, NULL);
     return 0;
 }
 
@@ -235,8 +262,29 @@ static int s_schedule(ms_job_run_t *job, ms_task_loc_t *locs)
     return 0;
 }
 
+static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
+                        ms_task_loc_t *locs, ms_error_t *err);
+
+static void s_post_stage(ms_job_run_t *job, ms_event_type_t type)
+{
+    ms_event_t ev = {.type = type,
+                     .job = job->opts->index,
+                     .stage = job->stage_id,
+                     .stage_name = s_kind_name(job->kind),
+                     .ntasks = job->ntasks};
+    ms_bus_post(&job->app->bus, &ev);
+}
+
 static int s_run_stage(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
                        ms_task_loc_t *locs, ms_error_t *err)
+{
+    int rc = s_stage_loop(job, kind, ntasks, locs, err);
+    s_post_stage(job, MS_EV_STAGE_COMPLETED);
+    return rc;
+}
+
+static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
+                        ms_task_loc_t *locs, ms_error_t *err)
 {
     job->kind = kind;
     job->ntasks = ntasks;
@@ -245,6 +293,7 @@ static int s_run_stage(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
     job->tasks = calloc((size_t)ntasks, sizeof *job->tasks);
     if (!job->tasks) return ms_error_set(err, MS_ERR_NOMEM, "tasks");
     for (int i = 0; i < ntasks; i++) job->tasks[i].last_failed_exec = -1;
+    s_post_stage(job, MS_EV_STAGE_SUBMITTED);
     while (job->done < job->ntasks) {
         int rc = s_schedule(job, locs);
         if (rc < 0) return ms_error_set(err, rc, "cannot send a task");
@@ -322,7 +371,7 @@ static int s_run(ms_job_run_t *job, const ms_query_spec_t *q, ms_error_t *err)
     if (rc == 0) rc = s_reduce(job, err);
     if (rc == 0) rc = ms_result_finish(job->result, q, err);
     if (rc < 0) return rc;
-    if (job->app->tty && !job->app->quiet) fprintf(stderr, "\r\033[K");
+    ms_console_clear(job->app);
     if (!job->app->quiet) ms_result_show(job->result, stdout, job->opts->show_rows);
     if (job->opts->output)
         rc = ms_result_write_csv(job->result, job->opts->output, err);
@@ -342,10 +391,21 @@ int ms_job_run(ms_app_t *app, const ms_plan_t *plan,
         .result = ms_result_new(plan),
     };
     if (!job.result) return ms_error_set(err, MS_ERR_NOMEM, "result");
+    ms_event_t start = {.type = MS_EV_JOB_START,
+                        .job = opts->index,
+                        .stage_ids = {job.stage_id, job.stage_id + 1},
+                        .shuffle = job.shuffle_id};
+    ms_bus_post(&app->bus, &start);
     app->job = &job;
     int rc = s_run(&job, query, err);
     app->job = NULL;
-    if (app->tty && !app->quiet && rc < 0) fprintf(stderr, "\r\033[K");
+    if (rc < 0) ms_console_clear(app);
+    ms_event_t end = {.type = MS_EV_JOB_END, .job = opts->index,
+                      .success = rc == 0};
+    ms_bus_post(&app->bus, &end);
+    /* No later job reads this shuffle: its files can go now, and executors
+     * that hold them become idle like any other. */
+    ms_app_remove_shuffle(app, job.shuffle_id);
     ms_result_destroy(&job.result);
     free(job.plan_buf);
     free(job.tasks);

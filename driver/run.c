@@ -256,10 +256,10 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
     if (rc == 0) {
         ms_app_install_signals();
         started = true;
-        rc = ms_app_start(&app, conf, o->quiet, err);
+        rc = ms_app_start(&app, conf, spec->app_name, o->quiet, err);
     }
     if (rc == 0) rc = s_run_jobs(&app, spec, plans, o, err);
-    if (started) ms_app_stop(&app);
+    if (started) ms_app_stop(&app, rc == 0);
     if (rc == 0 && !o->quiet) s_summary(&app);
     if (started) ms_app_free(&app);
     for (int q = 0; plans && q < spec->nqueries; q++) ms_plan_destroy(&plans[q]);

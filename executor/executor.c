@@ -166,6 +166,19 @@ static void s_on_result(s_executor_t *ex)
     free(job);
 }
 
+/* Drops a finished shuffle's map outputs, unless a shuffle service owns
+ * them (the driver asks the service then). */
+static void s_remove_shuffle(s_executor_t *ex, const ms_msg_t *m)
+{
+    int64_t shuffle;
+    int removed;
+    if (ex->args.shuffle_endpoint || m->nf != 1 ||
+        !ms_mp_int(&m->f[0], 0, INT32_MAX, &shuffle))
+        return;
+    ms_shuffle_remove_shuffle(ex->args.dir, ex->args.app, (int)shuffle,
+                              &removed);
+}
+
 /* Returns 1 when the driver says stop. */
 static int s_on_driver(s_executor_t *ex)
 {
@@ -178,6 +191,7 @@ static int s_on_driver(s_executor_t *ex)
                                zmq_msg_size(&frames[0]), NULL) == 0) {
         if (m.type == MS_MSG_LAUNCH) s_launch(ex, &m);
         else if (m.type == MS_MSG_STOP) stop = 1;
+        else if (m.type == MS_MSG_REMOVE_SHUFFLE) s_remove_shuffle(ex, &m);
         ms_msg_free(&m);
     }
     ms_frames_close(frames, n);

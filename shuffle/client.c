@@ -57,19 +57,37 @@ int ms_shuffle_ping(void *zctx, const char *endpoint, int timeout_ms,
     return rc;
 }
 
+static int s_removed(ms_msg_t *m, int *removed)
+{
+    int64_t n;
+    int rc = 0;
+    if (!ms_mp_int(&m->f[0], INT32_MIN, INT32_MAX, &n) || n < 0) rc = MS_ERR_PROTO;
+    else *removed = (int)n;
+    ms_msg_free(m);
+    return rc;
+}
+
 int ms_shuffle_remove_app_remote(void *zctx, const char *endpoint,
                                  const char *app, int timeout_ms,
                                  int *removed)
 {
     ms_msg_builder_t b;
     ms_msg_t m;
-    int64_t n;
     ms_msg_begin(&b, MS_MSG_REMOVE_APP, 1);
     ms_mp_pack_str(&b.pk, app);
     int rc = s_call(zctx, endpoint, &b, MS_MSG_REMOVED, timeout_ms, &m);
-    if (rc < 0) return rc;
-    if (!ms_mp_int(&m.f[0], INT32_MIN, INT32_MAX, &n) || n < 0) rc = MS_ERR_PROTO;
-    else *removed = (int)n;
-    ms_msg_free(&m);
-    return rc;
+    return rc < 0 ? rc : s_removed(&m, removed);
+}
+
+int ms_shuffle_remove_shuffle_remote(void *zctx, const char *endpoint,
+                                     const char *app, int shuffle,
+                                     int timeout_ms, int *removed)
+{
+    ms_msg_builder_t b;
+    ms_msg_t m;
+    ms_msg_begin(&b, MS_MSG_REMOVE_SHUFFLE, 2);
+    ms_mp_pack_str(&b.pk, app);
+    msgpack_pack_int(&b.pk, shuffle);
+    int rc = s_call(zctx, endpoint, &b, MS_MSG_REMOVED, timeout_ms, &m);
+    return rc < 0 ? rc : s_removed(&m, removed);
 }

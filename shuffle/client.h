@@ -17,4 +17,9 @@ int ms_shuffle_remove_app_remote(void *zctx, const char *endpoint,
                                  const char *app, int timeout_ms,
                                  int *removed);
 
+/* 0 and the number of files of one shuffle removed. */
+int ms_shuffle_remove_shuffle_remote(void *zctx, const char *endpoint,
+                                     const char *app, int shuffle,
+                                     int timeout_ms, int *removed);
+
 #endif

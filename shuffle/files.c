@@ -179,20 +179,38 @@ int ms_shuffle_read_block(const char *dir, const char *app, int shuffle,
     return 0;
 }
 
-int ms_shuffle_remove_app(const char *dir, const char *app, int *removed)
+static int s_remove_prefix(const char *dir, const char *prefix, int *removed)
 {
-    char prefix[MS_APP_ID_MAX + 16], path[4096];
+    char path[4096];
+    size_t plen = strlen(prefix);
     *removed = 0;
-    if (!ms_shuffle_valid_app_id(app)) return MS_ERR_USAGE;
-    int plen = snprintf(prefix, sizeof prefix, "shuffle_%s_", app);
     DIR *d = opendir(dir);
     if (!d) return errno == ENOENT ? 0 : MS_ERR_IO;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, prefix, (size_t)plen) != 0) continue;
+        if (strncmp(de->d_name, prefix, plen) != 0) continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (unlink(path) == 0) (*removed)++;
     }
     closedir(d);
     return 0;
+}
+
+int ms_shuffle_remove_app(const char *dir, const char *app, int *removed)
+{
+    char prefix[MS_APP_ID_MAX + 16];
+    *removed = 0;
+    if (!ms_shuffle_valid_app_id(app)) return MS_ERR_USAGE;
+    snprintf(prefix, sizeof prefix, "shuffle_%s_", app);
+    return s_remove_prefix(dir, prefix, removed);
+}
+
+int ms_shuffle_remove_shuffle(const char *dir, const char *app, int shuffle,
+                              int *removed)
+{
+    char prefix[MS_APP_ID_MAX + 32];
+    *removed = 0;
+    if (!ms_shuffle_valid_app_id(app) || shuffle < 0) return MS_ERR_USAGE;
+    snprintf(prefix, sizeof prefix, "shuffle_%s_%d_", app, shuffle);
+    return s_remove_prefix(dir, prefix, removed);
 }

@@ -36,6 +36,9 @@ int ms_shuffle_read_block(const char *dir, const char *app, int shuffle,
 
 /* Deletes every shuffle file of app in dir; *removed counts them. */
 int ms_shuffle_remove_app(const char *dir, const char *app, int *removed);
+/* The same for one shuffle of app. */
+int ms_shuffle_remove_shuffle(const char *dir, const char *app, int shuffle,
+                              int *removed);
 
 /* Offset and length of partition's block, from the index (test hooks). */
 int ms_shuffle_block_range(const char *dir, const char *app, int shuffle,

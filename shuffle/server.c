@@ -16,7 +16,9 @@
 #define S_MAX_MAPS_PER_FETCH 1024
 
 struct ms_shuffle_server {
+    void *zctx;
     void *sock;
+    void *pipe[2]; /* inproc PAIR: [0] read by the server thread, [1] stop */
     char *dir;
     char endpoint[256];
     pthread_t thread;
@@ -32,6 +34,7 @@ int ms_shuffle_server_new(ms_shuffle_server_t **out, void *zctx,
     if (!self) return ms_error_set(err, MS_ERR_NOMEM, "shuffle server");
     int linger = 0;
     size_t len = sizeof self->endpoint;
+    self->zctx = zctx;
     self->dir = strdup(dir);
     self->sock = zmq_socket(zctx, ZMQ_ROUTER);
     if (!self->dir || !self->sock) goto fail_nomem;
@@ -187,6 +190,22 @@ static int s_on_remove_app(ms_shuffle_server_t *self, zmq_msg_t *id,
                        NULL, NULL, 0);
 }
 
+static int s_on_remove_shuffle(ms_shuffle_server_t *self, zmq_msg_t *id,
+                               const ms_msg_t *m)
+{
+    char *app = m->nf == 2 ? ms_mp_strdup(&m->f[0]) : NULL;
+    int64_t shuffle = -1;
+    int removed = 0, rc = MS_ERR_PROTO;
+    if (app && ms_mp_int(&m->f[1], 0, INT32_MAX, &shuffle))
+        rc = ms_shuffle_remove_shuffle(self->dir, app, (int)shuffle, &removed);
+    free(app);
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_REMOVED, 1);
+    msgpack_pack_int(&b.pk, rc < 0 ? rc : removed);
+    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b,
+                       NULL, NULL, 0);
+}
+
 typedef int (*s_handler_fn)(ms_shuffle_server_t *, zmq_msg_t *,
                             const ms_msg_t *);
 
@@ -197,6 +216,7 @@ static const struct {
     {MS_MSG_FETCH, s_on_fetch},
     {MS_MSG_PING, s_on_ping},
     {MS_MSG_REMOVE_APP, s_on_remove_app},
+    {MS_MSG_REMOVE_SHUFFLE, s_on_remove_shuffle},
 };
 
 static void s_dispatch(ms_shuffle_server_t *self, zmq_msg_t *frames, int n)
@@ -223,10 +243,13 @@ int ms_shuffle_server_run(ms_shuffle_server_t *self,
                           volatile sig_atomic_t *stop)
 {
     while (!*stop && !self->stop) {
-        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, 100);
+        /* The pipe wakes a server thread at once when it is stopped; the
+         * timeout only bounds how late a signal's flag is noticed. */
+        zmq_pollitem_t items[] = {{self->sock, 0, ZMQ_POLLIN, 0},
+                                  {self->pipe[0], 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, self->pipe[0] ? 2 : 1, 100);
         if (rc < 0 && errno != EINTR) return MS_ERR_IO;
-        if (rc <= 0) continue;
+        if (rc <= 0 || !(items[0].revents & ZMQ_POLLIN)) continue;
         zmq_msg_t frames[4];
         int n;
         if (ms_frames_recv(self->sock, frames, 4, &n, ZMQ_DONTWAIT) < 0)
@@ -246,16 +269,30 @@ static void *s_thread_main(void *arg)
 
 int ms_shuffle_server_start(ms_shuffle_server_t *self)
 {
-    if (pthread_create(&self->thread, NULL, s_thread_main, self) != 0)
-        return MS_ERR_NOMEM;
+    char ep[64];
+    int linger = 0;
+    snprintf(ep, sizeof ep, "inproc://shuffle-server-%p", (void *)self);
+    self->pipe[0] = zmq_socket(self->zctx, ZMQ_PAIR);
+    self->pipe[1] = zmq_socket(self->zctx, ZMQ_PAIR);
+    if (!self->pipe[0] || !self->pipe[1]) return MS_ERR_NOMEM;
+    for (int i = 0; i < 2; i++)
+        zmq_setsockopt(self->pipe[i], ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(self->pipe[0], ep) < 0 || zmq_connect(self->pipe[1], ep) < 0 ||
+        pthread_create(&self->thread, NULL, s_thread_main, self) != 0)
+        return MS_ERR_IO;
     self->thread_started = 1;
     return 0;
 }
 
 void ms_shuffle_server_stop(ms_shuffle_server_t *self)
 {
-    if (!self->thread_started) return;
-    self->stop = 1;
-    pthread_join(self->thread, NULL);
-    self->thread_started = 0;
+    if (self->thread_started) {
+        self->stop = 1;
+        zmq_send(self->pipe[1], "", 0, ZMQ_DONTWAIT);
+        pthread_join(self->thread, NULL);
+        self->thread_started = 0;
+    }
+    for (int i = 0; i < 2; i++)
+        if (self->pipe[i]) zmq_close(self->pipe[i]);
+    self->pipe[0] = self->pipe[1] = NULL;
 }
