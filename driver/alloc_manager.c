@@ -75,6 +75,13 @@ void ms_alloc_manager_destroy(ms_alloc_manager_t **self_p)
     *self_p = NULL;
 }
 
+int64_t ms_alloc_manager_next_deadline(const ms_alloc_manager_t *self)
+{
+    int64_t add = ms_alloc_add_time(self->policy);
+    int64_t idle = ms_exec_monitor_next_deadline(self->monitor);
+    return add < idle ? add : idle;
+}
+
 int ms_alloc_manager_target(const ms_alloc_manager_t *self)
 {
     return ms_alloc_target(self->policy);

@@ -41,6 +41,11 @@ typedef struct {
 int ms_alloc_manager_tick(ms_alloc_manager_t *self, int registered,
                           ms_bus_t *bus, ms_alloc_removal_t *remove, int max);
 
+/* The earliest moment a tick could change something: the backlog timer or
+ * an executor's idle deadline (INT64_MAX if none). Ticking then, besides
+ * every 100 ms, makes the reaction as fast as the policy allows. */
+int64_t ms_alloc_manager_next_deadline(const ms_alloc_manager_t *self);
+
 int ms_alloc_manager_target(const ms_alloc_manager_t *self);
 const ms_alloc_t *ms_alloc_manager_policy(const ms_alloc_manager_t *self);
 

@@ -270,6 +270,12 @@ static void s_need_text(const ms_alloc_t *self, char *buf, size_t size)
              ms_alloc_max_needed(self));
 }
 
+static void s_duration(char *buf, size_t size, int64_t ms)
+{
+    if (ms < 1000) snprintf(buf, size, "%lld ms", (long long)ms);
+    else snprintf(buf, size, "%.1f s", (double)ms / 1000.0);
+}
+
 static bool s_decrease(ms_alloc_t *self, int need, ms_alloc_change_t *c)
 {
     char why[128];
@@ -309,16 +315,17 @@ static bool s_increase(ms_alloc_t *self, int64_t now, int executors, int need,
     /* The step doubles only when the whole step was granted. */
     self->step = delta == step ? step * 2 : 1;
     self->add_time = now + cf->sustained_timeout_ms;
-    char why[128];
+    char why[128], since[32];
     s_need_text(self, why, sizeof why);
+    s_duration(since, sizeof since, now - self->backlog_since);
     const char *cap = t == cf->max_executors && from + step > t ? "; capped at maxExecutors"
                       : t == need && from + step > t          ? "; capped by need"
                                                                 : "";
     c->old_target = old;
     c->new_target = t;
     snprintf(c->reason, sizeof c->reason,
-             "target %d -> %d: %s; backlog for %.1f s; step %d%s", old, t, why,
-             (double)(now - self->backlog_since) / 1000.0, step, cap);
+             "target %d -> %d: %s; backlog for %s; step %d%s", old, t, why,
+             since, step, cap);
     return true;
 }
 

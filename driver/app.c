@@ -2,6 +2,7 @@
 #include "driver/app.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,20 +23,44 @@
 #define MS_APP_TICK_MS 100 /* Spark's allocation manager interval */
 
 static volatile sig_atomic_t s_interrupted;
+/* Self-pipe: a signal that lands outside zmq_poll still wakes the next one
+ * (an exited child is noticed at once, not a poll timeout later). */
+static int s_wake[2] = {-1, -1};
 
 static void s_on_signal(int sig)
 {
+    int saved = errno;
     if (sig != SIGCHLD) s_interrupted = 1;
+    if (s_wake[1] >= 0 && write(s_wake[1], "", 1) < 0) {
+        /* full pipe: a wake-up is already pending */
+    }
+    errno = saved;
 }
 
 void ms_app_install_signals(void)
 {
+    if (s_wake[0] < 0 && pipe2(s_wake, O_NONBLOCK | O_CLOEXEC) < 0)
+        s_wake[0] = s_wake[1] = -1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal; /* no SA_RESTART: wake the poll */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGCHLD, &sa, NULL);
+}
+
+/* Polls the router and the wake-up pipe; drains the pipe. */
+static int s_poll(ms_app_t *app, int64_t timeout_ms)
+{
+    zmq_pollitem_t items[] = {{app->router, 0, ZMQ_POLLIN, 0},
+                              {NULL, s_wake[0], ZMQ_POLLIN, 0}};
+    int rc = zmq_poll(items, s_wake[0] >= 0 ? 2 : 1, (long)timeout_ms);
+    if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) {
+        char buf[64];
+        while (read(s_wake[0], buf, sizeof buf) > 0) {
+        }
+    }
+    return rc < 0 ? rc : (items[0].revents & ZMQ_POLLIN) != 0;
 }
 
 int64_t ms_now_ms(void)
@@ -283,10 +308,21 @@ static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
 
 /* ---- the loop ---------------------------------------------------------------- */
 
+/* Every 100 ms as Spark's manager, and at once when a timer falls due. A
+ * deadline that had passed at the last tick was dealt with then (it may
+ * stay in the past, e.g. a backlog timer at maxExecutors): waking for it
+ * again would spin. */
+static int64_t s_next_wake(const ms_app_t *app)
+{
+    int64_t due = ms_alloc_manager_next_deadline(app->alloc);
+    if (due <= app->last_tick_ms) return app->next_tick_ms;
+    return due < app->next_tick_ms ? due : app->next_tick_ms;
+}
+
 static int s_tick(ms_app_t *app, ms_error_t *err)
 {
     int64_t now = ms_now_ms();
-    if (app->alloc && now >= app->next_tick_ms) {
+    if (app->alloc && now >= s_next_wake(app)) {
         ms_alloc_removal_t removals[64];
         int n = ms_alloc_manager_tick(app->alloc, ms_app_active_execs(app),
                                       &app->bus, removals, 64);
@@ -298,6 +334,7 @@ static int s_tick(ms_app_t *app, ms_error_t *err)
                      removals[i].why);
             ms_app_stop_exec(app, index, reason);
         }
+        app->last_tick_ms = now;
         app->next_tick_ms = now + MS_APP_TICK_MS;
     }
     return ms_app_reconcile(app, err);
@@ -311,11 +348,10 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
     int rc = s_tick(app, err);
     if (rc < 0) return rc;
     if (app->alloc) {
-        int64_t to_tick = app->next_tick_ms - ms_now_ms();
+        int64_t to_tick = s_next_wake(app) - ms_now_ms();
         if (to_tick < timeout_ms) timeout_ms = to_tick > 0 ? to_tick : 0;
     }
-    zmq_pollitem_t item = {app->router, 0, ZMQ_POLLIN, 0};
-    rc = zmq_poll(&item, 1, (long)timeout_ms);
+    rc = s_poll(app, timeout_ms);
     if (rc < 0 && errno != EINTR)
         return ms_error_set(err, MS_ERR_IO, "poll: %s", zmq_strerror(errno));
     while (rc > 0) {

@@ -52,7 +52,7 @@ typedef struct ms_app {
     int nexecs, cap;
     int static_target, max_local, cores_per_exec;
     ms_alloc_manager_t *alloc; /* NULL: static allocation */
-    int64_t next_tick_ms;
+    int64_t next_tick_ms, last_tick_ms;
     int64_t register_timeout_ms;
     int launch_failures, max_launch_failures;
     int64_t next_launch_ms, launch_backoff_ms;

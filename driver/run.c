@@ -207,7 +207,7 @@ static void s_summary(const ms_app_t *app)
             t->map_ms ? (double)t->bytes_read * 1000.0 / (double)t->map_ms : 0);
     printf("%s finished in %.2f s: %lld rows read (%s, %s/s), %lld malformed "
            "(%lld dropped); shuffle %s written, %s fetched; %d executors at "
-           "peak, %.1f executor-seconds; map side %s/s per core.\n",
+           "peak, %.2f executor-seconds; map side %s/s per core.\n",
            app->app_id, wall, (long long)t->records_read, in, rate,
            (long long)t->malformed, (long long)t->dropped, wr, rd,
            app->peak_execs, exec_s / 1000.0, scan);
