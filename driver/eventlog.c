@@ -7,26 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/fsutil.h"
 
 struct ms_eventlog {
     FILE *f;
     char path[4200];
 };
-
-static int s_mkdirs(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 int ms_eventlog_open(ms_eventlog_t **out, const char *dir, const char *app_id,
                      ms_error_t *err)
@@ -34,7 +22,7 @@ int ms_eventlog_open(ms_eventlog_t **out, const char *dir, const char *app_id,
     ms_eventlog_t *self = calloc(1, sizeof *self);
     if (!self) return ms_error_set(err, MS_ERR_NOMEM, "event log");
     snprintf(self->path, sizeof self->path, "%s/%s.jsonl", dir, app_id);
-    if (s_mkdirs(dir) < 0 || !(self->f = fopen(self->path, "w"))) {
+    if (ms_mkdirs(dir) < 0 || !(self->f = fopen(self->path, "w"))) {
         ms_error_set(err, MS_ERR_IO, "cannot write event log %s: %s",
                      self->path, strerror(errno));
         free(self);

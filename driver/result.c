@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/agg.h"
+#include "common/fsutil.h"
 #include "common/mp.h"
 
 struct ms_result {
@@ -303,23 +304,13 @@ static void s_write_rows(const ms_result_t *self, FILE *f)
     }
 }
 
-static void s_mkdirs(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        mkdir(dir, 0755);
-        *p = '/';
-    }
-}
-
 int ms_result_write_csv(const ms_result_t *self, const char *path,
                         ms_error_t *err)
 {
     char tmp[4200];
-    s_mkdirs(path);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", path);
+    if (strchr(parent, '/')) ms_mkdirs(dirname(parent));
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f)

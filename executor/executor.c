@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/fsutil.h"
 #include "common/mp.h"
 #include "common/plan.h"
 #include "common/proto.h"
@@ -278,7 +279,9 @@ static int s_setup(s_executor_t *ex)
     if (zmq_bind(ex->results, ex->results_ep) < 0 ||
         zmq_connect(ex->dealer, ex->args.driver) < 0)
         return -1;
-    if (mkdir(ex->args.dir, 0755) < 0 && errno != EEXIST) {
+    /* With parents: the application's folder goes when its last executor
+     * does, and a later executor may find it gone. */
+    if (ms_mkdirs(ex->args.dir) < 0) {
         fprintf(stderr, "executor %d: cannot create %s: %s\n", ex->args.id,
                 ex->args.dir, strerror(errno));
         return -1;

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zmq.h>
 
 #include "common/conf.h"
+#include "common/fsutil.h"
 #include "shuffle/server.h"
 
 static const char s_usage[] =
@@ -27,19 +27,6 @@ static void s_on_signal(int sig)
 {
     (void)sig;
     s_stop = 1;
-}
-
-static int s_mkdirs(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 int ms_shuffle_server_main(int argc, char **argv)
@@ -79,7 +66,7 @@ int ms_shuffle_server_main(int argc, char **argv)
              local ? local : "/tmp", (int)port);
     if (!bind) bind = bind_buf;
     if (!dir) dir = dir_buf;
-    if (s_mkdirs(dir) < 0) {
+    if (ms_mkdirs(dir) < 0) {
         fprintf(stderr, "minispark shuffle-server: cannot create %s: %s\n", dir,
                 strerror(errno));
         rc = 3;
