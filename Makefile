@@ -33,8 +33,9 @@ test: setup build $(DATASET)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory unit-asan
 
-bench: setup build
+bench: setup build $(DATASET)
 	sh bench/run.sh $(BUILD)/minispark
+	python3 bench/dynalloc.py $(BUILD)/minispark
 
 fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMS_FUZZ=ON >/dev/null

@@ -52,15 +52,15 @@ static int s_read_counts(const ms_conf_t *c, int capacity, ms_alloc_conf_t *o,
                             (long long)min, kmax, (long long)max);
     if (max > capacity) {
         if (max != MS_CONF_INFINITE)
-            fprintf(stderr, "minispark: warning: %s=%lld capped to %d, the "
-                            "master's capacity\n",
-                    kmax, (long long)max, capacity);
+            snprintf(o->warning, sizeof o->warning,
+                     "%s=%lld capped to %d, the master's capacity", kmax,
+                     (long long)max, capacity);
         max = capacity;
     }
     if (min > max) {
-        fprintf(stderr, "minispark: warning: %s=%lld capped to %d, the "
-                        "master's capacity\n",
-                kmin, (long long)min, capacity);
+        snprintf(o->warning, sizeof o->warning,
+                 "%s=%lld capped to %d, the master's capacity", kmin,
+                 (long long)min, capacity);
         min = max;
     }
     if (initial < instances) initial = instances;

@@ -24,6 +24,7 @@ typedef struct {
     int tasks_per_executor;
     int64_t backlog_timeout_ms;
     int64_t sustained_timeout_ms;
+    char warning[256]; /* set when the capacity capped a setting */
 } ms_alloc_conf_t;
 
 typedef struct {
@@ -35,7 +36,7 @@ typedef struct ms_alloc ms_alloc_t;
 
 /* Reads and validates the spark.dynamicAllocation.* keys as Spark does
  * (min <= max, max > 0, timeouts > 0, ratio in (0, 1]); capacity caps max
- * (with a warning on stderr when it does). MS_ERR_USAGE names the key. */
+ * and min, saying so in out->warning. MS_ERR_USAGE names the key. */
 int ms_alloc_conf_read(const ms_conf_t *conf, int capacity,
                        ms_alloc_conf_t *out, ms_error_t *err);
 

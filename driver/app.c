@@ -159,10 +159,11 @@ static int s_static_target(ms_app_t *app, ms_error_t *err)
                          &instances, err);
     if (rc < 0) return rc;
     if (instances > app->max_local) {
-        fprintf(stderr,
-                "minispark: warning: spark.executor.instances=%lld capped to "
-                "%d by the master's capacity\n",
-                (long long)instances, app->max_local);
+        if (!app->quiet)
+            fprintf(stderr,
+                    "minispark: warning: spark.executor.instances=%lld capped "
+                    "to %d, the master's capacity\n",
+                    (long long)instances, app->max_local);
         instances = app->max_local;
     }
     app->static_target = (int)instances;
@@ -189,6 +190,11 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
         rc = ms_alloc_manager_new(&app->alloc, app->conf, app->max_local,
                                   app->service, s_clock, NULL, err);
     if (rc < 0) return rc;
+    const char *warning =
+        app->alloc ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))->warning
+                   : "";
+    if (warning[0] && !app->quiet)
+        fprintf(stderr, "minispark: warning: %s\n", warning);
     int most = app->alloc ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))
                                 ->max_executors
                           : app->static_target;

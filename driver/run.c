@@ -21,7 +21,7 @@
 
 static const char s_usage[] =
     "usage: minispark run JOB.json [--master MASTER] [--conf KEY=VALUE]...\n"
-    "                     [--output PATH] [--quiet]\n"
+    "                     [--output PATH] [--event-log DIR] [--quiet]\n"
     "\n"
     "Runs the job file's query (or each of its \"jobs\" in turn) on a driver,\n"
     "executor processes and a shuffle service, prints the result as a table\n"
@@ -31,13 +31,14 @@ static const char s_usage[] =
     "  --conf KEY=VALUE    a Spark configuration key; beats the job file's\n"
     "                      \"conf\" and conf/spark-defaults.conf\n"
     "  --output PATH       write the result CSV here (atomically)\n"
+    "  --event-log DIR     write the event log to DIR/<appId>.jsonl\n"
     "  --quiet             print errors only\n"
     "\n"
     "Exit codes: 0 success, 2 bad usage or job file, 3 input error,\n"
     "4 job failed at run time, 130 interrupted.\n";
 
 typedef struct {
-    const char *job_path, *output, *master;
+    const char *job_path, *output, *master, *event_log;
     bool quiet;
     int nconfs;
     const char *confs[256];
@@ -62,6 +63,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         {"conf", required_argument, 0, 'c'},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
+        {"event-log", required_argument, 0, 'e'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -72,6 +74,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'm': o->master = optarg; break;
         case 'o': o->output = optarg; break;
         case 'q': o->quiet = true; break;
+        case 'e': o->event_log = optarg; break;
         case 'h': fputs(s_usage, stdout); return 1;
         case 'c':
             if (o->nconfs == 256) return -1;
@@ -104,6 +107,10 @@ static int s_build_conf(const s_opts_t *o, const ms_job_spec_t *spec,
     for (int i = 0; rc == 0 && ms_conf_entry(spec->conf, i, &k, &v); i++)
         rc = ms_conf_set(conf, k, v, err);
     if (rc == 0 && o->master) rc = ms_conf_set(conf, "spark.master", o->master, err);
+    if (rc == 0 && o->event_log) {
+        rc = ms_conf_set(conf, "spark.eventLog.enabled", "true", err);
+        if (rc == 0) rc = ms_conf_set(conf, "spark.eventLog.dir", o->event_log, err);
+    }
     for (int i = 0; rc == 0 && i < o->nconfs; i++)
         rc = ms_conf_set_pair(conf, o->confs[i], err);
     return rc;
