@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,28 +176,18 @@ static int s_on_ping(ms_shuffle_server_t *self, zmq_msg_t *id,
                        NULL, NULL, 0);
 }
 
-static int s_on_remove_app(ms_shuffle_server_t *self, zmq_msg_t *id,
-                           const ms_msg_t *m)
+/* REMOVE_APP [app] and REMOVE_SHUFFLE [app, shuffle]; the reply is the
+ * number of files removed, or a negative error. */
+static int s_on_remove(ms_shuffle_server_t *self, zmq_msg_t *id,
+                       const ms_msg_t *m)
 {
-    char *app = m->nf == 1 ? ms_mp_strdup(&m->f[0]) : NULL;
-    int removed = 0;
-    int rc = app ? ms_shuffle_remove_app(self->dir, app, &removed)
-                 : MS_ERR_PROTO;
-    free(app);
-    ms_msg_builder_t b;
-    ms_msg_begin(&b, MS_MSG_REMOVED, 1);
-    msgpack_pack_int(&b.pk, rc < 0 ? rc : removed);
-    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b,
-                       NULL, NULL, 0);
-}
-
-static int s_on_remove_shuffle(ms_shuffle_server_t *self, zmq_msg_t *id,
-                               const ms_msg_t *m)
-{
-    char *app = m->nf == 2 ? ms_mp_strdup(&m->f[0]) : NULL;
+    bool whole_app = m->type == MS_MSG_REMOVE_APP;
+    char *app = m->nf == (whole_app ? 1u : 2u) ? ms_mp_strdup(&m->f[0]) : NULL;
     int64_t shuffle = -1;
     int removed = 0, rc = MS_ERR_PROTO;
-    if (app && ms_mp_int(&m->f[1], 0, INT32_MAX, &shuffle))
+    if (app && whole_app)
+        rc = ms_shuffle_remove_app(self->dir, app, &removed);
+    else if (app && ms_mp_int(&m->f[1], 0, INT32_MAX, &shuffle))
         rc = ms_shuffle_remove_shuffle(self->dir, app, (int)shuffle, &removed);
     free(app);
     ms_msg_builder_t b;
@@ -215,8 +206,8 @@ static const struct {
 } s_handlers[] = {
     {MS_MSG_FETCH, s_on_fetch},
     {MS_MSG_PING, s_on_ping},
-    {MS_MSG_REMOVE_APP, s_on_remove_app},
-    {MS_MSG_REMOVE_SHUFFLE, s_on_remove_shuffle},
+    {MS_MSG_REMOVE_APP, s_on_remove},
+    {MS_MSG_REMOVE_SHUFFLE, s_on_remove},
 };
 
 static void s_dispatch(ms_shuffle_server_t *self, zmq_msg_t *frames, int n)
