@@ -6,12 +6,15 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DATASET    := datasets/big_events_50k.csv
 
-.PHONY: all build setup run test unit-asan bench fuzz format clean
+.PHONY: all build setup setup-test run test unit-asan bench fuzz format clean
 
 all: build
 
 setup:
 	@sh scripts/setup.sh
+
+setup-test:
+	@sh scripts/setup.sh test
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -29,7 +32,7 @@ unit-asan:
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest -L unit --output-on-failure
 
-test: setup build $(DATASET)
+test: setup-test build $(DATASET)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory unit-asan
 

@@ -5,6 +5,7 @@
 
 #include "datasets/gen.h"
 #include "driver/driver.h"
+#include "driver/report.h"
 #include "executor/executor.h"
 #include "shuffle/server.h"
 
@@ -19,6 +20,8 @@ static const struct {
     {"shuffle-server", ms_shuffle_server_main,
      "serve shuffle files of this host (external shuffle service)"},
     {"gen", ms_gen_main, "generate the synthetic events CSV"},
+    {"report", ms_report_main,
+     "draw a finished run's event log as an SVG or HTML timeline"},
     {"executor", ms_executor_main, NULL},
 };
 

@@ -325,6 +325,22 @@ static int64_t s_next_wake(const ms_app_t *app)
     return due < app->next_tick_ms ? due : app->next_tick_ms;
 }
 
+/* The allocation manager's gauges, for /metrics. */
+static void s_publish_gauges(ms_app_t *app)
+{
+    ms_ui_gauges_t g = {.all_executors = ms_app_active_execs(app),
+                        .target = ms_app_target(app)};
+    for (int i = 0; i < app->nexecs; i++)
+        g.pending_remove += app->execs[i].alive && app->execs[i].stopping &&
+                            app->execs[i].registered;
+    if (app->alloc) {
+        const ms_alloc_t *p = ms_alloc_manager_policy(app->alloc);
+        g.to_add = ms_alloc_step(p);
+        g.max_needed = ms_alloc_max_needed(p);
+    }
+    ms_ui_state_set_gauges(app->ui, &g);
+}
+
 static int s_tick(ms_app_t *app, ms_error_t *err)
 {
     int64_t now = ms_now_ms();
@@ -343,7 +359,9 @@ static int s_tick(ms_app_t *app, ms_error_t *err)
         app->last_tick_ms = now;
         app->next_tick_ms = now + MS_APP_TICK_MS;
     }
-    return ms_app_reconcile(app, err);
+    int rc = ms_app_reconcile(app, err);
+    s_publish_gauges(app);
+    return rc;
 }
 
 /* The allocation tick comes first: the caller has just launched what it
@@ -412,6 +430,58 @@ static int s_event_log(ms_app_t *app, ms_error_t *err)
     return rc;
 }
 
+static int s_web_ui(ms_app_t *app, ms_error_t *err)
+{
+    bool enabled;
+    int64_t port;
+    const char *host = ms_conf_get(app->conf, "spark.ui.host");
+    int rc = ms_conf_bool(app->conf, "spark.ui.enabled", true, &enabled, err);
+    if (rc == 0)
+        rc = ms_conf_int(app->conf, "spark.ui.port", 4040, 1, 65535, &port, err);
+    if (rc == 0)
+        rc = ms_conf_duration_ms(app->conf, "minispark.ui.lingerAfterEnd", 1000,
+                                 0, &app->ui_linger_ms, err);
+    if (rc < 0 || !enabled) return rc;
+    rc = ms_webui_start(&app->webui, app->ui, host ? host : "127.0.0.1",
+                       (int)port, err);
+    if (rc == 0 && !app->quiet)
+        fprintf(stderr, "minispark: web UI at http://%s:%d/\n",
+                host ? host : "127.0.0.1", ms_webui_port(app->webui));
+    return rc;
+}
+
+/* The first decision: where the target starts, and why. */
+static void s_initial_target(ms_app_t *app)
+{
+    char why[256];
+    int target = ms_app_target(app);
+    if (app->alloc) {
+        const ms_alloc_conf_t *c = ms_alloc_conf(ms_alloc_manager_policy(app->alloc));
+        snprintf(why, sizeof why,
+                 "initial target %d: max(minExecutors, initialExecutors, "
+                 "spark.executor.instances) within [%d, %d]",
+                 target, c->min_executors, c->max_executors);
+    } else {
+        snprintf(why, sizeof why,
+                 "initial target %d: static allocation (spark.executor."
+                 "instances)",
+                 target);
+    }
+    ms_event_t ev = {.type = MS_EV_ALLOCATION, .action = "target",
+                     .new_target = target, .reason = why};
+    ms_bus_post(&app->bus, &ev);
+}
+
+int ms_app_linger(ms_app_t *app, ms_error_t *err)
+{
+    if (!app->webui || app->ui_linger_ms <= 0) return 0;
+    int rc = 0;
+    for (int64_t end = ms_now_ms() + app->ui_linger_ms;
+         rc == 0 && ms_now_ms() < end;)
+        rc = ms_app_pump(app, end - ms_now_ms(), err);
+    return rc;
+}
+
 int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
                  bool quiet, ms_error_t *err)
 {
@@ -426,10 +496,15 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
     if (rc < 0) return rc;
     if (app->alloc) ms_bus_subscribe(&app->bus, ms_alloc_manager_listener, app->alloc);
     ms_bus_subscribe(&app->bus, ms_console_listener, app);
+    if (!(app->ui = ms_ui_state_new()))
+        return ms_error_set(err, MS_ERR_NOMEM, "UI state");
+    ms_bus_subscribe(&app->bus, ms_ui_state_listener, app->ui);
     if ((rc = s_event_log(app, err)) < 0) return rc;
     ms_event_t start = {.type = MS_EV_APP_START, .app_id = app->app_id,
                         .app_name = app_name};
     ms_bus_post(&app->bus, &start);
+    s_initial_target(app);
+    if ((rc = s_web_ui(app, err)) < 0) return rc;
     snprintf(app->app_dir, sizeof app->app_dir, "%s/minispark-%s",
              app->local_dir, app->app_id);
     if ((rc = s_bind(app, err)) < 0) return rc;
@@ -491,12 +566,14 @@ void ms_app_stop(ms_app_t *app, bool ok)
     app->router = app->zctx = NULL;
     ms_event_t end = {.type = MS_EV_APP_END};
     ms_bus_post(&app->bus, &end);
+    ms_webui_stop(&app->webui);
 }
 
 void ms_app_free(ms_app_t *app)
 {
     ms_eventlog_close(&app->eventlog);
     ms_alloc_manager_destroy(&app->alloc);
+    ms_ui_state_destroy(&app->ui);
     free(app->execs);
     app->execs = NULL;
     app->nexecs = app->cap = 0;

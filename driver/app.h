@@ -16,6 +16,8 @@
 #include "driver/eventlog.h"
 #include "driver/events.h"
 #include "driver/jobfile.h"
+#include "driver/ui_state.h"
+#include "driver/webui.h"
 
 typedef struct {
     int id;
@@ -47,6 +49,9 @@ typedef struct ms_app {
     char endpoint[256];
     ms_bus_t bus;
     ms_eventlog_t *eventlog;
+    ms_ui_state_t *ui;
+    ms_webui_t *webui;
+    int64_t ui_linger_ms; /* keep the UI up this long after the last job */
     /* executors */
     ms_exec_t *execs;
     int nexecs, cap;
@@ -88,6 +93,10 @@ void ms_app_free(ms_app_t *app);
  * after SIGINT/SIGTERM, MS_ERR_FAILED (with err) when an executor is lost,
  * else 0. */
 int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err);
+
+/* Keeps the event loop (and so the UI and idle timeouts) running for
+ * minispark.ui.lingerAfterEnd when the web UI is up. */
+int ms_app_linger(ms_app_t *app, ms_error_t *err);
 
 /* Deletes a finished job's shuffle files wherever they are served. */
 void ms_app_remove_shuffle(ms_app_t *app, int shuffle);

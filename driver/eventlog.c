@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/utf8.h"
 
 struct ms_eventlog {
     FILE *f;
@@ -177,9 +178,41 @@ static const char *const s_names[] = {
     [MS_EV_SHUFFLE_REMOVED] = "",
 };
 
-void ms_eventlog_listener(void *arg, const ms_event_t *ev)
+/* jansson refuses invalid UTF-8, and a failure message or a reason may
+ * hold any bytes: every string goes out cleaned, or the event would be
+ * lost. */
+typedef struct {
+    char app_id[64], app_name[256], stage_name[32], failure[1024];
+    char host[256], reason[1024], action[32];
+} s_clean_t;
+
+static const char *s_clean_str(char *buf, size_t size, const char *s)
+{
+    if (!s) return NULL;
+    ms_utf8_copy(buf, size, s);
+    return buf;
+}
+
+static ms_event_t s_cleaned(const ms_event_t *ev, s_clean_t *c)
+{
+    ms_event_t e = *ev;
+    e.app_id = s_clean_str(c->app_id, sizeof c->app_id, ev->app_id);
+    e.app_name = s_clean_str(c->app_name, sizeof c->app_name, ev->app_name);
+    e.stage_name =
+        s_clean_str(c->stage_name, sizeof c->stage_name, ev->stage_name);
+    e.failure = s_clean_str(c->failure, sizeof c->failure, ev->failure);
+    e.host = s_clean_str(c->host, sizeof c->host, ev->host);
+    e.reason = s_clean_str(c->reason, sizeof c->reason, ev->reason);
+    e.action = s_clean_str(c->action, sizeof c->action, ev->action);
+    return e;
+}
+
+void ms_eventlog_listener(void *arg, const ms_event_t *raw)
 {
     ms_eventlog_t *self = arg;
+    s_clean_t clean;
+    ms_event_t cleaned = s_cleaned(raw, &clean);
+    const ms_event_t *ev = &cleaned;
     json_t *body = s_build(ev);
     if (!body) return;
     /* "Event" first, as in Spark's logs, then the event's own fields. */

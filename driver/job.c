@@ -50,10 +50,13 @@ static const char *s_kind_name(ms_task_kind_t k)
     return k == MS_TASK_MAP ? "map" : "reduce";
 }
 
-void ms_job_progress(const ms_job_run_t *job, char *buf, size_t size)
+void ms_job_progress(const ms_job_run_t *job, ms_console_line_t *line)
 {
-    snprintf(buf, size, "[Stage %d: %s (%d + %d) / %d]", job->stage_id,
-             s_kind_name(job->kind), job->done, job->running, job->ntasks);
+    line->stage = job->stage_id;
+    line->stage_name = s_kind_name(job->kind);
+    line->done = job->done;
+    line->running = job->running;
+    line->total = job->ntasks;
 }
 
 /* ---- splits ------------------------------------------------------------------ */

@@ -28,7 +28,8 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
                         const void *rows, size_t len);
 /* An executor died: its running tasks are lost. */
 void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why);
-/* "[Stage 0: map (12 + 4) / 40]" */
-void ms_job_progress(const ms_job_run_t *job, char *buf, size_t size);
+/* Fills the stage part of the console's live line. */
+struct ms_console_line;
+void ms_job_progress(const ms_job_run_t *job, struct ms_console_line *line);
 
 #endif

@@ -21,7 +21,8 @@
 
 static const char s_usage[] =
     "usage: minispark run JOB.json [--master MASTER] [--conf KEY=VALUE]...\n"
-    "                     [--output PATH] [--event-log DIR] [--quiet]\n"
+    "                     [--output PATH] [--ui-port N | --no-ui]\n"
+    "                     [--event-log DIR] [--quiet]\n"
     "\n"
     "Runs the job file's query (or each of its \"jobs\" in turn) on a driver,\n"
     "executor processes and a shuffle service, prints the result as a table\n"
@@ -31,6 +32,9 @@ static const char s_usage[] =
     "  --conf KEY=VALUE    a Spark configuration key; beats the job file's\n"
     "                      \"conf\" and conf/spark-defaults.conf\n"
     "  --output PATH       write the result CSV here (atomically)\n"
+    "  --ui-port N         serve the live web UI on port N (default 4040,\n"
+    "                      or the next free one)\n"
+    "  --no-ui             no web UI\n"
     "  --event-log DIR     write the event log to DIR/<appId>.jsonl\n"
     "  --quiet             print errors only\n"
     "\n"
@@ -38,7 +42,8 @@ static const char s_usage[] =
     "4 job failed at run time, 130 interrupted.\n";
 
 typedef struct {
-    const char *job_path, *output, *master, *event_log;
+    const char *job_path, *output, *master, *event_log, *ui_port;
+    bool no_ui;
     bool quiet;
     int nconfs;
     const char *confs[256];
@@ -64,6 +69,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"event-log", required_argument, 0, 'e'},
+        {"ui-port", required_argument, 0, 'u'},
+        {"no-ui", no_argument, 0, 'n'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -75,6 +82,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'o': o->output = optarg; break;
         case 'q': o->quiet = true; break;
         case 'e': o->event_log = optarg; break;
+        case 'u': o->ui_port = optarg; break;
+        case 'n': o->no_ui = true; break;
         case 'h': fputs(s_usage, stdout); return 1;
         case 'c':
             if (o->nconfs == 256) return -1;
@@ -107,6 +116,8 @@ static int s_build_conf(const s_opts_t *o, const ms_job_spec_t *spec,
     for (int i = 0; rc == 0 && ms_conf_entry(spec->conf, i, &k, &v); i++)
         rc = ms_conf_set(conf, k, v, err);
     if (rc == 0 && o->master) rc = ms_conf_set(conf, "spark.master", o->master, err);
+    if (rc == 0 && o->ui_port) rc = ms_conf_set(conf, "spark.ui.port", o->ui_port, err);
+    if (rc == 0 && o->no_ui) rc = ms_conf_set(conf, "spark.ui.enabled", "false", err);
     if (rc == 0 && o->event_log) {
         rc = ms_conf_set(conf, "spark.eventLog.enabled", "true", err);
         if (rc == 0) rc = ms_conf_set(conf, "spark.eventLog.dir", o->event_log, err);
@@ -266,6 +277,7 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
         rc = ms_app_start(&app, conf, spec->app_name, o->quiet, err);
     }
     if (rc == 0) rc = s_run_jobs(&app, spec, plans, o, err);
+    if (rc == 0) rc = ms_app_linger(&app, err);
     if (started) ms_app_stop(&app, rc == 0);
     if (rc == 0 && !o->quiet) s_summary(&app);
     if (started) ms_app_free(&app);

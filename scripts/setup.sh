@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages minispark needs to build and test, and only
-# the ones that are missing, so a second run costs nothing.
+# the ones that are missing, so a second run costs nothing. `setup.sh test`
+# also installs what only the tests use: chromium, which loads the web UI.
 set -eu
 
 PKGS="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev zlib1g-dev
-libjansson-dev libxxhash-dev libcriterion-dev python3"
+libjansson-dev libxxhash-dev libmicrohttpd-dev libcriterion-dev python3"
+[ "${1:-}" = test ] && PKGS="$PKGS chromium"
 
 missing=""
 for p in $PKGS; do
