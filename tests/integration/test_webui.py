@@ -12,8 +12,10 @@ import json
 import os
 import re
 import socket
+import subprocess
 import time
 import uuid
+import xml.etree.ElementTree as ET
 
 import browser_check
 import mslib
@@ -269,6 +271,7 @@ def watch(http, app_id, run):
             s.metrics = parse_metrics(http.text("/metrics")[1])
             s.jobs = http.json(base + "jobs")
             s.stages = http.json(base + "stages")
+            s.decisions = http.json(base + "allocation")
         except (OSError, http.client.HTTPException) as e:
             done = samples and len(samples[-1].jobs) == 2 and all(
                 j["status"] == "SUCCEEDED" for j in samples[-1].jobs)
@@ -406,6 +409,9 @@ def rest_api_and_metrics_follow_dynamic_allocation(env):
             check(app_id in labels, "metric %s labels %r lack the app id"
                   % (name, labels))
 
+    check_report_replays_what_the_api_showed(env, samples,
+                                             os.path.join(log_dir, logs[0]))
+
     jobs = check_forward(samples, "jobId", "status",
                          ["RUNNING", "SUCCEEDED"], "jobs")
     check(sorted(jobs) == [0, 1] and
@@ -424,6 +430,32 @@ def rest_api_and_metrics_follow_dynamic_allocation(env):
               0 < x["numCompleteTasks"] < x["numTasks"]
               for s in samples for x in s.stages),
           "no stage seen part-way done")
+
+
+def check_report_replays_what_the_api_showed(env, samples, log):
+    """`minispark report` on the run's event log draws the decisions the
+    live API listed (same reasons, same executors) and the same peak."""
+    svg = os.path.join(env.new_dir("report"), "timeline.svg")
+    res = subprocess.run([env.binary, "report", log, "-o", svg],
+                         capture_output=True, text=True, timeout=60)
+    check(res.returncode == 0, "report failed: %s" % res.stderr)
+    root = ET.parse(svg).getroot()
+    drawn = set()
+    for g in root.iter("{http://www.w3.org/2000/svg}g"):
+        kind = g.get("class")
+        title = g.find("{http://www.w3.org/2000/svg}title")
+        if kind in ("add", "remove") and title is not None:
+            drawn.add((kind, int(g.get("data-executor")), title.text))
+    live = samples[-1].decisions
+    shown = set((d["action"], d["executorId"] and int(d["executorId"]),
+                 d["reason"]) for d in live if d["action"] in ("add",
+                                                               "remove"))
+    check(shown and shown <= drawn, "decisions the API listed but the report "
+          "lacks: %s" % sorted(shown - drawn, key=str))
+    peak = max(active(s) for s in samples)
+    check(int(root.get("data-max-executors")) >= peak,
+          "report peak %s, API saw %d" % (root.get("data-max-executors"),
+                                          peak))
 
 
 def check_http_surface(http, app_id):
