@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fsutil.h"
 #include "driver/eventlog.h"
 #include "driver/ui_render.h"
 #include "driver/ui_state.h"
@@ -91,26 +92,9 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     return -1;
 }
 
-/* Writes text to path through a temporary file in the same folder, so a
- * reader never sees half a report. */
-static int s_write_atomic(const char *path, const char *text, ms_error_t *err)
+static int s_put_text(FILE *f, void *text)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ms_error_set(err, MS_ERR_IO, "cannot write %s: %s", path,
-                            strerror(errno));
-    size_t n = strlen(text);
-    bool bad = fwrite(text, 1, n, f) != n;
-    if (fclose(f) != 0) bad = true;
-    if (bad || rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return ms_error_set(err, MS_ERR_IO, "cannot write %s: %s", path,
-                            strerror(e));
-    }
-    return 0;
+    return fputs(text, f) < 0 ? -1 : 0;
 }
 
 /* Replays the log and renders it; the text is the caller's to free. */
@@ -141,7 +125,7 @@ int ms_report_main(int argc, char **argv)
     ms_error_t err = {0};
     char *text = NULL;
     int rc = s_render(&o, &text, &err);
-    if (rc == 0) rc = s_write_atomic(o.out, text, &err);
+    if (rc == 0) rc = ms_write_atomic(o.out, s_put_text, text, &err);
     free(text);
     if (rc < 0) {
         fprintf(stderr, "minispark report: error: %s\n", err.msg);

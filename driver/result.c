@@ -285,8 +285,9 @@ static void s_csv_field(FILE *f, const ms_value_t *v)
     fputc('"', f);
 }
 
-static void s_write_rows(const ms_result_t *self, FILE *f)
+static int s_write_rows(FILE *f, void *arg)
 {
+    const ms_result_t *self = arg;
     for (int c = 0; c < self->ncols; c++) {
         ms_value_t name = {.type = MS_TYPE_STRING,
                            .len = (uint32_t)strlen(self->names[c]),
@@ -302,28 +303,14 @@ static void s_write_rows(const ms_result_t *self, FILE *f)
         }
         fputc('\n', f);
     }
+    return 0;
 }
 
 int ms_result_write_csv(const ms_result_t *self, const char *path,
                         ms_error_t *err)
 {
-    char tmp[4200];
     char parent[4096];
     snprintf(parent, sizeof parent, "%s", path);
-    if (strchr(parent, '/')) ms_mkdirs(dirname(parent));
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ms_error_set(err, MS_ERR_IO, "cannot write %s: %s", tmp,
-                            strerror(errno));
-    s_write_rows(self, f);
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return ms_error_set(err, MS_ERR_IO, "cannot write %s: %s", path,
-                            strerror(e));
-    }
-    return 0;
+    if (strchr(parent, '/')) ms_mkdirs(dirname(parent)); /* e.g. out/ */
+    return ms_write_atomic(path, s_write_rows, (void *)self, err);
 }
