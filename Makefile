@@ -6,7 +6,8 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DATASET    := datasets/big_events_50k.csv
 
-.PHONY: all build setup setup-test run test unit-asan bench fuzz format clean
+.PHONY: all build setup setup-test run test unit-asan bench fuzz format \
+        format-check clean
 
 all: build
 
@@ -32,7 +33,7 @@ unit-asan:
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest -L unit --output-on-failure
 
-test: setup-test build $(DATASET)
+test: setup-test build $(DATASET) format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory unit-asan
 
@@ -47,6 +48,10 @@ fuzz:
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# The committed .clang-format is the house layout; CI refuses drift.
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

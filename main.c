@@ -30,7 +30,8 @@ static void s_usage(FILE *out)
     fputs("usage: minispark COMMAND [options]\n\ncommands:\n", out);
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
         if (s_commands[i].help)
-            fprintf(out, "  %-16s %s\n", s_commands[i].name, s_commands[i].help);
+            fprintf(out, "  %-16s %s\n", s_commands[i].name,
+                    s_commands[i].help);
     fputs("\n`minispark COMMAND --help` describes a command's options.\n"
           "minispark --version prints the version.\n",
           out);

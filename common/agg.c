@@ -78,7 +78,8 @@ static size_t s_encode_keys(ms_agg_table_t *self, const ms_value_t *keys)
 {
     size_t n = 0;
     for (int i = 0; i < self->plan->nkeys; i++) {
-        size_t w = s_encode_value(self->key + n, sizeof self->key - n, &keys[i]);
+        size_t w =
+            s_encode_value(self->key + n, sizeof self->key - n, &keys[i]);
         if (!w) return 0;
         n += w;
     }
@@ -188,13 +189,15 @@ static int64_t s_group(ms_agg_table_t *self, const ms_value_t *keys,
     return g;
 }
 
-/* ---- folding values --------------------------------------------------------- */
+/* ---- folding values ---------------------------------------------------------
+ */
 
 static int s_keep_string(ms_agg_table_t *self, int64_t *s, const ms_value_t *v)
 {
     if (self->strs_used + v->len > self->strs_size) {
         size_t size = self->strs_size ? self->strs_size * 2 : 4096;
-        while (size < self->strs_used + v->len) size *= 2;
+        while (size < self->strs_used + v->len)
+            size *= 2;
         char *p = realloc(self->strs, size);
         if (!p) return MS_ERR_NOMEM;
         self->strs = p;
@@ -380,8 +383,10 @@ int ms_agg_table_pack_partials(const ms_agg_table_t *self,
         msgpack_packer_init(&pk, &parts[p], msgpack_sbuffer_write);
         msgpack_pack_array(&pk, (size_t)(plan->nkeys + plan->naggs));
         s_decode_keys(self, g, keys);
-        for (int i = 0; i < plan->nkeys; i++) ms_mp_pack_value(&pk, &keys[i]);
-        for (int a = 0; a < plan->naggs; a++) s_pack_partial(self, &pk, g, a);
+        for (int i = 0; i < plan->nkeys; i++)
+            ms_mp_pack_value(&pk, &keys[i]);
+        for (int a = 0; a < plan->naggs; a++)
+            s_pack_partial(self, &pk, g, a);
     }
     return 0;
 }
@@ -435,22 +440,26 @@ int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
     const msgpack_object *items;
     ms_value_t *keys = self->keyvals;
     if (!ms_mp_array(row, plan->nkeys + plan->naggs, &items, NULL))
-        return ms_error_set(err, MS_ERR_CORRUPT, "shuffle row is not an array "
-                                                 "of keys and states");
+        return ms_error_set(err, MS_ERR_CORRUPT,
+                            "shuffle row is not an array "
+                            "of keys and states");
     for (int i = 0; i < plan->nkeys; i++)
         if (!ms_mp_value(&items[i], plan->keys[i].type, &keys[i]))
             return ms_error_set(err, MS_ERR_CORRUPT,
-                                "bad key %s in shuffle row", plan->keys[i].name);
+                                "bad key %s in shuffle row",
+                                plan->keys[i].name);
     int64_t g = s_group(self, keys, err);
     if (g < 0) return (int)g;
     for (int a = 0; a < plan->naggs; a++) {
-        int rc = s_merge_one(self, (uint32_t)g, a, &items[plan->nkeys + a], err);
+        int rc =
+            s_merge_one(self, (uint32_t)g, a, &items[plan->nkeys + a], err);
         if (rc < 0) return rc;
     }
     return 0;
 }
 
-/* ---- final values --------------------------------------------------------- */
+/* ---- final values ---------------------------------------------------------
+ */
 
 static int64_t s_div_round_half_up(__int128 num, int64_t den)
 {
@@ -460,8 +469,8 @@ static int64_t s_div_round_half_up(__int128 num, int64_t den)
     return (int64_t)q;
 }
 
-static int s_final(const ms_agg_table_t *self, uint32_t g, int a,
-                   ms_value_t *v, ms_error_t *err)
+static int s_final(const ms_agg_table_t *self, uint32_t g, int a, ms_value_t *v,
+                   ms_error_t *err)
 {
     const ms_agg_t *agg = &self->plan->aggs[a];
     const int64_t *s = s_state(self, g, a);
@@ -493,7 +502,8 @@ static int s_final(const ms_agg_table_t *self, uint32_t g, int a,
     } else if (agg->in.type == MS_TYPE_INT64) {
         v->d = (double)s[0] / (double)s[1];
     } else {
-        __int128 num = (__int128)s[0] * ms_pow10[agg->type.scale - agg->in.scale];
+        __int128 num =
+            (__int128)s[0] * ms_pow10[agg->type.scale - agg->in.scale];
         __int128 q = num / s[1];
         if (q > INT64_MAX || q < INT64_MIN)
             return ms_error_set(err, MS_ERR_OVERFLOW,
@@ -515,7 +525,8 @@ int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
     for (uint32_t g = 0; g < n; g++) {
         msgpack_pack_array(&pk, (size_t)(plan->nkeys + plan->naggs));
         s_decode_keys(self, g, keys);
-        for (int i = 0; i < plan->nkeys; i++) ms_mp_pack_value(&pk, &keys[i]);
+        for (int i = 0; i < plan->nkeys; i++)
+            ms_mp_pack_value(&pk, &keys[i]);
         for (int a = 0; a < plan->naggs; a++) {
             int rc = s_final(self, g, a, &v, err);
             if (rc < 0) return rc;

@@ -63,7 +63,8 @@ static int s_grow_slots(ms_bytemap_t *self)
     for (uint32_t i = 0; i < self->count; i++) {
         uint64_t h = self->entries[i].hash;
         uint32_t pos = (uint32_t)h & mask;
-        while (slots[pos].idx1) pos = (pos + 1) & mask;
+        while (slots[pos].idx1)
+            pos = (pos + 1) & mask;
         slots[pos].idx1 = i + 1;
         slots[pos].tag = (uint32_t)(h >> 32);
     }
@@ -85,7 +86,8 @@ static int s_append(ms_bytemap_t *self, const void *key, uint32_t len,
     }
     if (self->used + len > self->size) {
         size_t size = self->size ? self->size * 2 : 4096;
-        while (size < self->used + len) size *= 2;
+        while (size < self->used + len)
+            size *= 2;
         uint8_t *a = realloc(self->arena, size);
         if (!a) return -1;
         self->arena = a;

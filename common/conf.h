@@ -46,9 +46,8 @@ int ms_conf_double(const ms_conf_t *self, const char *key, double def,
                    double *out, ms_error_t *err);
 /* Durations: "500ms", "5s", "2min", "1h", "1d", "infinity"; a bare number is
  * in unit_ms milliseconds (Spark's per-key default unit). */
-int ms_conf_duration_ms(const ms_conf_t *self, const char *key,
-                        int64_t unit_ms, int64_t def, int64_t *out,
-                        ms_error_t *err);
+int ms_conf_duration_ms(const ms_conf_t *self, const char *key, int64_t unit_ms,
+                        int64_t def, int64_t *out, ms_error_t *err);
 /* Sizes: "64k", "128m", "1g", "2t", optionally with a trailing 'b' ("64kb");
  * a bare number is in unit bytes. */
 int ms_conf_size(const ms_conf_t *self, const char *key, int64_t unit,

@@ -78,9 +78,8 @@ int64_t ms_csv_line_at(const char *path, int64_t offset);
  * MS_DECIMAL_MAX_SCALE), double, timestamp, else string. Empty fields are
  * nulls and do not vote; a column of only nulls is a string. Without infer
  * every column is a string. An empty file has no columns. */
-int ms_csv_infer_schema(const char *path, const ms_csv_opts_t *opts,
-                        bool infer, int sample_rows, ms_schema_t *out,
-                        ms_error_t *err);
+int ms_csv_infer_schema(const char *path, const ms_csv_opts_t *opts, bool infer,
+                        int sample_rows, ms_schema_t *out, ms_error_t *err);
 
 /* Column index of name, or -1. */
 int ms_schema_find(const ms_schema_t *schema, const char *name);

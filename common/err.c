@@ -10,8 +10,8 @@ const char *ms_strerror(int code)
     switch (code) {
     case MS_OK:
         return "success";
-#define MS_ERR_CASE(num, name, text)                                         \
-    case MS_ERR_##name:                                                      \
+#define MS_ERR_CASE(num, name, text)                                           \
+    case MS_ERR_##name:                                                        \
         return text;
         MS_ERR_MAP(MS_ERR_CASE)
 #undef MS_ERR_CASE

@@ -4,19 +4,19 @@
 #ifndef MS_ERR_H
 #define MS_ERR_H
 
-#define MS_ERR_MAP(X)                                                        \
-    X(1, NOMEM, "out of memory")                                             \
-    X(2, PROTO, "malformed message")                                         \
-    X(3, TIMEOUT, "timed out")                                               \
-    X(4, IO, "I/O error")                                                    \
-    X(5, USAGE, "invalid usage or job file")                                 \
-    X(6, INPUT, "input error")                                               \
-    X(7, CORRUPT, "corrupt data")                                            \
-    X(8, NOTFOUND, "not found")                                              \
-    X(9, MALFORMED, "malformed record")                                      \
-    X(10, OVERFLOW, "arithmetic overflow")                                   \
-    X(11, FETCH, "shuffle fetch failed")                                     \
-    X(12, FAILED, "task failed")                                             \
+#define MS_ERR_MAP(X)                                                          \
+    X(1, NOMEM, "out of memory")                                               \
+    X(2, PROTO, "malformed message")                                           \
+    X(3, TIMEOUT, "timed out")                                                 \
+    X(4, IO, "I/O error")                                                      \
+    X(5, USAGE, "invalid usage or job file")                                   \
+    X(6, INPUT, "input error")                                                 \
+    X(7, CORRUPT, "corrupt data")                                              \
+    X(8, NOTFOUND, "not found")                                                \
+    X(9, MALFORMED, "malformed record")                                        \
+    X(10, OVERFLOW, "arithmetic overflow")                                     \
+    X(11, FETCH, "shuffle fetch failed")                                       \
+    X(12, FAILED, "task failed")                                               \
     X(13, INTERRUPTED, "interrupted")
 
 enum {

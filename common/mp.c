@@ -7,7 +7,8 @@
 static uint64_t s_be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = v << 8 | p[i];
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
     return v;
 }
 
@@ -18,7 +19,7 @@ static int s_header(const uint8_t *p, size_t left, uint64_t *payload,
 {
     static const uint8_t fixed[32] = {
         /* 0xc0..0xdf: header size incl. length bytes; 0 = special */
-        1, 0, 1, 1, 2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9,
+        1, 0, 1, 1, 2, 3, 5, 3,  4,  6, 5, 9, 2, 3, 5, 9,
         2, 3, 5, 9, 3, 4, 6, 10, 18, 2, 3, 5, 3, 5, 3, 5};
     uint8_t b = p[0];
     *payload = *children = 0;
@@ -29,17 +30,41 @@ static int s_header(const uint8_t *p, size_t left, uint64_t *payload,
     int h = fixed[b - 0xc0];
     if (h == 0 || (size_t)h > left) return 0;
     switch (b) {
-    case 0xc4: case 0xd9: *payload = p[1]; break;
-    case 0xc5: case 0xda: *payload = s_be(p + 1, 2); break;
-    case 0xc6: case 0xdb: *payload = s_be(p + 1, 4); break;
-    case 0xc7: *payload = p[1]; break;
-    case 0xc8: *payload = s_be(p + 1, 2); break;
-    case 0xc9: *payload = s_be(p + 1, 4); break;
-    case 0xdc: *children = s_be(p + 1, 2); break;
-    case 0xdd: *children = s_be(p + 1, 4); break;
-    case 0xde: *children = 2 * s_be(p + 1, 2); break;
-    case 0xdf: *children = 2 * s_be(p + 1, 4); break;
-    default: break;
+    case 0xc4:
+    case 0xd9:
+        *payload = p[1];
+        break;
+    case 0xc5:
+    case 0xda:
+        *payload = s_be(p + 1, 2);
+        break;
+    case 0xc6:
+    case 0xdb:
+        *payload = s_be(p + 1, 4);
+        break;
+    case 0xc7:
+        *payload = p[1];
+        break;
+    case 0xc8:
+        *payload = s_be(p + 1, 2);
+        break;
+    case 0xc9:
+        *payload = s_be(p + 1, 4);
+        break;
+    case 0xdc:
+        *children = s_be(p + 1, 2);
+        break;
+    case 0xdd:
+        *children = s_be(p + 1, 4);
+        break;
+    case 0xde:
+        *children = 2 * s_be(p + 1, 2);
+        break;
+    case 0xdf:
+        *children = 2 * s_be(p + 1, 4);
+        break;
+    default:
+        break;
     }
     return h;
 }
@@ -67,8 +92,7 @@ bool ms_mp_sane(const char *buf, size_t len)
     return true;
 }
 
-bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max,
-               int64_t *out)
+bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max, int64_t *out)
 {
     int64_t v;
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {

@@ -17,8 +17,7 @@
 bool ms_mp_sane(const char *buf, size_t len);
 
 /* Integer (positive or negative msgpack int) within [min, max]. */
-bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max,
-               int64_t *out);
+bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max, int64_t *out);
 bool ms_mp_bool(const msgpack_object *o, bool *out);
 /* String or bin: borrowed pointer into the unpacked zone. */
 bool ms_mp_bytes(const msgpack_object *o, const char **p, uint32_t *len);

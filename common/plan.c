@@ -32,8 +32,10 @@ void ms_plan_destroy(ms_plan_t **self_p)
                 free((char *)f->values[j].s);
         free(f->values);
     }
-    for (int i = 0; i < self->nkeys; i++) free(self->keys[i].name);
-    for (int i = 0; i < self->naggs; i++) free(self->aggs[i].name);
+    for (int i = 0; i < self->nkeys; i++)
+        free(self->keys[i].name);
+    for (int i = 0; i < self->naggs; i++)
+        free(self->aggs[i].name);
     free(self->filters);
     free(self->keys);
     free(self->aggs);
@@ -131,8 +133,10 @@ int ms_plan_pack(const ms_plan_t *self, char **out, size_t *len)
     msgpack_pack_array(&pk, 4);
     msgpack_pack_int(&pk, (unsigned char)self->csv.delimiter);
     msgpack_pack_int(&pk, (unsigned char)self->csv.quote);
-    if (self->csv.header) msgpack_pack_true(&pk);
-    else msgpack_pack_false(&pk);
+    if (self->csv.header)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
     msgpack_pack_int(&pk, self->csv.mode);
     msgpack_pack_array(&pk, self->schema.ncols);
     for (int i = 0; i < self->schema.ncols; i++) {
@@ -292,17 +296,17 @@ static bool s_agg(ms_plan_t *self, ms_agg_t *a, const msgpack_object *o)
 }
 
 /* Decodes an array of n items into calloc'ed storage with one callback. */
-#define S_DECODE_LIST(obj, field, count, fn)                                 \
-    do {                                                                     \
-        const msgpack_object *items_;                                        \
-        uint32_t n_;                                                         \
-        if (!ms_mp_array((obj), -1, &items_, &n_) || n_ > 4096) goto fail;   \
-        self->field = calloc(n_ ? n_ : 1, sizeof *self->field);              \
-        if (!self->field) goto fail;                                         \
-        for (uint32_t i_ = 0; i_ < n_; i_++) {                               \
-            self->count++;                                                   \
-            if (!fn(self, &self->field[i_], &items_[i_])) goto fail;         \
-        }                                                                    \
+#define S_DECODE_LIST(obj, field, count, fn)                                   \
+    do {                                                                       \
+        const msgpack_object *items_;                                          \
+        uint32_t n_;                                                           \
+        if (!ms_mp_array((obj), -1, &items_, &n_) || n_ > 4096) goto fail;     \
+        self->field = calloc(n_ ? n_ : 1, sizeof *self->field);                \
+        if (!self->field) goto fail;                                           \
+        for (uint32_t i_ = 0; i_ < n_; i_++) {                                 \
+            self->count++;                                                     \
+            if (!fn(self, &self->field[i_], &items_[i_])) goto fail;           \
+        }                                                                      \
     } while (0)
 
 static int s_unpack(ms_plan_t *self, const msgpack_object *root,
@@ -346,7 +350,8 @@ int ms_plan_unpack(ms_plan_t **out, const char *buf, size_t len,
     if (!ms_mp_sane(buf, len) ||
         msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         off != len)
-        ms_error_set(err, MS_ERR_PROTO, "malformed plan: not one msgpack object");
+        ms_error_set(err, MS_ERR_PROTO,
+                     "malformed plan: not one msgpack object");
     else
         rc = s_unpack(self, &up.data, err);
     msgpack_unpacked_destroy(&up);

@@ -87,9 +87,9 @@ int ms_frames_recv(void *sock, void *frames_v, int max, int *n, int flags)
             zmq_msg_close(f);
             ms_frames_close(frames, count < max ? count : max);
             *n = 0;
-            return errno == EAGAIN ? MS_ERR_TIMEOUT
-                                   : (errno == EINTR ? MS_ERR_INTERRUPTED
-                                                     : MS_ERR_IO);
+            return errno == EAGAIN
+                       ? MS_ERR_TIMEOUT
+                       : (errno == EINTR ? MS_ERR_INTERRUPTED : MS_ERR_IO);
         }
         more = zmq_msg_more(f);
         if (count >= max) {
@@ -110,5 +110,6 @@ int ms_frames_recv(void *sock, void *frames_v, int max, int *n, int flags)
 void ms_frames_close(void *frames_v, int n)
 {
     zmq_msg_t *frames = frames_v;
-    for (int i = 0; i < n; i++) zmq_msg_close(&frames[i]);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&frames[i]);
 }

@@ -92,7 +92,8 @@ bad:
 
 void ms_task_free(ms_task_t *t)
 {
-    for (int i = 0; i < t->nlocs; i++) free(t->locs[i].endpoint);
+    for (int i = 0; i < t->nlocs; i++)
+        free(t->locs[i].endpoint);
     free(t->locs);
     free(t->plan);
     memset(t, 0, sizeof *t);
@@ -106,11 +107,12 @@ void ms_task_end_pack(const ms_task_end_t *e, ms_msg_builder_t *b)
     msgpack_pack_int(&b->pk, e->attempt);
     msgpack_pack_int(&b->pk, e->status);
     ms_mp_pack_str(&b->pk, e->message);
-    const int64_t vals[] = {m->records_read, m->bytes_read, m->malformed,
-                            m->dropped, m->rows_out, m->shuffle_written,
-                            m->shuffle_fetched, m->run_ms};
+    const int64_t vals[] = {
+        m->records_read, m->bytes_read,      m->malformed,       m->dropped,
+        m->rows_out,     m->shuffle_written, m->shuffle_fetched, m->run_ms};
     msgpack_pack_array(&b->pk, 8);
-    for (int i = 0; i < 8; i++) msgpack_pack_int64(&b->pk, vals[i]);
+    for (int i = 0; i < 8; i++)
+        msgpack_pack_int64(&b->pk, vals[i]);
     msgpack_pack_int(&b->pk, e->fetch_map);
     ms_mp_pack_str(&b->pk, e->fetch_endpoint);
 }

@@ -20,8 +20,9 @@ struct ms_alloc_manager {
 static int s_check_shuffle_safety(const ms_conf_t *conf, bool service,
                                   bool *tracking, ms_error_t *err)
 {
-    int rc = ms_conf_bool(conf, "spark.dynamicAllocation.shuffleTracking.enabled",
-                          true, tracking, err);
+    int rc =
+        ms_conf_bool(conf, "spark.dynamicAllocation.shuffleTracking.enabled",
+                     true, tracking, err);
     if (rc < 0) return rc;
     if (!service && !*tracking)
         return ms_error_set(err, MS_ERR_USAGE,
@@ -36,21 +37,23 @@ static int s_check_shuffle_safety(const ms_conf_t *conf, bool service,
 }
 
 int ms_alloc_manager_new(ms_alloc_manager_t **out, const ms_conf_t *conf,
-                         int capacity, bool shuffle_service,
-                         ms_clock_fn *clock, void *clock_arg, ms_error_t *err)
+                         int capacity, bool shuffle_service, ms_clock_fn *clock,
+                         void *clock_arg, ms_error_t *err)
 {
     ms_alloc_conf_t ac;
     int64_t idle, shuffle_timeout;
     bool tracking;
     int rc = ms_alloc_conf_read(conf, capacity, &ac, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(conf, "spark.dynamicAllocation.executorIdleTimeout",
+        rc = ms_conf_duration_ms(conf,
+                                 "spark.dynamicAllocation.executorIdleTimeout",
                                  1000, 60000, &idle, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(conf,
-                                 "spark.dynamicAllocation.shuffleTracking.timeout",
-                                 1, MS_CONF_INFINITE, &shuffle_timeout, err);
-    if (rc == 0) rc = s_check_shuffle_safety(conf, shuffle_service, &tracking, err);
+        rc = ms_conf_duration_ms(
+            conf, "spark.dynamicAllocation.shuffleTracking.timeout", 1,
+            MS_CONF_INFINITE, &shuffle_timeout, err);
+    if (rc == 0)
+        rc = s_check_shuffle_safety(conf, shuffle_service, &tracking, err);
     if (rc < 0) return rc;
     ms_alloc_manager_t *self = calloc(1, sizeof *self);
     if (!self) return ms_error_set(err, MS_ERR_NOMEM, "allocation manager");
@@ -183,13 +186,15 @@ int ms_alloc_manager_tick(ms_alloc_manager_t *self, int registered,
     if (ms_alloc_update(self->policy, now, registered, &change))
         s_post(self, bus, "target", -1, change.old_target, change.reason,
                registered);
-    int k = n > 0 ? ms_alloc_removable(self->policy, ids, n, registered, ok) : 0;
+    int k =
+        n > 0 ? ms_alloc_removable(self->policy, ids, n, registered, ok) : 0;
     if (k > max) k = max;
     char line[320];
     for (int i = 0; i < k; i++) {
         ms_alloc_removal_t *r = &remove[i];
         r->exec = ok[i];
-        ms_exec_monitor_explain(self->monitor, ok[i], now, r->why, sizeof r->why);
+        ms_exec_monitor_explain(self->monitor, ok[i], now, r->why,
+                                sizeof r->why);
         ms_exec_monitor_pending_removal(self->monitor, ok[i]);
         snprintf(line, sizeof line, "remove executor %d: %s", ok[i], r->why);
         s_post(self, bus, "remove", ok[i], ms_alloc_target(self->policy), line,

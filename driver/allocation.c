@@ -25,7 +25,8 @@ struct ms_alloc {
     int nstages, cap;
 };
 
-/* ---- configuration ---------------------------------------------------------- */
+/* ---- configuration ----------------------------------------------------------
+ */
 
 static int s_read_counts(const ms_conf_t *c, int capacity, ms_alloc_conf_t *o,
                          ms_error_t *err)
@@ -79,7 +80,8 @@ static int s_read_timing(const ms_conf_t *c, ms_alloc_conf_t *o,
     const char *ks = "spark.dynamicAllocation.sustainedSchedulerBacklogTimeout";
     const char *kr = "spark.dynamicAllocation.executorAllocationRatio";
     int64_t cores, cpus;
-    int rc = ms_conf_duration_ms(c, kb, 1000, 1000, &o->backlog_timeout_ms, err);
+    int rc =
+        ms_conf_duration_ms(c, kb, 1000, 1000, &o->backlog_timeout_ms, err);
     if (rc == 0)
         rc = ms_conf_duration_ms(c, ks, 1000, o->backlog_timeout_ms,
                                  &o->sustained_timeout_ms, err);
@@ -112,7 +114,8 @@ int ms_alloc_conf_read(const ms_conf_t *conf, int capacity,
     return rc < 0 ? rc : s_read_timing(conf, out, err);
 }
 
-/* ---- lifetime --------------------------------------------------------------------- */
+/* ---- lifetime
+ * --------------------------------------------------------------------- */
 
 ms_alloc_t *ms_alloc_new(const ms_alloc_conf_t *conf)
 {
@@ -135,7 +138,8 @@ void ms_alloc_destroy(ms_alloc_t **self_p)
     *self_p = NULL;
 }
 
-/* ---- task counts -------------------------------------------------------------------- */
+/* ---- task counts
+ * -------------------------------------------------------------------- */
 
 static s_stage_t *s_stage(ms_alloc_t *self, int id, bool create)
 {
@@ -169,14 +173,16 @@ static void s_forget_done(ms_alloc_t *self)
 int ms_alloc_pending_tasks(const ms_alloc_t *self)
 {
     int n = 0;
-    for (int i = 0; i < self->nstages; i++) n += self->stages[i].pending;
+    for (int i = 0; i < self->nstages; i++)
+        n += self->stages[i].pending;
     return n;
 }
 
 int ms_alloc_running_tasks(const ms_alloc_t *self)
 {
     int n = 0;
-    for (int i = 0; i < self->nstages; i++) n += self->stages[i].running;
+    for (int i = 0; i < self->nstages; i++)
+        n += self->stages[i].running;
     return n;
 }
 
@@ -224,8 +230,7 @@ void ms_alloc_task_started(ms_alloc_t *self, int stage, int64_t now)
     if (ms_alloc_pending_tasks(self) == 0) s_queue_empty(self);
 }
 
-void ms_alloc_task_ended(ms_alloc_t *self, int stage, bool success,
-                         int64_t now)
+void ms_alloc_task_ended(ms_alloc_t *self, int stage, bool success, int64_t now)
 {
     s_stage_t *s = s_stage(self, stage, false);
     if (!s) return;
@@ -256,7 +261,8 @@ void ms_alloc_idle_timeout(ms_alloc_t *self)
     self->initializing = false;
 }
 
-/* ---- the target ----------------------------------------------------------------------- */
+/* ---- the target
+ * ----------------------------------------------------------------------- */
 
 static int s_clamp(int v, int lo, int hi)
 {
@@ -272,16 +278,18 @@ static void s_need_text(const ms_alloc_t *self, char *buf, size_t size)
 
 static void s_duration(char *buf, size_t size, int64_t ms)
 {
-    if (ms < 1000) snprintf(buf, size, "%lld ms", (long long)ms);
-    else snprintf(buf, size, "%.1f s", (double)ms / 1000.0);
+    if (ms < 1000)
+        snprintf(buf, size, "%lld ms", (long long)ms);
+    else
+        snprintf(buf, size, "%.1f s", (double)ms / 1000.0);
 }
 
 static bool s_decrease(ms_alloc_t *self, int need, ms_alloc_change_t *c)
 {
     char why[128];
     int old = self->target;
-    self->target = need > self->conf.min_executors ? need
-                                                   : self->conf.min_executors;
+    self->target =
+        need > self->conf.min_executors ? need : self->conf.min_executors;
     self->step = 1;
     if (self->target == old) return false;
     s_need_text(self, why, sizeof why);
@@ -318,9 +326,10 @@ static bool s_increase(ms_alloc_t *self, int64_t now, int executors, int need,
     char why[128], since[32];
     s_need_text(self, why, sizeof why);
     s_duration(since, sizeof since, now - self->backlog_since);
-    const char *cap = t == cf->max_executors && from + step > t ? "; capped at maxExecutors"
-                      : t == need && from + step > t          ? "; capped by need"
-                                                                : "";
+    const char *cap = t == cf->max_executors && from + step > t
+                          ? "; capped at maxExecutors"
+                      : t == need && from + step > t ? "; capped by need"
+                                                     : "";
     c->old_target = old;
     c->new_target = t;
     snprintf(c->reason, sizeof c->reason,

@@ -14,8 +14,8 @@
 
 #include "common/mp.h"
 #include "common/proto.h"
-#include "driver/job.h"
 #include "driver/console.h"
+#include "driver/job.h"
 #include "driver/launcher.h"
 #include "shuffle/client.h"
 #include "shuffle/files.h"
@@ -70,7 +70,8 @@ int64_t ms_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- settings --------------------------------------------------------------- */
+/* ---- settings ---------------------------------------------------------------
+ */
 
 static int s_master(ms_app_t *app, ms_error_t *err)
 {
@@ -125,8 +126,8 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
         rc = ms_conf_bool(c, "spark.shuffle.service.enabled", false,
                           &app->service, err);
     if (rc == 0)
-        rc = ms_conf_int(c, "spark.shuffle.service.port", 7337, 1, 65535,
-                         &port, err);
+        rc = ms_conf_int(c, "spark.shuffle.service.port", 7337, 1, 65535, &port,
+                         err);
     if (rc == 0)
         rc = ms_conf_int(c, "spark.executor.maxNumFailures", 0, 0, 100000,
                          &launch_failures, err);
@@ -185,7 +186,8 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
         rc = ms_conf_bool(app->conf, "spark.dynamicAllocation.enabled", false,
                           &dynamic, err);
     if (rc < 0) return rc;
-    if (!dynamic) rc = s_static_target(app, err);
+    if (!dynamic)
+        rc = s_static_target(app, err);
     else
         rc = ms_alloc_manager_new(&app->alloc, app->conf, app->max_local,
                                   app->service, s_clock, NULL, err);
@@ -195,9 +197,10 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
                    : "";
     if (warning[0] && !app->quiet)
         fprintf(stderr, "minispark: warning: %s\n", warning);
-    int most = app->alloc ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))
-                                ->max_executors
-                          : app->static_target;
+    int most =
+        app->alloc
+            ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))->max_executors
+            : app->static_target;
     /* Spark's default for spark.executor.maxNumFailures. */
     if (!app->max_launch_failures)
         app->max_launch_failures = 2 * most > 3 ? 2 * most : 3;
@@ -206,18 +209,21 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
 
 int ms_app_target(const ms_app_t *app)
 {
-    return app->alloc ? ms_alloc_manager_target(app->alloc) : app->static_target;
+    return app->alloc ? ms_alloc_manager_target(app->alloc)
+                      : app->static_target;
 }
 
 int ms_app_max_slots(const ms_app_t *app)
 {
-    int most = app->alloc ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))
-                                ->max_executors
-                          : app->static_target;
+    int most =
+        app->alloc
+            ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))->max_executors
+            : app->static_target;
     return most * app->cores_per_exec;
 }
 
-/* ---- shuffle service ------------------------------------------------------- */
+/* ---- shuffle service -------------------------------------------------------
+ */
 
 static int s_start_service(ms_app_t *app, ms_error_t *err)
 {
@@ -227,8 +233,8 @@ static int s_start_service(ms_app_t *app, ms_error_t *err)
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/minispark-shuffle-%s", app->local_dir,
              strrchr(app->service_ep, ':') + 1);
-    char *argv[] = {"shuffle-server", "--bind", app->service_ep, "--dir", dir,
-                    NULL};
+    char *argv[] = {"shuffle-server", "--bind", app->service_ep,
+                    "--dir",          dir,      NULL};
     app->service_pid = ms_launch_self(argv, true, err);
     if (app->service_pid < 0) {
         app->service_pid = 0;
@@ -250,7 +256,8 @@ static int s_start_service(ms_app_t *app, ms_error_t *err)
                         app->service_ep);
 }
 
-/* ---- messages from executors ---------------------------------------------- */
+/* ---- messages from executors ----------------------------------------------
+ */
 
 static ms_exec_t *s_find(ms_app_t *app, zmq_msg_t *id, int *index)
 {
@@ -276,8 +283,7 @@ static void s_on_register(ms_app_t *app, int i, const ms_msg_t *m)
         !ms_mp_int(&m->f[0], ex->id, ex->id, &id) ||
         !ms_mp_int(&m->f[1], ex->pid, ex->pid, &pid) ||
         !ms_mp_int(&m->f[3], 1, 1024, &cores) ||
-        !ms_mp_bytes(&m->f[4], &ep, &len) || len == 0 ||
-        len >= sizeof endpoint)
+        !ms_mp_bytes(&m->f[4], &ep, &len) || len == 0 || len >= sizeof endpoint)
         return;
     snprintf(endpoint, sizeof endpoint, "%.*s", (int)len, ep);
     ms_app_on_register(app, i, endpoint, (int)cores);
@@ -301,8 +307,10 @@ static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
         ms_task_end_t e;
         if (ms_task_end_unpack(&m, &e, &err) == 0 && ex->running > 0) {
             ex->running--;
-            if (e.status == MS_TASK_OK) ex->completed++;
-            else ex->failed++;
+            if (e.status == MS_TASK_OK)
+                ex->completed++;
+            else
+                ex->failed++;
             if (app->job)
                 ms_job_on_task_end(app->job, i, &e,
                                    n >= 3 ? zmq_msg_data(&frames[2]) : NULL,
@@ -312,7 +320,8 @@ static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
     ms_msg_free(&m);
 }
 
-/* ---- the loop ---------------------------------------------------------------- */
+/* ---- the loop
+ * ---------------------------------------------------------------- */
 
 /* Every 100 ms as Spark's manager, and at once when a timer falls due. A
  * deadline that had passed at the last tick was dealt with then (it may
@@ -368,7 +377,8 @@ static int s_tick(ms_app_t *app, ms_error_t *err)
  * could, so running and pending tasks are counted as they really are. */
 int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
 {
-    if (s_interrupted) return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
+    if (s_interrupted)
+        return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
     int rc = s_tick(app, err);
     if (rc < 0) return rc;
     if (app->alloc) {
@@ -386,11 +396,13 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
         ms_frames_close(frames, n);
     }
     ms_console_progress(app);
-    if (s_interrupted) return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
+    if (s_interrupted)
+        return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
     return ms_app_check_execs(app, err);
 }
 
-/* ---- start and stop ----------------------------------------------------------- */
+/* ---- start and stop
+ * ----------------------------------------------------------- */
 
 static int s_bind(ms_app_t *app, ms_error_t *err)
 {
@@ -412,21 +424,22 @@ static void s_app_id(ms_app_t *app)
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(app->app_id, sizeof app->app_id,
-             "app-%04d%02d%02d%02d%02d%02d-%d", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)getpid());
+    snprintf(app->app_id, sizeof app->app_id, "app-%04d%02d%02d%02d%02d%02d-%d",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int)getpid());
 }
 
 static int s_event_log(ms_app_t *app, ms_error_t *err)
 {
     bool enabled;
-    int rc = ms_conf_bool(app->conf, "spark.eventLog.enabled", false, &enabled,
-                          err);
+    int rc =
+        ms_conf_bool(app->conf, "spark.eventLog.enabled", false, &enabled, err);
     if (rc < 0 || !enabled) return rc;
     const char *dir = ms_conf_get(app->conf, "spark.eventLog.dir");
-    rc = ms_eventlog_open(&app->eventlog, dir ? dir : "events", app->app_id, err);
-    if (rc == 0) ms_bus_subscribe(&app->bus, ms_eventlog_listener, app->eventlog);
+    rc = ms_eventlog_open(&app->eventlog, dir ? dir : "events", app->app_id,
+                          err);
+    if (rc == 0)
+        ms_bus_subscribe(&app->bus, ms_eventlog_listener, app->eventlog);
     return rc;
 }
 
@@ -437,13 +450,14 @@ static int s_web_ui(ms_app_t *app, ms_error_t *err)
     const char *host = ms_conf_get(app->conf, "spark.ui.host");
     int rc = ms_conf_bool(app->conf, "spark.ui.enabled", true, &enabled, err);
     if (rc == 0)
-        rc = ms_conf_int(app->conf, "spark.ui.port", 4040, 1, 65535, &port, err);
+        rc =
+            ms_conf_int(app->conf, "spark.ui.port", 4040, 1, 65535, &port, err);
     if (rc == 0)
         rc = ms_conf_duration_ms(app->conf, "minispark.ui.lingerAfterEnd", 1000,
                                  0, &app->ui_linger_ms, err);
     if (rc < 0 || !enabled) return rc;
     rc = ms_webui_start(&app->webui, app->ui, host ? host : "127.0.0.1",
-                       (int)port, err);
+                        (int)port, err);
     if (rc == 0 && !app->quiet)
         fprintf(stderr, "minispark: web UI at http://%s:%d/\n",
                 host ? host : "127.0.0.1", ms_webui_port(app->webui));
@@ -456,7 +470,8 @@ static void s_initial_target(ms_app_t *app)
     char why[256];
     int target = ms_app_target(app);
     if (app->alloc) {
-        const ms_alloc_conf_t *c = ms_alloc_conf(ms_alloc_manager_policy(app->alloc));
+        const ms_alloc_conf_t *c =
+            ms_alloc_conf(ms_alloc_manager_policy(app->alloc));
         snprintf(why, sizeof why,
                  "initial target %d: max(minExecutors, initialExecutors, "
                  "spark.executor.instances) within [%d, %d]",
@@ -467,8 +482,10 @@ static void s_initial_target(ms_app_t *app)
                  "instances)",
                  target);
     }
-    ms_event_t ev = {.type = MS_EV_ALLOCATION, .action = "target",
-                     .new_target = target, .reason = why};
+    ms_event_t ev = {.type = MS_EV_ALLOCATION,
+                     .action = "target",
+                     .new_target = target,
+                     .reason = why};
     ms_bus_post(&app->bus, &ev);
 }
 
@@ -494,14 +511,15 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
     s_app_id(app);
     int rc = s_settings(app, err);
     if (rc < 0) return rc;
-    if (app->alloc) ms_bus_subscribe(&app->bus, ms_alloc_manager_listener, app->alloc);
+    if (app->alloc)
+        ms_bus_subscribe(&app->bus, ms_alloc_manager_listener, app->alloc);
     ms_bus_subscribe(&app->bus, ms_console_listener, app);
     if (!(app->ui = ms_ui_state_new()))
         return ms_error_set(err, MS_ERR_NOMEM, "UI state");
     ms_bus_subscribe(&app->bus, ms_ui_state_listener, app->ui);
     if ((rc = s_event_log(app, err)) < 0) return rc;
-    ms_event_t start = {.type = MS_EV_APP_START, .app_id = app->app_id,
-                        .app_name = app_name};
+    ms_event_t start = {
+        .type = MS_EV_APP_START, .app_id = app->app_id, .app_name = app_name};
     ms_bus_post(&app->bus, &start);
     s_initial_target(app);
     if ((rc = s_web_ui(app, err)) < 0) return rc;

@@ -41,19 +41,22 @@ void ms_console_listener(void *arg, const ms_event_t *ev)
 void ms_console_progress(ms_app_t *app)
 {
     int64_t now = ms_now_ms();
-    if (!app->job || !ms_console_due(app->tty, app->quiet, now, app->last_draw_ms))
+    if (!app->job ||
+        !ms_console_due(app->tty, app->quiet, now, app->last_draw_ms))
         return;
     ms_console_line_t l = {.min = -1, .max = -1};
     ms_job_progress(app->job, &l);
     l.executors = ms_app_active_execs(app);
     l.target = ms_app_target(app);
     if (app->alloc) {
-        const ms_alloc_conf_t *c = ms_alloc_conf(ms_alloc_manager_policy(app->alloc));
+        const ms_alloc_conf_t *c =
+            ms_alloc_conf(ms_alloc_manager_policy(app->alloc));
         l.min = c->min_executors;
         l.max = c->max_executors;
     }
     double secs = (double)(now - app->start_ms) / 1000.0;
-    l.input_mb_per_s = secs > 0 ? (double)app->totals.bytes_read / 1e6 / secs : 0;
+    l.input_mb_per_s =
+        secs > 0 ? (double)app->totals.bytes_read / 1e6 / secs : 0;
     char line[256];
     ms_console_format(line, sizeof line, &l);
     fprintf(stderr, "\r\033[K%s", line);

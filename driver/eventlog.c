@@ -46,7 +46,8 @@ const char *ms_eventlog_path(const ms_eventlog_t *self)
     return self->path;
 }
 
-/* ---- building events ------------------------------------------------------------ */
+/* ---- building events
+ * ------------------------------------------------------------ */
 
 static json_t *s_exec_id(int exec)
 {
@@ -67,11 +68,11 @@ static json_t *s_stage_info(const ms_event_t *ev, bool done)
 
 static json_t *s_task_info(const ms_event_t *ev, bool done)
 {
-    json_t *o = json_pack("{s:I, s:i, s:i, s:I, s:o, s:s}", "Task ID",
-                          (json_int_t)ev->task_id, "Index", ev->index,
-                          "Attempt", ev->attempt, "Launch Time",
-                          (json_int_t)ev->launch_ms, "Executor ID",
-                          s_exec_id(ev->exec), "Host", ev->host ? ev->host : "");
+    json_t *o = json_pack(
+        "{s:I, s:i, s:i, s:I, s:o, s:s}", "Task ID", (json_int_t)ev->task_id,
+        "Index", ev->index, "Attempt", ev->attempt, "Launch Time",
+        (json_int_t)ev->launch_ms, "Executor ID", s_exec_id(ev->exec), "Host",
+        ev->host ? ev->host : "");
     if (done) {
         json_object_set_new(o, "Finish Time", json_integer(ev->time_ms));
         json_object_set_new(o, "Failed", json_boolean(!ev->success));
@@ -81,16 +82,16 @@ static json_t *s_task_info(const ms_event_t *ev, bool done)
 
 static json_t *s_metrics(const ms_task_metrics_t *m)
 {
-    return json_pack(
-        "{s:I, s:{s:I, s:I}, s:{s:I}, s:{s:I}, s:{s:I, s:I}}",
-        "Executor Run Time", (json_int_t)m->run_ms, "Input Metrics",
-        "Bytes Read", (json_int_t)m->bytes_read, "Records Read",
-        (json_int_t)m->records_read, "Shuffle Write Metrics",
-        "Shuffle Bytes Written", (json_int_t)m->shuffle_written,
-        "Shuffle Read Metrics", "Remote Bytes Read",
-        (json_int_t)m->shuffle_fetched, "Minispark Malformed Records",
-        "Malformed", (json_int_t)m->malformed, "Dropped",
-        (json_int_t)m->dropped);
+    return json_pack("{s:I, s:{s:I, s:I}, s:{s:I}, s:{s:I}, s:{s:I, s:I}}",
+                     "Executor Run Time", (json_int_t)m->run_ms,
+                     "Input Metrics", "Bytes Read", (json_int_t)m->bytes_read,
+                     "Records Read", (json_int_t)m->records_read,
+                     "Shuffle Write Metrics", "Shuffle Bytes Written",
+                     (json_int_t)m->shuffle_written, "Shuffle Read Metrics",
+                     "Remote Bytes Read", (json_int_t)m->shuffle_fetched,
+                     "Minispark Malformed Records", "Malformed",
+                     (json_int_t)m->malformed, "Dropped",
+                     (json_int_t)m->dropped);
 }
 
 static json_t *s_task_end(const ms_event_t *ev)
@@ -105,18 +106,20 @@ static json_t *s_task_end(const ms_event_t *ev)
                     : json_pack("{s:s, s:s}", "Reason", "ExceptionFailure",
                                 "Description", ev->failure ? ev->failure : ""));
     json_object_set_new(o, "Task Info", s_task_info(ev, true));
-    if (ev->metrics) json_object_set_new(o, "Task Metrics", s_metrics(ev->metrics));
+    if (ev->metrics)
+        json_object_set_new(o, "Task Metrics", s_metrics(ev->metrics));
     return o;
 }
 
 static json_t *s_allocation(const ms_event_t *ev)
 {
-    json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s}", "Action",
-                          ev->action, "Old Target", ev->old_target,
-                          "New Target", ev->new_target, "Pending Tasks",
-                          ev->pending, "Running Tasks", ev->running,
-                          "Executors", ev->executors, "Reason", ev->reason);
-    if (ev->exec > 0) json_object_set_new(o, "Executor ID", s_exec_id(ev->exec));
+    json_t *o =
+        json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s}", "Action", ev->action,
+                  "Old Target", ev->old_target, "New Target", ev->new_target,
+                  "Pending Tasks", ev->pending, "Running Tasks", ev->running,
+                  "Executors", ev->executors, "Reason", ev->reason);
+    if (ev->exec > 0)
+        json_object_set_new(o, "Executor ID", s_exec_id(ev->exec));
     return o;
 }
 
@@ -125,7 +128,8 @@ static json_t *s_build(const ms_event_t *ev)
     switch (ev->type) {
     case MS_EV_APP_START:
         return json_pack("{s:s, s:s, s:s}", "App Name", ev->app_name, "App ID",
-                         ev->app_id, "User", getenv("USER") ? getenv("USER") : "");
+                         ev->app_id, "User",
+                         getenv("USER") ? getenv("USER") : "");
     case MS_EV_APP_END:
         return json_object();
     case MS_EV_JOB_START:

@@ -14,7 +14,8 @@ void ms_bus_subscribe(ms_bus_t *bus, ms_listener_fn *fn, void *arg)
 void ms_bus_post(ms_bus_t *bus, ms_event_t *ev)
 {
     if (!ev->time_ms) ev->time_ms = ms_wall_ms();
-    for (int i = 0; i < bus->n; i++) bus->l[i].fn(bus->l[i].arg, ev);
+    for (int i = 0; i < bus->n; i++)
+        bus->l[i].fn(bus->l[i].arg, ev);
 }
 
 int64_t ms_wall_ms(void)

@@ -37,7 +37,7 @@ typedef struct {
     /* tasks */
     int64_t task_id;
     int index, attempt;
-    int64_t launch_ms; /* task start, or an executor's launch */
+    int64_t launch_ms;   /* task start, or an executor's launch */
     const char *failure; /* task end reason when !success */
     const ms_task_metrics_t *metrics;
     /* executors */

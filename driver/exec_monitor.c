@@ -48,15 +48,18 @@ void ms_exec_monitor_destroy(ms_exec_monitor_t **self_p)
 {
     if (!self_p || !*self_p) return;
     ms_exec_monitor_t *self = *self_p;
-    for (int i = 0; i < self->n; i++) free(self->t[i].shuffles);
-    for (int i = 0; i < self->njobs; i++) free(self->jobs[i].shuffles);
+    for (int i = 0; i < self->n; i++)
+        free(self->t[i].shuffles);
+    for (int i = 0; i < self->njobs; i++)
+        free(self->jobs[i].shuffles);
     free(self->t);
     free(self->jobs);
     free(self);
     *self_p = NULL;
 }
 
-/* ---- trackers ------------------------------------------------------------------ */
+/* ---- trackers
+ * ------------------------------------------------------------------ */
 
 static s_tracker_t *s_find(const ms_exec_monitor_t *self, int id)
 {
@@ -77,7 +80,8 @@ static s_tracker_t *s_get(ms_exec_monitor_t *self, int id, int64_t now)
         self->cap = cap;
     }
     int pos = self->n;
-    while (pos > 0 && self->t[pos - 1].id > id) pos--;
+    while (pos > 0 && self->t[pos - 1].id > id)
+        pos--;
     memmove(&self->t[pos + 1], &self->t[pos],
             (size_t)(self->n - pos) * sizeof *self->t);
     self->n++;
@@ -104,8 +108,7 @@ void ms_exec_monitor_executor_removed(ms_exec_monitor_t *self, int id)
     self->n--;
 }
 
-void ms_exec_monitor_task_started(ms_exec_monitor_t *self, int id,
-                                  int64_t now)
+void ms_exec_monitor_task_started(ms_exec_monitor_t *self, int id, int64_t now)
 {
     s_tracker_t *t = s_get(self, id, now);
     if (!t) return;
@@ -144,7 +147,8 @@ void ms_exec_monitor_pending_removal(ms_exec_monitor_t *self, int id)
     if (t) t->pending_removal = true;
 }
 
-/* ---- jobs and shuffles ------------------------------------------------------------ */
+/* ---- jobs and shuffles
+ * ------------------------------------------------------------ */
 
 void ms_exec_monitor_job_started(ms_exec_monitor_t *self, int job,
                                  const int *shuffles, int nshuffles)
@@ -199,7 +203,8 @@ static int s_needing_job(const ms_exec_monitor_t *self, const s_tracker_t *t,
     return -1;
 }
 
-/* ---- deadlines ----------------------------------------------------------------------- */
+/* ---- deadlines
+ * ----------------------------------------------------------------------- */
 
 static int64_t s_deadline(const ms_exec_monitor_t *self, const s_tracker_t *t)
 {
@@ -269,7 +274,8 @@ int ms_exec_monitor_count(const ms_exec_monitor_t *self)
 int ms_exec_monitor_pending_removal_count(const ms_exec_monitor_t *self)
 {
     int n = 0;
-    for (int i = 0; i < self->n; i++) n += self->t[i].pending_removal;
+    for (int i = 0; i < self->n; i++)
+        n += self->t[i].pending_removal;
     return n;
 }
 
@@ -279,8 +285,8 @@ bool ms_exec_monitor_is_idle(const ms_exec_monitor_t *self, int id)
     return t && t->running == 0 && t->idle_start >= 0;
 }
 
-void ms_exec_monitor_explain(const ms_exec_monitor_t *self, int id,
-                             int64_t now, char *buf, size_t size)
+void ms_exec_monitor_explain(const ms_exec_monitor_t *self, int id, int64_t now,
+                             char *buf, size_t size)
 {
     const s_tracker_t *t = s_find(self, id);
     int shuffle = -1;
@@ -295,15 +301,18 @@ void ms_exec_monitor_explain(const ms_exec_monitor_t *self, int id,
     double idle = (double)(now - t->idle_start) / 1000.0;
     int job = self->tracking ? s_needing_job(self, t, &shuffle) : -1;
     if (job >= 0)
-        snprintf(buf, size, "idle %.1f s but holds shuffle %d output needed by "
-                            "job %d",
+        snprintf(buf, size,
+                 "idle %.1f s but holds shuffle %d output needed by "
+                 "job %d",
                  idle, shuffle, job);
     else if (self->tracking && t->nshuffles > 0)
-        snprintf(buf, size, "idle %.1f s, holds shuffle output no running job "
-                            "needs",
+        snprintf(buf, size,
+                 "idle %.1f s, holds shuffle output no running job "
+                 "needs",
                  idle);
     else
-        snprintf(buf, size, "idle %.1f s, holds no shuffle data a running job "
-                            "needs",
+        snprintf(buf, size,
+                 "idle %.1f s, holds no shuffle data a running job "
+                 "needs",
                  idle);
 }

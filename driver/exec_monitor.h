@@ -31,8 +31,7 @@ void ms_exec_monitor_executor_added(ms_exec_monitor_t *self, int id,
 void ms_exec_monitor_executor_removed(ms_exec_monitor_t *self, int id);
 /* A task start for an unknown executor creates its tracker (events may
  * arrive out of order). */
-void ms_exec_monitor_task_started(ms_exec_monitor_t *self, int id,
-                                  int64_t now);
+void ms_exec_monitor_task_started(ms_exec_monitor_t *self, int id, int64_t now);
 /* shuffle: the shuffle whose map output the task wrote there, or -1. */
 void ms_exec_monitor_task_ended(ms_exec_monitor_t *self, int id, int shuffle,
                                 int64_t now);
@@ -64,7 +63,7 @@ int ms_exec_monitor_kept(const ms_exec_monitor_t *self, int64_t now, int *ids,
 /* Why the executor may go, or why it stays, in words: "idle 60.0 s, holds
  * no shuffle data a running job needs" or "idle 75.0 s but holds shuffle 0
  * output needed by job 1". */
-void ms_exec_monitor_explain(const ms_exec_monitor_t *self, int id,
-                             int64_t now, char *buf, size_t size);
+void ms_exec_monitor_explain(const ms_exec_monitor_t *self, int id, int64_t now,
+                             char *buf, size_t size);
 
 #endif

@@ -36,7 +36,8 @@ void ms_app_send_simple(ms_app_t *app, ms_exec_t *ex, int type)
 int ms_app_alive_execs(const ms_app_t *app)
 {
     int n = 0;
-    for (int i = 0; i < app->nexecs; i++) n += app->execs[i].alive;
+    for (int i = 0; i < app->nexecs; i++)
+        n += app->execs[i].alive;
     return n;
 }
 
@@ -80,7 +81,8 @@ static void s_decision(ms_app_t *app, const char *action, int exec,
                        const char *reason)
 {
     int target = ms_app_target(app);
-    const ms_alloc_t *p = app->alloc ? ms_alloc_manager_policy(app->alloc) : NULL;
+    const ms_alloc_t *p =
+        app->alloc ? ms_alloc_manager_policy(app->alloc) : NULL;
     ms_event_t ev = {
         .type = MS_EV_ALLOCATION,
         .action = action,
@@ -95,7 +97,8 @@ static void s_decision(ms_app_t *app, const char *action, int exec,
     ms_bus_post(&app->bus, &ev);
 }
 
-/* ---- launching ---------------------------------------------------------------- */
+/* ---- launching
+ * ---------------------------------------------------------------- */
 
 static ms_exec_t *s_new_exec(ms_app_t *app, ms_error_t *err)
 {
@@ -129,9 +132,11 @@ static int s_launch(ms_app_t *app, int have, ms_error_t *err)
     snprintf(id, sizeof id, "%d", ex->id);
     snprintf(cores, sizeof cores, "%d", app->cores_per_exec);
     snprintf(hb, sizeof hb, "%lld", (long long)app->heartbeat_ms);
-    char *argv[16] = {"executor", "--driver", app->endpoint, "--app-id",
-                      app->app_id, "--executor-id", id, "--dir", ex->dir,
-                      "--cores", cores, "--heartbeat-ms", hb, NULL};
+    char *argv[16] = {"executor", "--driver",  app->endpoint,
+                      "--app-id", app->app_id, "--executor-id",
+                      id,         "--dir",     ex->dir,
+                      "--cores",  cores,       "--heartbeat-ms",
+                      hb,         NULL};
     if (app->service) {
         argv[13] = "--shuffle-endpoint";
         argv[14] = app->service_ep;
@@ -142,8 +147,9 @@ static int s_launch(ms_app_t *app, int have, ms_error_t *err)
     ex->launched_ms = ex->last_seen_ms = ms_now_ms();
     ex->launched_wall_ms = ms_wall_ms();
     app->nexecs++;
-    snprintf(why, sizeof why, "add executor %d: target %d, %d running or "
-                              "starting",
+    snprintf(why, sizeof why,
+             "add executor %d: target %d, %d running or "
+             "starting",
              ex->id, ms_app_target(app), have);
     s_decision(app, "add", ex->id, why);
     return 0;
@@ -183,7 +189,8 @@ int ms_app_reconcile(ms_app_t *app, ms_error_t *err)
     return 0;
 }
 
-/* ---- registration, stopping, reaping --------------------------------------------- */
+/* ---- registration, stopping, reaping
+ * --------------------------------------------- */
 
 void ms_app_on_register(ms_app_t *app, int i, const char *endpoint, int cores)
 {
@@ -217,14 +224,14 @@ static int s_launch_failed(ms_app_t *app, ms_exec_t *ex, const char *why,
                            ms_error_t *err)
 {
     app->launch_failures++;
-    app->launch_backoff_ms = app->launch_backoff_ms
-                                 ? app->launch_backoff_ms * 2
-                                 : 1000;
+    app->launch_backoff_ms =
+        app->launch_backoff_ms ? app->launch_backoff_ms * 2 : 1000;
     if (app->launch_backoff_ms > S_BACKOFF_MAX_MS)
         app->launch_backoff_ms = S_BACKOFF_MAX_MS;
     app->next_launch_ms = ms_now_ms() + app->launch_backoff_ms;
-    fprintf(stderr, "minispark: executor %d failed to start (%s); failure %d "
-                    "of %d, next launch in %.1f s\n",
+    fprintf(stderr,
+            "minispark: executor %d failed to start (%s); failure %d "
+            "of %d, next launch in %.1f s\n",
             ex->id, why, app->launch_failures, app->max_launch_failures,
             (double)app->launch_backoff_ms / 1000.0);
     if (app->launch_failures < app->max_launch_failures) return 0;
@@ -244,9 +251,8 @@ static int s_on_exit(ms_app_t *app, int i, int status, ms_error_t *err)
     if (ex->registered) {
         snprintf(reason, sizeof reason, "%s (%s)",
                  ex->stopping ? ex->stop_reason : "lost", why);
-        ms_event_t ev = {.type = MS_EV_EXECUTOR_REMOVED,
-                         .exec = ex->id,
-                         .reason = reason};
+        ms_event_t ev = {
+            .type = MS_EV_EXECUTOR_REMOVED, .exec = ex->id, .reason = reason};
         ms_bus_post(&app->bus, &ev);
     }
     if (ex->stopping) return 0;
@@ -265,7 +271,8 @@ int ms_app_check_execs(ms_app_t *app, ms_error_t *err)
             (rc = s_on_exit(app, i, status, err)) < 0)
             return rc;
         if (!ex->alive || ex->stopping) continue;
-        if (!ex->registered && now - ex->launched_ms > app->register_timeout_ms) {
+        if (!ex->registered &&
+            now - ex->launched_ms > app->register_timeout_ms) {
             char why[96];
             snprintf(why, sizeof why, "did not register within %.1f s",
                      (double)app->register_timeout_ms / 1000.0);
@@ -291,8 +298,10 @@ void ms_app_stop_all_execs(ms_app_t *app)
     for (int i = 0; i < app->nexecs; i++) {
         ms_exec_t *ex = &app->execs[i];
         if (!ex->alive) continue;
-        if (!ex->stopping && ex->registered) ms_app_send_simple(app, ex, MS_MSG_STOP);
-        else if (!ex->registered) kill(ex->pid, SIGTERM);
+        if (!ex->stopping && ex->registered)
+            ms_app_send_simple(app, ex, MS_MSG_STOP);
+        else if (!ex->registered)
+            kill(ex->pid, SIGTERM);
         if (!ex->stopping)
             snprintf(ex->stop_reason, sizeof ex->stop_reason,
                      "application finished");

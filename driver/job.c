@@ -41,7 +41,7 @@ struct ms_job_run {
     int64_t *splits; /* [nsplits + 1] boundaries */
     int *map_exec;   /* [nsplits] executor index that holds each output */
     ms_result_t *result;
-    int fatal;       /* negative code once the job cannot succeed */
+    int fatal; /* negative code once the job cannot succeed */
     ms_error_t failure;
 };
 
@@ -59,7 +59,8 @@ void ms_job_progress(const ms_job_run_t *job, ms_console_line_t *line)
     line->total = job->ntasks;
 }
 
-/* ---- splits ------------------------------------------------------------------ */
+/* ---- splits
+ * ------------------------------------------------------------------ */
 
 /* Spark's FilePartition.maxSplitBytes: no bigger than maxPartitionBytes,
  * but small enough that every slot gets a share of a small input. */
@@ -78,20 +79,23 @@ static int s_splits(ms_job_run_t *job, ms_error_t *err)
     if (split > max_bytes) split = max_bytes;
     int64_t n = size ? (size + split - 1) / split : 1;
     if (n > 1000000)
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "%lld map tasks: raise spark.files.maxPartitionBytes",
-                            (long long)n);
+        return ms_error_set(
+            err, MS_ERR_USAGE,
+            "%lld map tasks: raise spark.files.maxPartitionBytes",
+            (long long)n);
     job->nsplits = (int)n;
     job->splits = calloc((size_t)n + 1, sizeof *job->splits);
     job->map_exec = calloc((size_t)n, sizeof *job->map_exec);
     if (!job->splits || !job->map_exec)
         return ms_error_set(err, MS_ERR_NOMEM, "splits");
-    for (int64_t i = 0; i < n; i++) job->splits[i] = i * split;
+    for (int64_t i = 0; i < n; i++)
+        job->splits[i] = i * split;
     job->splits[n] = size;
     return 0;
 }
 
-/* ---- task reports ---------------------------------------------------------------- */
+/* ---- task reports
+ * ---------------------------------------------------------------- */
 
 static void s_fail(ms_job_run_t *job, int code, const char *fmt,
                    const char *detail, int task)
@@ -148,8 +152,9 @@ static void s_on_failure(ms_job_run_t *job, int i, int exec,
     }
     t->state = S_PENDING;
     t->last_failed_exec = exec;
-    fprintf(stderr, "minispark: stage %d (%s) task %d attempt %d failed on "
-                    "executor %d: %s\n",
+    fprintf(stderr,
+            "minispark: stage %d (%s) task %d attempt %d failed on "
+            "executor %d: %s\n",
             job->stage_id, s_kind_name(job->kind), i, t->attempts - 1,
             job->app->execs[exec].id, e->message);
     if (t->attempts >= job->app->max_failures) {
@@ -219,7 +224,8 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
     }
 }
 
-/* ---- running a stage ------------------------------------------------------------ */
+/* ---- running a stage
+ * ------------------------------------------------------------ */
 
 static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
 {
@@ -295,7 +301,8 @@ static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
     free(job->tasks);
     job->tasks = calloc((size_t)ntasks, sizeof *job->tasks);
     if (!job->tasks) return ms_error_set(err, MS_ERR_NOMEM, "tasks");
-    for (int i = 0; i < ntasks; i++) job->tasks[i].last_failed_exec = -1;
+    for (int i = 0; i < ntasks; i++)
+        job->tasks[i].last_failed_exec = -1;
     s_post_stage(job, MS_EV_STAGE_SUBMITTED);
     while (job->done < job->ntasks) {
         int rc = s_schedule(job, locs);
@@ -310,11 +317,13 @@ static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
     return 0;
 }
 
-/* ---- test hook: corrupt a block between the stages ------------------------------ */
+/* ---- test hook: corrupt a block between the stages
+ * ------------------------------ */
 
 static int s_corrupt_hook(ms_job_run_t *job, ms_error_t *err)
 {
-    const char *spec = ms_conf_get(job->app->conf, "minispark.test.corruptBlock");
+    const char *spec =
+        ms_conf_get(job->app->conf, "minispark.test.corruptBlock");
     int s, m, p;
     uint64_t off, len;
     if (!spec) return 0;
@@ -326,8 +335,8 @@ static int s_corrupt_hook(ms_job_run_t *job, ms_error_t *err)
         return ms_error_set(err, MS_ERR_USAGE,
                             "minispark.test.corruptBlock: no block %s", spec);
     const char *dir = job->app->execs[job->map_exec[m]].dir;
-    int rc = ms_shuffle_block_range(dir, job->app->app_id, s, m, p, &off, &len,
-                                    err);
+    int rc =
+        ms_shuffle_block_range(dir, job->app->app_id, s, m, p, &off, &len, err);
     if (rc < 0) return rc;
     if (len <= MS_BLOCK_HEADER)
         return ms_error_set(err, MS_ERR_USAGE,
@@ -349,17 +358,19 @@ io:
                         strerror(errno));
 }
 
-/* ---- the job ---------------------------------------------------------------------- */
+/* ---- the job
+ * ---------------------------------------------------------------------- */
 
 static int s_reduce(ms_job_run_t *job, ms_error_t *err)
 {
     ms_task_loc_t *locs = calloc((size_t)job->nsplits, sizeof *locs);
     if (!locs) return ms_error_set(err, MS_ERR_NOMEM, "locations");
     for (int i = 0; i < job->nsplits; i++)
-        locs[i] = (ms_task_loc_t){i, job->app->execs[job->map_exec[i]].endpoint};
+        locs[i] =
+            (ms_task_loc_t){i, job->app->execs[job->map_exec[i]].endpoint};
     job->stage_id++;
-    int rc = s_run_stage(job, MS_TASK_REDUCE, job->plan->num_partitions, locs,
-                         err);
+    int rc =
+        s_run_stage(job, MS_TASK_REDUCE, job->plan->num_partitions, locs, err);
     free(locs);
     return rc;
 }
@@ -375,7 +386,8 @@ static int s_run(ms_job_run_t *job, const ms_query_spec_t *q, ms_error_t *err)
     if (rc == 0) rc = ms_result_finish(job->result, q, err);
     if (rc < 0) return rc;
     ms_console_clear(job->app);
-    if (!job->app->quiet) ms_result_show(job->result, stdout, job->opts->show_rows);
+    if (!job->app->quiet)
+        ms_result_show(job->result, stdout, job->opts->show_rows);
     if (job->opts->output)
         rc = ms_result_write_csv(job->result, job->opts->output, err);
     return rc;
@@ -403,8 +415,8 @@ int ms_job_run(ms_app_t *app, const ms_plan_t *plan,
     int rc = s_run(&job, query, err);
     app->job = NULL;
     if (rc < 0) ms_console_clear(app);
-    ms_event_t end = {.type = MS_EV_JOB_END, .job = opts->index,
-                      .success = rc == 0};
+    ms_event_t end = {
+        .type = MS_EV_JOB_END, .job = opts->index, .success = rc == 0};
     ms_bus_post(&app->bus, &end);
     /* No later job reads this shuffle: its files can go now, and executors
      * that hold them become idle like any other. */

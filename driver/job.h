@@ -12,9 +12,9 @@
 typedef struct ms_job_run ms_job_run_t;
 
 typedef struct {
-    int index;              /* job number in the application */
-    const char *output;     /* CSV path or NULL */
-    int64_t show_rows;      /* rows of the table to print */
+    int index;          /* job number in the application */
+    const char *output; /* CSV path or NULL */
+    int64_t show_rows;  /* rows of the table to print */
 } ms_job_opts_t;
 
 /* Returns 0, or a negative code with err set: MS_ERR_USAGE, MS_ERR_INPUT

@@ -61,9 +61,9 @@ typedef struct {
     ms_agg_spec_t *aggs;
     int norder;
     ms_order_spec_t *order;
-    int64_t limit;       /* -1: no limit */
+    int64_t limit;          /* -1: no limit */
     int64_t pause_after_ms; /* "jobs" entries only; 0 otherwise */
-    char *output_path;   /* NULL: none */
+    char *output_path;      /* NULL: none */
 } ms_query_spec_t;
 
 typedef struct {
@@ -72,7 +72,7 @@ typedef struct {
     ms_csv_opts_t csv;
     bool infer_schema;
     int64_t shuffle_partitions; /* 0: not set (spark.sql.shuffle.partitions) */
-    int nqueries;           /* 1 for "query", n for "jobs" */
+    int nqueries;               /* 1 for "query", n for "jobs" */
     ms_query_spec_t *queries;
     ms_conf_t *conf; /* the job's "conf" object, in file order */
 } ms_job_spec_t;

@@ -23,7 +23,8 @@ pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
     char *args[64];
     int argc = 0;
     args[argc++] = "minispark";
-    for (int i = 0; argv[i] && argc < 63; i++) args[argc++] = argv[i];
+    for (int i = 0; argv[i] && argc < 63; i++)
+        args[argc++] = argv[i];
     args[argc] = NULL;
     /* posix_spawn (vfork-fast, nothing of ours runs in the child): signals
      * we handle go back to their default actions, so a SIGTERM sent before
@@ -42,8 +43,8 @@ pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF |
-                                        (own_group ? POSIX_SPAWN_SETPGROUP : 0));
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGDEF | (own_group ? POSIX_SPAWN_SETPGROUP : 0));
     pid_t pid;
     int rc = posix_spawn(&pid, exe, &files, &attr, args, environ);
     posix_spawnattr_destroy(&attr);

@@ -29,7 +29,8 @@ static int s_column(s_ctx_t *c, const char *name, const char *path)
     int i = ms_schema_find(schema, name);
     if (i >= 0) return i;
     if (schema->ncols == 0 || schema->cols[0].type.type == MS_TYPE_NULL) {
-        if (schema->ncols < MS_CSV_MAX_COLUMNS && strlen(name) < MS_CSV_NAME_MAX) {
+        if (schema->ncols < MS_CSV_MAX_COLUMNS &&
+            strlen(name) < MS_CSV_NAME_MAX) {
             ms_column_t *col = &schema->cols[schema->ncols];
             snprintf(col->name, sizeof col->name, "%s", name);
             col->type.type = MS_TYPE_NULL;
@@ -93,9 +94,9 @@ static int s_filters(s_ctx_t *c, const ms_query_spec_t *q)
         if (!f->values) return ms_error_set(c->err, MS_ERR_NOMEM, "plan");
         snprintf(path, sizeof path, "filter[%d].value", i);
         for (int j = 0; j < fs->nvalues; j++) {
-            int rc = s_literal(c, &fs->values[j],
-                               plan->schema.cols[f->col].type, path,
-                               &f->values[f->nvalues]);
+            int rc =
+                s_literal(c, &fs->values[j], plan->schema.cols[f->col].type,
+                          path, &f->values[f->nvalues]);
             if (rc < 0) return rc;
             f->nvalues++;
         }
@@ -124,12 +125,11 @@ static int s_keys(s_ctx_t *c, const ms_query_spec_t *q)
                          : ks->kind == MS_KEY_MOD ? MS_TYPE_INT64
                                                   : t.type;
         if (t.type != need && t.type != MS_TYPE_NULL)
-            return ms_error_set(c->err, MS_ERR_USAGE,
-                                "%s.%s: %s needs a %s column, but '%s' is %s",
-                                c->prefix, path,
-                                ks->kind == MS_KEY_TRUNC ? "trunc" : "mod",
-                                ms_type_name(need), ks->column,
-                                s_type_text(t, tb, sizeof tb));
+            return ms_error_set(
+                c->err, MS_ERR_USAGE,
+                "%s.%s: %s needs a %s column, but '%s' is %s", c->prefix, path,
+                ks->kind == MS_KEY_TRUNC ? "trunc" : "mod", ms_type_name(need),
+                ks->column, s_type_text(t, tb, sizeof tb));
         k->type = t;
         if (ks->kind != MS_KEY_COLUMN) k->type.type = need;
     }
@@ -142,8 +142,8 @@ static int s_numeric(ms_type_t t)
            t == MS_TYPE_NULL;
 }
 
-static const char *const s_fn_names[] = {"count", "sum", "min", "max", "avg",
-                                         "count_distinct"};
+static const char *const s_fn_names[] = {"count", "sum", "min",
+                                         "max",   "avg", "count_distinct"};
 
 static int s_aggs(s_ctx_t *c, const ms_query_spec_t *q)
 {
@@ -180,8 +180,10 @@ int ms_planner_build(const ms_job_spec_t *spec, int query,
                      ms_plan_t **out, ms_error_t *err)
 {
     char prefix[32];
-    if (spec->nqueries > 1) snprintf(prefix, sizeof prefix, "jobs[%d]", query);
-    else snprintf(prefix, sizeof prefix, "query");
+    if (spec->nqueries > 1)
+        snprintf(prefix, sizeof prefix, "jobs[%d]", query);
+    else
+        snprintf(prefix, sizeof prefix, "query");
     ms_plan_t *plan = ms_plan_new();
     if (!plan) return ms_error_set(err, MS_ERR_NOMEM, "plan");
     s_ctx_t c = {plan, prefix, err};

@@ -53,7 +53,8 @@ void ms_result_destroy(ms_result_t **self_p)
 {
     if (!self_p || !*self_p) return;
     ms_result_t *self = *self_p;
-    for (int64_t i = 0; i < self->nstrs; i++) free(self->strs[i]);
+    for (int64_t i = 0; i < self->nstrs; i++)
+        free(self->strs[i]);
     free(self->strs);
     free(self->vals);
     free(self->types);
@@ -73,8 +74,8 @@ static ms_value_t *s_new_row(ms_result_t *self)
 {
     if (self->nrows == self->cap) {
         int64_t cap = self->cap ? self->cap * 2 : 256;
-        ms_value_t *v = realloc(self->vals, (size_t)(cap * self->ncols) *
-                                                sizeof *v);
+        ms_value_t *v =
+            realloc(self->vals, (size_t)(cap * self->ncols) * sizeof *v);
         if (!v) return NULL;
         self->vals = v;
         self->cap = cap;
@@ -138,7 +139,8 @@ int ms_result_add(ms_result_t *self, const void *buf, size_t len,
     return rc;
 }
 
-/* ---- ordering ------------------------------------------------------------- */
+/* ---- ordering -------------------------------------------------------------
+ */
 
 static int s_column_index(const ms_result_t *self, const char *name)
 {
@@ -200,12 +202,15 @@ int ms_result_finish(ms_result_t *self, const ms_query_spec_t *q,
     return 0;
 }
 
-/* ---- output ------------------------------------------------------------------ */
+/* ---- output
+ * ------------------------------------------------------------------ */
 
 static void s_cell(const ms_value_t *v, char *buf, size_t size)
 {
-    if (v->type == MS_TYPE_NULL) snprintf(buf, size, "NULL");
-    else ms_value_format(buf, size, v);
+    if (v->type == MS_TYPE_NULL)
+        snprintf(buf, size, "NULL");
+    else
+        ms_value_format(buf, size, v);
 }
 
 /* Spark's show() cuts cells longer than 20 characters to 17 plus "...". */
@@ -218,7 +223,8 @@ static void s_rule(FILE *out, const int *width, int ncols)
 {
     for (int c = 0; c < ncols; c++) {
         fputc('+', out);
-        for (int i = 0; i < width[c]; i++) fputc('-', out);
+        for (int i = 0; i < width[c]; i++)
+            fputc('-', out);
     }
     fputs("+\n", out);
 }

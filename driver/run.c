@@ -52,12 +52,17 @@ typedef struct {
 static int s_exit_code(int rc)
 {
     switch (rc) {
-    case 0: return 0;
-    case MS_ERR_USAGE: return 2;
+    case 0:
+        return 0;
+    case MS_ERR_USAGE:
+        return 2;
     case MS_ERR_INPUT:
-    case MS_ERR_MALFORMED: return 3;
-    case MS_ERR_INTERRUPTED: return 130;
-    default: return 4;
+    case MS_ERR_MALFORMED:
+        return 3;
+    case MS_ERR_INTERRUPTED:
+        return 130;
+    default:
+        return 4;
     }
 }
 
@@ -78,18 +83,33 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': o->master = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'q': o->quiet = true; break;
-        case 'e': o->event_log = optarg; break;
-        case 'u': o->ui_port = optarg; break;
-        case 'n': o->no_ui = true; break;
-        case 'h': fputs(s_usage, stdout); return 1;
+        case 'm':
+            o->master = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'e':
+            o->event_log = optarg;
+            break;
+        case 'u':
+            o->ui_port = optarg;
+            break;
+        case 'n':
+            o->no_ui = true;
+            break;
+        case 'h':
+            fputs(s_usage, stdout);
+            return 1;
         case 'c':
             if (o->nconfs == 256) return -1;
             o->confs[o->nconfs++] = optarg;
             break;
-        default: return -1;
+        default:
+            return -1;
         }
     }
     if (optind != argc - 1) return -1;
@@ -115,19 +135,24 @@ static int s_build_conf(const s_opts_t *o, const ms_job_spec_t *spec,
     const char *k, *v;
     for (int i = 0; rc == 0 && ms_conf_entry(spec->conf, i, &k, &v); i++)
         rc = ms_conf_set(conf, k, v, err);
-    if (rc == 0 && o->master) rc = ms_conf_set(conf, "spark.master", o->master, err);
-    if (rc == 0 && o->ui_port) rc = ms_conf_set(conf, "spark.ui.port", o->ui_port, err);
-    if (rc == 0 && o->no_ui) rc = ms_conf_set(conf, "spark.ui.enabled", "false", err);
+    if (rc == 0 && o->master)
+        rc = ms_conf_set(conf, "spark.master", o->master, err);
+    if (rc == 0 && o->ui_port)
+        rc = ms_conf_set(conf, "spark.ui.port", o->ui_port, err);
+    if (rc == 0 && o->no_ui)
+        rc = ms_conf_set(conf, "spark.ui.enabled", "false", err);
     if (rc == 0 && o->event_log) {
         rc = ms_conf_set(conf, "spark.eventLog.enabled", "true", err);
-        if (rc == 0) rc = ms_conf_set(conf, "spark.eventLog.dir", o->event_log, err);
+        if (rc == 0)
+            rc = ms_conf_set(conf, "spark.eventLog.dir", o->event_log, err);
     }
     for (int i = 0; rc == 0 && i < o->nconfs; i++)
         rc = ms_conf_set_pair(conf, o->confs[i], err);
     return rc;
 }
 
-/* ---- input and plans ------------------------------------------------------ */
+/* ---- input and plans ------------------------------------------------------
+ */
 
 static int s_has_records(const ms_job_spec_t *spec, ms_error_t *err)
 {
@@ -151,8 +176,8 @@ static int s_schema(ms_job_spec_t *spec, const ms_conf_t *conf,
                             spec->input_path, strerror(errno));
     free(spec->input_path);
     spec->input_path = strdup(real);
-    int rc = ms_conf_int(conf, "minispark.csv.sampleRows", 20000, 1,
-                         INT32_MAX, &sample, err);
+    int rc = ms_conf_int(conf, "minispark.csv.sampleRows", 20000, 1, INT32_MAX,
+                         &sample, err);
     if (rc == 0)
         rc = ms_csv_infer_schema(real, &spec->csv, spec->infer_schema,
                                  (int)sample, schema, err);
@@ -174,17 +199,19 @@ static int s_planner_opts(const ms_job_spec_t *spec, const ms_conf_t *conf,
     if (!parts)
         rc = ms_conf_int(conf, "spark.sql.shuffle.partitions", 200, 1, 100000,
                          &parts, err);
-    if (rc == 0) rc = ms_conf_bool(conf, "spark.shuffle.compress", true,
-                                   &compress, err);
-    if (rc == 0) rc = ms_conf_int(conf, "spark.io.compression.zlib.level", 1, 1,
-                                  9, &level, err);
+    if (rc == 0)
+        rc = ms_conf_bool(conf, "spark.shuffle.compress", true, &compress, err);
+    if (rc == 0)
+        rc = ms_conf_int(conf, "spark.io.compression.zlib.level", 1, 1, 9,
+                         &level, err);
     if (rc < 0) return rc;
     const char *codec = ms_conf_get(conf, "spark.io.compression.codec");
     if (codec && strcmp(codec, "zlib") != 0 && strcmp(codec, "none") != 0)
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "invalid value '%s' for spark.io.compression.codec: "
-                            "expected zlib or none",
-                            codec);
+        return ms_error_set(
+            err, MS_ERR_USAGE,
+            "invalid value '%s' for spark.io.compression.codec: "
+            "expected zlib or none",
+            codec);
     po->num_partitions = (int)parts;
     po->codec = compress && !(codec && strcmp(codec, "none") == 0)
                     ? MS_CODEC_ZLIB
@@ -193,7 +220,8 @@ static int s_planner_opts(const ms_job_spec_t *spec, const ms_conf_t *conf,
     return 0;
 }
 
-/* ---- running ------------------------------------------------------------------ */
+/* ---- running
+ * ------------------------------------------------------------------ */
 
 static void s_bytes(char *buf, size_t size, double b)
 {
@@ -214,7 +242,8 @@ static void s_summary(const ms_app_t *app)
     int64_t now = ms_now_ms();
     for (int i = 0; i < app->nexecs; i++) {
         const ms_exec_t *ex = &app->execs[i];
-        exec_s += (double)((ex->ended_ms ? ex->ended_ms : now) - ex->launched_ms);
+        exec_s +=
+            (double)((ex->ended_ms ? ex->ended_ms : now) - ex->launched_ms);
     }
     char in[32], rate[32], wr[32], rd[32], scan[32];
     s_bytes(in, sizeof in, (double)t->bytes_read);
@@ -262,9 +291,10 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
         rc = err->code = MS_ERR_USAGE; /* the job file is usage, not input */
     if (rc == 0) rc = s_build_conf(o, spec, conf, err);
     if (rc == 0 && o->output && spec->nqueries > 1)
-        rc = ms_error_set(err, MS_ERR_USAGE, "--output needs a job file with "
-                                             "one query; give each of \"jobs\" "
-                                             "an \"output\" instead");
+        rc = ms_error_set(err, MS_ERR_USAGE,
+                          "--output needs a job file with "
+                          "one query; give each of \"jobs\" "
+                          "an \"output\" instead");
     if (rc == 0) rc = s_planner_opts(spec, conf, &po, err);
     if (rc == 0) rc = s_schema(spec, conf, schema, err);
     if (rc == 0 && !(plans = calloc((size_t)spec->nqueries, sizeof *plans)))
@@ -281,7 +311,8 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
     if (started) ms_app_stop(&app, rc == 0);
     if (rc == 0 && !o->quiet) s_summary(&app);
     if (started) ms_app_free(&app);
-    for (int q = 0; plans && q < spec->nqueries; q++) ms_plan_destroy(&plans[q]);
+    for (int q = 0; plans && q < spec->nqueries; q++)
+        ms_plan_destroy(&plans[q]);
     free(plans);
     free(schema);
     ms_job_spec_destroy(&spec);

@@ -213,7 +213,8 @@ static void s_on_job_end(ms_ui_state_t *self, const ms_event_t *ev)
     ms_ui_job_t *j = s_find_job(self, ev->job);
     if (!j) return;
     j->completed = ev->time_ms;
-    ms_utf8_copy(j->status, sizeof j->status, ev->success ? "SUCCEEDED" : "FAILED");
+    ms_utf8_copy(j->status, sizeof j->status,
+                 ev->success ? "SUCCEEDED" : "FAILED");
 }
 
 /* The event log does not record a stage's job; the job that listed the

@@ -90,11 +90,11 @@ static void s_run_task(s_job_t *job)
     e->metrics.run_ms = s_now_ms() - start;
     e->fetch_map = fail.map;
     snprintf(e->fetch_endpoint, sizeof e->fetch_endpoint, "%s", fail.endpoint);
-    e->status = rc == 0                   ? MS_TASK_OK
-                : rc == MS_ERR_FETCH      ? MS_TASK_FETCH_FAILED
-                : rc == MS_ERR_MALFORMED  ? MS_TASK_INPUT_ERROR
-                : rc == MS_ERR_INPUT      ? MS_TASK_INPUT_ERROR
-                                          : MS_TASK_FAILED;
+    e->status = rc == 0                  ? MS_TASK_OK
+                : rc == MS_ERR_FETCH     ? MS_TASK_FETCH_FAILED
+                : rc == MS_ERR_MALFORMED ? MS_TASK_INPUT_ERROR
+                : rc == MS_ERR_INPUT     ? MS_TASK_INPUT_ERROR
+                                         : MS_TASK_FAILED;
     if (rc < 0) snprintf(e->message, sizeof e->message, "%s", err.msg);
 }
 
@@ -190,9 +190,12 @@ static int s_on_driver(s_executor_t *ex)
     ex->last_driver_ms = s_now_ms();
     if (n >= 1 && ms_msg_parse(&m, zmq_msg_data(&frames[0]),
                                zmq_msg_size(&frames[0]), NULL) == 0) {
-        if (m.type == MS_MSG_LAUNCH) s_launch(ex, &m);
-        else if (m.type == MS_MSG_STOP) stop = 1;
-        else if (m.type == MS_MSG_REMOVE_SHUFFLE) s_remove_shuffle(ex, &m);
+        if (m.type == MS_MSG_LAUNCH)
+            s_launch(ex, &m);
+        else if (m.type == MS_MSG_STOP)
+            stop = 1;
+        else if (m.type == MS_MSG_REMOVE_SHUFFLE)
+            s_remove_shuffle(ex, &m);
         ms_msg_free(&m);
     }
     ms_frames_close(frames, n);
@@ -225,7 +228,8 @@ static int s_loop(s_executor_t *ex)
     return 0;
 }
 
-/* ---- setup ---------------------------------------------------------------- */
+/* ---- setup ----------------------------------------------------------------
+ */
 
 static int s_parse_args(int argc, char **argv, s_args_t *a)
 {
@@ -239,21 +243,38 @@ static int s_parse_args(int argc, char **argv, s_args_t *a)
         {"shuffle-endpoint", required_argument, 0, 's'},
         {"host", required_argument, 0, 'H'},
         {0, 0, 0, 0}};
-    *a = (s_args_t){.id = -1, .cores = 1, .heartbeat_ms = 1000,
-                    .host = "127.0.0.1"};
+    *a = (s_args_t){
+        .id = -1, .cores = 1, .heartbeat_ms = 1000, .host = "127.0.0.1"};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a->driver = optarg; break;
-        case 'a': a->app = optarg; break;
-        case 'i': a->id = atoi(optarg); break;
-        case 'D': a->dir = optarg; break;
-        case 'c': a->cores = atoi(optarg); break;
-        case 'h': a->heartbeat_ms = atoll(optarg); break;
-        case 's': a->shuffle_endpoint = optarg; break;
-        case 'H': a->host = optarg; break;
-        default: return -1;
+        case 'd':
+            a->driver = optarg;
+            break;
+        case 'a':
+            a->app = optarg;
+            break;
+        case 'i':
+            a->id = atoi(optarg);
+            break;
+        case 'D':
+            a->dir = optarg;
+            break;
+        case 'c':
+            a->cores = atoi(optarg);
+            break;
+        case 'h':
+            a->heartbeat_ms = atoll(optarg);
+            break;
+        case 's':
+            a->shuffle_endpoint = optarg;
+            break;
+        case 'H':
+            a->host = optarg;
+            break;
+        default:
+            return -1;
         }
     }
     if (!a->driver || !a->app || !a->dir || a->id < 0 || a->cores < 1 ||

@@ -34,12 +34,18 @@ static int s_filter_match(const ms_filter_t *f, const ms_value_t *v)
     }
     int c = ms_value_cmp(v, &f->values[0]);
     switch (f->op) {
-    case MS_OP_EQ: return c == 0;
-    case MS_OP_NE: return c != 0;
-    case MS_OP_LT: return c < 0;
-    case MS_OP_LE: return c <= 0;
-    case MS_OP_GT: return c > 0;
-    default: return c >= 0;
+    case MS_OP_EQ:
+        return c == 0;
+    case MS_OP_NE:
+        return c != 0;
+    case MS_OP_LT:
+        return c < 0;
+    case MS_OP_LE:
+        return c <= 0;
+    case MS_OP_GT:
+        return c > 0;
+    default:
+        return c >= 0;
     }
 }
 
@@ -103,8 +109,8 @@ static int s_malformed(s_scan_t *s, ms_error_t *err)
         s->m->dropped++;
         return 0;
     }
-    int64_t line = ms_csv_line_at(s->plan->input_path,
-                                  ms_csv_reader_offset(s->reader));
+    int64_t line =
+        ms_csv_line_at(s->plan->input_path, ms_csv_reader_offset(s->reader));
     return ms_error_set(err, MS_ERR_MALFORMED,
                         "%s:%lld: malformed record (mode FAILFAST)",
                         s->plan->input_path, (long long)line);
@@ -160,14 +166,14 @@ static int s_write_output(s_scan_t *s, const ms_task_t *t, const char *app,
                               nparts, s->plan->codec, s->plan->zlib_level,
                               &written, err);
     s->m->shuffle_written = (int64_t)written;
-    for (int p = 0; p < nparts; p++) msgpack_sbuffer_destroy(&parts[p]);
+    for (int p = 0; p < nparts; p++)
+        msgpack_sbuffer_destroy(&parts[p]);
     free(parts);
     return rc;
 }
 
-int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan,
-                    const char *app, const char *dir, ms_task_metrics_t *m,
-                    ms_error_t *err)
+int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan, const char *app,
+                    const char *dir, ms_task_metrics_t *m, ms_error_t *err)
 {
     int ncols = plan->schema.ncols;
     s_scan_t s = {.plan = plan, .m = m};

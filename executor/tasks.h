@@ -13,9 +13,8 @@
 /* Scans the task's split, filters, aggregates and writes one map output
  * for shuffle t->shuffle_id into dir. FAILFAST returns MS_ERR_MALFORMED with
  * "FILE:LINE: ..." in err. */
-int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan,
-                    const char *app, const char *dir, ms_task_metrics_t *m,
-                    ms_error_t *err);
+int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan, const char *app,
+                    const char *dir, ms_task_metrics_t *m, ms_error_t *err);
 
 /* Fetches partition t->partition from every map output in t->locs, merges
  * and packs the final rows into rows. MS_ERR_FETCH fills *fail. */

@@ -9,12 +9,14 @@
 
 static void s_put32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void s_put64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint32_t s_get32(const uint8_t *p)
@@ -107,13 +109,15 @@ int ms_block_decode(const uint8_t *blk, size_t len, uint8_t **raw,
                             codec);
     /* Deflate expands at most ~1032:1; a header claiming more is lying, and
      * must not make us allocate what it claims. */
-    if (n == 0 || n > MS_BLOCK_MAX_RAW || (codec == MS_CODEC_NONE && n != body) ||
+    if (n == 0 || n > MS_BLOCK_MAX_RAW ||
+        (codec == MS_CODEC_NONE && n != body) ||
         (codec == MS_CODEC_ZLIB && n > (uint64_t)body * 1032 + 64))
         return ms_error_set(err, MS_ERR_CORRUPT, "bad block length %llu",
                             (unsigned long long)n);
     uint8_t *out = malloc(n);
-    if (!out) return ms_error_set(err, MS_ERR_NOMEM, "block of %llu bytes",
-                                  (unsigned long long)n);
+    if (!out)
+        return ms_error_set(err, MS_ERR_NOMEM, "block of %llu bytes",
+                            (unsigned long long)n);
     if (codec == MS_CODEC_NONE) {
         memcpy(out, blk + MS_BLOCK_HEADER, n);
     } else if (s_inflate(blk + MS_BLOCK_HEADER, body, out, n) < 0) {

@@ -41,8 +41,8 @@ static int s_call(void *zctx, const char *endpoint, ms_msg_builder_t *b,
     return rc;
 }
 
-int ms_shuffle_ping(void *zctx, const char *endpoint, int timeout_ms,
-                    char *dir, size_t dir_size)
+int ms_shuffle_ping(void *zctx, const char *endpoint, int timeout_ms, char *dir,
+                    size_t dir_size)
 {
     ms_msg_builder_t b;
     ms_msg_t m;
@@ -51,8 +51,10 @@ int ms_shuffle_ping(void *zctx, const char *endpoint, int timeout_ms,
     ms_msg_begin(&b, MS_MSG_PING, 0);
     int rc = s_call(zctx, endpoint, &b, MS_MSG_PONG, timeout_ms, &m);
     if (rc < 0) return rc;
-    if (!ms_mp_bytes(&m.f[0], &p, &len) || len >= dir_size) rc = MS_ERR_PROTO;
-    else snprintf(dir, dir_size, "%.*s", (int)len, p);
+    if (!ms_mp_bytes(&m.f[0], &p, &len) || len >= dir_size)
+        rc = MS_ERR_PROTO;
+    else
+        snprintf(dir, dir_size, "%.*s", (int)len, p);
     ms_msg_free(&m);
     return rc;
 }
@@ -61,15 +63,16 @@ static int s_removed(ms_msg_t *m, int *removed)
 {
     int64_t n;
     int rc = 0;
-    if (!ms_mp_int(&m->f[0], INT32_MIN, INT32_MAX, &n) || n < 0) rc = MS_ERR_PROTO;
-    else *removed = (int)n;
+    if (!ms_mp_int(&m->f[0], INT32_MIN, INT32_MAX, &n) || n < 0)
+        rc = MS_ERR_PROTO;
+    else
+        *removed = (int)n;
     ms_msg_free(m);
     return rc;
 }
 
 int ms_shuffle_remove_app_remote(void *zctx, const char *endpoint,
-                                 const char *app, int timeout_ms,
-                                 int *removed)
+                                 const char *app, int timeout_ms, int *removed)
 {
     ms_msg_builder_t b;
     ms_msg_t m;

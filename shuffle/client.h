@@ -9,13 +9,12 @@
 #include "common/err.h"
 
 /* 0 and the server's directory when it answered; MS_ERR_TIMEOUT if not. */
-int ms_shuffle_ping(void *zctx, const char *endpoint, int timeout_ms,
-                    char *dir, size_t dir_size);
+int ms_shuffle_ping(void *zctx, const char *endpoint, int timeout_ms, char *dir,
+                    size_t dir_size);
 
 /* 0 and the number of files removed; MS_ERR_TIMEOUT if no answer. */
 int ms_shuffle_remove_app_remote(void *zctx, const char *endpoint,
-                                 const char *app, int timeout_ms,
-                                 int *removed);
+                                 const char *app, int timeout_ms, int *removed);
 
 /* 0 and the number of files of one shuffle removed. */
 int ms_shuffle_remove_shuffle_remote(void *zctx, const char *endpoint,

@@ -81,7 +81,8 @@ static int s_send_requests(void *zctx, s_peer_t *p, const char *app,
         msgpack_pack_int(&b.pk, shuffle);
         msgpack_pack_int(&b.pk, partition);
         msgpack_pack_array(&b.pk, (size_t)n);
-        for (int i = 0; i < n; i++) msgpack_pack_int(&b.pk, p->maps[off + i]);
+        for (int i = 0; i < n; i++)
+            msgpack_pack_int(&b.pk, p->maps[off + i]);
         if (ms_msg_send(p->sock, NULL, 0, &b, NULL, NULL, 0) < 0)
             return MS_ERR_IO;
         p->pending++;
@@ -105,9 +106,8 @@ static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
     uint32_t tlen;
     char why[512];
     int first = p->nmaps ? p->maps[0] : -1;
-    if (n < 1 ||
-        ms_msg_parse(&m, zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
-                     NULL) < 0)
+    if (n < 1 || ms_msg_parse(&m, zmq_msg_data(&frames[0]),
+                              zmq_msg_size(&frames[0]), NULL) < 0)
         return s_fail(k->fail, k->err, first, p->endpoint, "malformed reply");
     int ok = m.type == MS_MSG_BLOCKS && m.nf == 3 &&
              ms_mp_int(&m.f[0], 0, p->nmaps, &req) &&
@@ -191,8 +191,10 @@ int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
     int rc = f.peers ? 0 : MS_ERR_NOMEM;
     for (int i = 0; rc == 0 && i < nlocs; i++) {
         s_peer_t *p = s_peer(&f, locs[i].endpoint, nlocs);
-        if (!p->maps) rc = MS_ERR_NOMEM;
-        else p->maps[p->nmaps++] = locs[i].map;
+        if (!p->maps)
+            rc = MS_ERR_NOMEM;
+        else
+            p->maps[p->nmaps++] = locs[i].map;
     }
     for (int i = 0; rc == 0 && i < f.npeers; i++)
         if (s_send_requests(zctx, &f.peers[i], app, shuffle, partition) < 0)

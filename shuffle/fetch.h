@@ -17,7 +17,7 @@ typedef struct {
 } ms_map_loc_t;
 
 typedef struct {
-    int map;          /* the map output that could not be fetched */
+    int map; /* the map output that could not be fetched */
     char endpoint[256];
 } ms_fetch_failure_t;
 

@@ -119,8 +119,8 @@ done:
 }
 
 int ms_shuffle_block_range(const char *dir, const char *app, int shuffle,
-                           int map, int partition, uint64_t *off,
-                           uint64_t *len, ms_error_t *err)
+                           int map, int partition, uint64_t *off, uint64_t *len,
+                           ms_error_t *err)
 {
     char path[4096];
     uint8_t le[16];

@@ -15,8 +15,8 @@
 
 #define MS_APP_ID_MAX 64
 
-/* True when id is a safe application id: 1..63 of [A-Za-z0-9-] (no '_': it separates the
- * fields of a file name). */
+/* True when id is a safe application id: 1..63 of [A-Za-z0-9-] (no '_': it
+ * separates the fields of a file name). */
 int ms_shuffle_valid_app_id(const char *id);
 
 void ms_shuffle_path(char *buf, size_t size, const char *dir, const char *app,
@@ -42,7 +42,7 @@ int ms_shuffle_remove_shuffle(const char *dir, const char *app, int shuffle,
 
 /* Offset and length of partition's block, from the index (test hooks). */
 int ms_shuffle_block_range(const char *dir, const char *app, int shuffle,
-                           int map, int partition, uint64_t *off,
-                           uint64_t *len, ms_error_t *err);
+                           int map, int partition, uint64_t *off, uint64_t *len,
+                           ms_error_t *err);
 
 #endif

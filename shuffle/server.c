@@ -82,8 +82,10 @@ static void s_free_block(void *data, void *hint)
 static int s_send_frame(void *sock, void *data, size_t len, int more)
 {
     zmq_msg_t m;
-    if (data) zmq_msg_init_data(&m, data, len, s_free_block, NULL);
-    else zmq_msg_init(&m);
+    if (data)
+        zmq_msg_init_data(&m, data, len, s_free_block, NULL);
+    else
+        zmq_msg_init(&m);
     if (zmq_msg_send(&m, sock, more ? ZMQ_SNDMORE : 0) < 0) {
         zmq_msg_close(&m);
         return MS_ERR_IO;
@@ -91,9 +93,8 @@ static int s_send_frame(void *sock, void *data, size_t len, int more)
     return 0;
 }
 
-static int s_reply_status(ms_shuffle_server_t *self, zmq_msg_t *id,
-                          int64_t req, int status, const char *text,
-                          int more)
+static int s_reply_status(ms_shuffle_server_t *self, zmq_msg_t *id, int64_t req,
+                          int status, const char *text, int more)
 {
     ms_msg_builder_t b;
     ms_msg_begin(&b, MS_MSG_BLOCKS, 3);
@@ -153,7 +154,8 @@ static int s_on_fetch(ms_shuffle_server_t *self, zmq_msg_t *id,
                                    (int)f.maps[i].via.u64, (int)f.partition,
                                    &blocks[i], &lens[i], &err);
     if (rc < 0) {
-        for (uint32_t i = 0; blocks && i < f.nmaps; i++) free(blocks[i]);
+        for (uint32_t i = 0; blocks && i < f.nmaps; i++)
+            free(blocks[i]);
         s_reply_status(self, id, f.req, rc, err.msg, 0);
     } else {
         s_reply_status(self, id, f.req, 0, "", f.nmaps > 0);
@@ -172,8 +174,8 @@ static int s_on_ping(ms_shuffle_server_t *self, zmq_msg_t *id,
     ms_msg_builder_t b;
     ms_msg_begin(&b, MS_MSG_PONG, 1);
     ms_mp_pack_str(&b.pk, self->dir);
-    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b,
-                       NULL, NULL, 0);
+    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b, NULL,
+                       NULL, 0);
 }
 
 /* REMOVE_APP [app] and REMOVE_SHUFFLE [app, shuffle]; the reply is the
@@ -193,8 +195,8 @@ static int s_on_remove(ms_shuffle_server_t *self, zmq_msg_t *id,
     ms_msg_builder_t b;
     ms_msg_begin(&b, MS_MSG_REMOVED, 1);
     msgpack_pack_int(&b.pk, rc < 0 ? rc : removed);
-    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b,
-                       NULL, NULL, 0);
+    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b, NULL,
+                       NULL, 0);
 }
 
 typedef int (*s_handler_fn)(ms_shuffle_server_t *, zmq_msg_t *,
@@ -215,8 +217,9 @@ static void s_dispatch(ms_shuffle_server_t *self, zmq_msg_t *frames, int n)
     ms_msg_t m;
     if (n != 2 || ms_msg_parse(&m, zmq_msg_data(&frames[1]),
                                zmq_msg_size(&frames[1]), NULL) < 0) {
-        if (n >= 1) s_reply_status(self, &frames[0], 0, MS_ERR_PROTO,
-                                   "malformed message", 0);
+        if (n >= 1)
+            s_reply_status(self, &frames[0], 0, MS_ERR_PROTO,
+                           "malformed message", 0);
         return;
     }
     size_t i;

@@ -31,21 +31,23 @@ static void s_on_signal(int sig)
 
 int ms_shuffle_server_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"bind", required_argument, 0, 'b'},
-        {"dir", required_argument, 0, 'd'},
-        {"conf", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"bind", required_argument, 0, 'b'},
+                                         {"dir", required_argument, 0, 'd'},
+                                         {"conf", required_argument, 0, 'c'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *bind = NULL, *dir = NULL;
     ms_conf_t *conf = ms_conf_new();
     ms_error_t err = {0};
     int c, rc = 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'b') bind = optarg;
-        else if (c == 'd') dir = optarg;
-        else if (c == 'c' && ms_conf_set_pair(conf, optarg, &err) == 0) continue;
+        if (c == 'b')
+            bind = optarg;
+        else if (c == 'd')
+            dir = optarg;
+        else if (c == 'c' && ms_conf_set_pair(conf, optarg, &err) == 0)
+            continue;
         else if (c == 'h') {
             fputs(s_usage, stdout);
             rc = 0;
@@ -55,9 +57,8 @@ int ms_shuffle_server_main(int argc, char **argv)
         }
     }
     int64_t port;
-    if (optind != argc ||
-        ms_conf_int(conf, "spark.shuffle.service.port", 7337, 1, 65535, &port,
-                    &err) < 0)
+    if (optind != argc || ms_conf_int(conf, "spark.shuffle.service.port", 7337,
+                                      1, 65535, &port, &err) < 0)
         goto usage;
     char bind_buf[64], dir_buf[4200];
     const char *local = ms_conf_get(conf, "spark.local.dir");

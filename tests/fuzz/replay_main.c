@@ -21,7 +21,8 @@ static int s_replay(const char *path)
             if (!grown) break;
             buf = grown;
         }
-        for (size_t i = 0; i < n; i++) buf[len + i] = chunk[i];
+        for (size_t i = 0; i < n; i++)
+            buf[len + i] = chunk[i];
         len += n;
     }
     fclose(f);

@@ -6,9 +6,15 @@
 
 Test(console, line_shows_stage_tasks_and_executors_like_spark)
 {
-    ms_console_line_t l = {.stage = 0, .stage_name = "map", .done = 12,
-                           .running = 4, .total = 40, .executors = 4,
-                           .target = 6, .min = 1, .max = 20,
+    ms_console_line_t l = {.stage = 0,
+                           .stage_name = "map",
+                           .done = 12,
+                           .running = 4,
+                           .total = 40,
+                           .executors = 4,
+                           .target = 6,
+                           .min = 1,
+                           .max = 20,
                            .input_mb_per_s = 312.44};
     char buf[256];
     ms_console_format(buf, sizeof buf, &l);
@@ -18,9 +24,15 @@ Test(console, line_shows_stage_tasks_and_executors_like_spark)
 
 Test(console, static_allocation_has_no_bounds)
 {
-    ms_console_line_t l = {.stage = 1, .stage_name = "reduce", .done = 0,
-                           .running = 2, .total = 8, .executors = 2,
-                           .target = 2, .min = -1, .max = -1};
+    ms_console_line_t l = {.stage = 1,
+                           .stage_name = "reduce",
+                           .done = 0,
+                           .running = 2,
+                           .total = 8,
+                           .executors = 2,
+                           .target = 2,
+                           .min = -1,
+                           .max = -1};
     char buf[256];
     ms_console_format(buf, sizeof buf, &l);
     cr_assert_str_eq(buf, "[Stage 1: reduce (0 + 2) / 8] executors 2 "

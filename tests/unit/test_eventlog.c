@@ -769,13 +769,17 @@ Test(eventlog, replay_of_a_missing_file_is_an_io_error)
  * still be written (cleaned) and read back, never dropped. */
 Test(eventlog, invalid_utf8_is_cleaned_not_dropped)
 {
-    ms_event_t ev = {.type = MS_EV_EXECUTOR_REMOVED, .time_ms = 1000,
-                     .exec = 3, .reason = "lost \xff\xfe (exit \xc0\x80)"};
+    ms_event_t ev = {.type = MS_EV_EXECUTOR_REMOVED,
+                     .time_ms = 1000,
+                     .exec = 3,
+                     .reason = "lost \xff\xfe (exit \xc0\x80)"};
     char *line = s_write(&ev);
     s_parsed_t p;
     ms_error_t err;
     cr_assert_eq(s_parse(line, &p, &err), 0, "%s: %s", line, err.msg);
-    cr_assert_str_eq(p.ev.reason, "lost ?" "? (exit ?" "?)");
+    cr_assert_str_eq(p.ev.reason, "lost ?"
+                                  "? (exit ?"
+                                  "?)");
     json_decref(p.doc);
     free(line);
 }
