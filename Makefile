@@ -39,6 +39,7 @@ test: setup-test build $(DATASET) format-check
 
 bench: setup build $(DATASET)
 	sh bench/run.sh $(BUILD)/minispark
+	$(BUILD)/minispark bench scan bench/data/events_20000000.csv
 	python3 bench/dynalloc.py $(BUILD)/minispark
 
 fuzz:

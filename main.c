@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "datasets/gen.h"
 #include "driver/driver.h"
 #include "driver/report.h"
@@ -20,6 +21,8 @@ static const struct {
     {"shuffle-server", ms_shuffle_server_main,
      "serve shuffle files of this host (external shuffle service)"},
     {"gen", ms_gen_main, "generate the synthetic events CSV"},
+    {"bench", ms_bench_main,
+     "time the data path in-process (bench scan FILE: map side, one core)"},
     {"report", ms_report_main,
      "draw a finished run's event log as an SVG or HTML timeline"},
     {"executor", ms_executor_main, NULL},
