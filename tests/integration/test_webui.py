@@ -8,6 +8,7 @@ nothing and a taken port moves the UI to the next one. Every run also passes
 both leak checks. Only 127.0.0.1 is used."""
 
 import http.client
+from http.client import HTTPException
 import json
 import os
 import re
@@ -272,7 +273,7 @@ def watch(http, app_id, run):
             s.jobs = http.json(base + "jobs")
             s.stages = http.json(base + "stages")
             s.decisions = http.json(base + "allocation")
-        except (OSError, http.client.HTTPException) as e:
+        except (OSError, HTTPException) as e:
             done = samples and len(samples[-1].jobs) == 2 and all(
                 j["status"] == "SUCCEEDED" for j in samples[-1].jobs)
             if done or run.proc.poll() is not None:
