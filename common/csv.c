@@ -14,6 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Reads are this large (less for a small file); a line longer than the
  * buffer grows it, up to the cap, beyond which the line is refused rather
  * than eating the memory. Fuzzing builds may shrink the chunks so that
@@ -27,6 +31,9 @@
 #define S_CHUNK MS_CSV_CHUNK
 #define S_CHUNK_MIN MS_CSV_CHUNK_MIN
 #define S_LINE_MAX (64 << 20)
+/* The buffer has this many spare bytes past cap, so the vector scan may
+ * load a whole block at the end of the data (the excess is masked off). */
+#define S_PAD 16
 
 struct ms_csv_reader {
     int fd;
@@ -66,7 +73,7 @@ static int s_fill(ms_csv_reader_t *self, ms_error_t *err)
                                 self->path, (long long)self->buf_off,
                                 S_LINE_MAX >> 20);
         size_t cap = self->cap * 2 < S_LINE_MAX ? self->cap * 2 : S_LINE_MAX;
-        char *grown = realloc(self->buf, cap);
+        char *grown = realloc(self->buf, cap + S_PAD);
         if (!grown) return ms_error_set(err, MS_ERR_NOMEM, "%s", self->path);
         self->buf = grown;
         self->cap = cap;
@@ -241,7 +248,7 @@ static int s_open(ms_csv_reader_t *self, const char *path, int64_t start,
      * before the split; the first chunk is read lazily by next(). */
     self->buf_off = start > 0 ? start - 1 : 0;
     self->cap = s_chunk_size(self->fd, self->buf_off);
-    self->buf = malloc(self->cap);
+    self->buf = malloc(self->cap + S_PAD);
     if (!self->buf) return ms_error_set(err, MS_ERR_NOMEM, "%s", path);
     if (start == 0) return 0;
     return s_skip_partial_line(self, err);
@@ -308,12 +315,96 @@ static int s_next_line(ms_csv_reader_t *self, char **line, size_t *n,
     return 1;
 }
 
+#ifdef __SSE2__
+/* The common case in one pass: a line with no quote char whose '\n' is
+ * already in the buffer. Sixteen bytes at a time, delimiters and the
+ * newline are found together and fields cut at each delimiter. Returns the
+ * field count with *nl the index of the '\n', or -1 to take the general
+ * path (a quote char in the line, or no '\n' in the buffer yet). */
+static int s_fast_split(const ms_csv_reader_t *self, ms_field_t *fields,
+                        int max_fields, size_t *nl)
+{
+    const char *start = self->buf + self->pos, *end = self->buf + self->len;
+    const char *field = start;
+    const __m128i vd = _mm_set1_epi8(self->opts.delimiter);
+    const __m128i vn = _mm_set1_epi8('\n');
+    const __m128i vq = _mm_set1_epi8(self->opts.quote);
+    int count = 0;
+    for (const char *p = start; p < end; p += 16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)p);
+        unsigned md = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, vd));
+        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, vn));
+        unsigned mq = self->opts.quote
+                          ? (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, vq))
+                          : 0;
+        unsigned live = end - p >= 16 ? 0xFFFFu : (1u << (end - p)) - 1;
+        md &= live;
+        mn &= live;
+        mq &= live;
+        unsigned upto = mn ? (mn & -mn) - 1 : live; /* bytes before '\n' */
+        if (mq & upto) return -1;
+        for (md &= upto; md; md &= md - 1) {
+            const char *d = p + __builtin_ctz(md);
+            if (count < max_fields)
+                fields[count] = (ms_field_t){field, (uint32_t)(d - field)};
+            count++;
+            field = d + 1;
+        }
+        if (mn) {
+            const char *e = p + __builtin_ctz(mn);
+            if (count < max_fields)
+                fields[count] = (ms_field_t){field, (uint32_t)(e - field)};
+            *nl = (size_t)(e - self->buf);
+            return count + 1;
+        }
+    }
+    return -1;
+}
+
+/* Consumes the line that s_fast_split found: the bookkeeping of
+ * s_next_line. Returns 0 past the end of the split, 1 for a record, 2 for
+ * a line to skip (header, blank). */
+static int s_take_fast(ms_csv_reader_t *self, ms_field_t *fields,
+                       int max_fields, int *count, size_t nl)
+{
+    size_t n = nl - self->pos;
+    if (self->buf_off + (int64_t)self->pos >= self->end) {
+        self->done = true;
+        return 0;
+    }
+    self->rec_off = self->buf_off + (int64_t)self->pos;
+    self->bytes += (int64_t)(nl + 1 - self->pos);
+    self->pos = self->scan = nl + 1;
+    bool is_header = self->rec_off == 0 && self->opts.header;
+    if (is_header && !self->header_record) return 2;
+    /* One '\r' before the '\n' is not data (CRLF). */
+    if (n > 0 && self->buf[nl - 1] == '\r') {
+        n--;
+        int last = *count - 1;
+        if (last < max_fields) fields[last].len--;
+    }
+    if (n == 0 && !is_header) return 2;
+    return 1;
+}
+#endif
+
 int ms_csv_reader_next(ms_csv_reader_t *self, ms_field_t *fields,
                        int max_fields, int *nfields, ms_error_t *err)
 {
     char *line;
     size_t n;
     int rc;
+#ifdef __SSE2__
+    while (!self->done) {
+        size_t nl;
+        int count = s_fast_split(self, fields, max_fields, &nl);
+        if (count < 0) break;
+        rc = s_take_fast(self, fields, max_fields, &count, nl);
+        if (rc == 2) continue;
+        if (rc == 1) *nfields = count;
+        return rc;
+    }
+#endif
     while ((rc = s_next_line(self, &line, &n, err)) == 1) {
         bool is_header = self->rec_off == 0 && self->opts.header;
         if (is_header && !self->header_record) continue;
