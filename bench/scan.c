@@ -62,12 +62,11 @@ static int s_plan(const s_opts_t *o, ms_plan_t **plan, ms_error_t *err)
         rc = o->job ? ms_job_spec_load(&spec, o->job, err)
                     : ms_job_spec_parse(&spec, s_q1, strlen(s_q1), "Q1", err);
     if (rc == 0)
-        rc = ms_csv_infer_schema(o->file, &spec->csv, spec->infer_schema,
-                                 20000, schema, err);
-    ms_planner_opts_t po = {spec && spec->shuffle_partitions
-                                ? (int)spec->shuffle_partitions
-                                : 8,
-                            MS_CODEC_ZLIB, 1};
+        rc = ms_csv_infer_schema(o->file, &spec->csv, spec->infer_schema, 20000,
+                                 schema, err);
+    ms_planner_opts_t po = {
+        spec && spec->shuffle_partitions ? (int)spec->shuffle_partitions : 8,
+        MS_CODEC_ZLIB, 1};
     if (rc == 0) rc = ms_planner_build(spec, 0, schema, &po, plan, err);
     if (rc == 0) {
         free((*plan)->input_path);
@@ -104,8 +103,8 @@ static int s_scan(const s_opts_t *o)
         return 3;
     }
     if (s_plan(o, &plan, &err) < 0 || !mkdtemp(dir)) {
-        fprintf(stderr, "minispark bench: %s\n", err.msg[0] ? err.msg
-                                                            : strerror(errno));
+        fprintf(stderr, "minispark bench: %s\n",
+                err.msg[0] ? err.msg : strerror(errno));
         ms_plan_destroy(&plan);
         return err.code == MS_ERR_USAGE ? 2 : 3;
     }
@@ -148,12 +147,15 @@ int ms_bench_main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "scan") != 0) goto usage;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j') o.job = optarg;
-        else if (c == 'r') o.runs = atoi(optarg);
+        if (c == 'j')
+            o.job = optarg;
+        else if (c == 'r')
+            o.runs = atoi(optarg);
         else if (c == 'h') {
             fputs(s_usage, stdout);
             return 0;
-        } else goto usage;
+        } else
+            goto usage;
     }
     if (optind != argc - 1 || o.runs < 1 || o.runs > 64) goto usage;
     o.file = argv[optind];
