@@ -40,6 +40,9 @@ test: setup-test build $(DATASET) format-check
 bench: setup build $(DATASET)
 	sh bench/run.sh $(BUILD)/minispark
 	$(BUILD)/minispark bench scan bench/data/events_20000000.csv
+	$(BUILD)/minispark bench shuffle --codec none
+	$(BUILD)/minispark bench shuffle --codec zlib --level 1
+	$(BUILD)/minispark bench shuffle --codec zlib --level 6
 	python3 bench/dynalloc.py $(BUILD)/minispark
 
 fuzz:

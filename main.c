@@ -22,7 +22,7 @@ static const struct {
      "serve shuffle files of this host (external shuffle service)"},
     {"gen", ms_gen_main, "generate the synthetic events CSV"},
     {"bench", ms_bench_main,
-     "time the data path in-process (bench scan FILE: map side, one core)"},
+     "time the data path in-process (bench scan FILE | bench shuffle)"},
     {"report", ms_report_main,
      "draw a finished run's event log as an SVG or HTML timeline"},
     {"executor", ms_executor_main, NULL},

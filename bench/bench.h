@@ -4,7 +4,10 @@
 #ifndef MS_BENCH_H
 #define MS_BENCH_H
 
-/* argv[0] is "bench"; `bench scan FILE [--job JOB.json] [--runs N]`. */
+/* argv[0] is "bench"; `bench scan FILE [--job JOB.json] [--runs N]` or
+ * `bench shuffle [options]`. */
 int ms_bench_main(int argc, char **argv);
+/* `bench shuffle` (argv[1] is "shuffle"). */
+int ms_bench_shuffle_main(int argc, char **argv);
 
 #endif

@@ -30,6 +30,7 @@ static const char s_q1[] =
 
 static const char s_usage[] =
     "usage: minispark bench scan FILE [--job JOB.json] [--runs N]\n"
+    "       minispark bench shuffle [options]   (see bench shuffle --help)\n"
     "\n"
     "Runs the map side of a query (the seed query, or the first query of\n"
     "JOB.json, on FILE) over the whole file as one task on one core, N times\n"
@@ -144,6 +145,8 @@ int ms_bench_main(int argc, char **argv)
         fputs(s_usage, stdout);
         return 0;
     }
+    if (argc >= 2 && strcmp(argv[1], "shuffle") == 0)
+        return ms_bench_shuffle_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "scan") != 0) goto usage;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

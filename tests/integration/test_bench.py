@@ -35,9 +35,26 @@ def scan_takes_a_job_file(env):
 
 
 @test
+def shuffle_writes_serves_fetches_and_merges_every_key(env):
+    for codec in (["--codec", "none"], ["--codec", "zlib", "--level", "1"]):
+        res = _bench(env, "shuffle", "--maps", "3", "--partitions", "4",
+                     "--keys", "5000", *codec)
+        check(res.returncode == 0, "exit %d: %s" % (res.returncode,
+                                                    res.stderr))
+        # Every map has the same 5000 keys: merged, 5000 groups remain.
+        check(re.search(r"^raw shuffle bytes: [0-9.]+ MB, 5000 groups",
+                        res.stdout, re.M), "groups:\n%s" % res.stdout)
+        check(re.search(r"^end to end, write \+ fetch: [0-9]+ MB/s",
+                        res.stdout, re.M), "no end to end line:\n%s"
+              % res.stdout)
+    check(_bench(env, "shuffle", "--codec", "lz4").returncode == 2,
+          "unknown codec should exit 2")
+
+
+@test
 def usage_errors_exit_2_and_missing_input_exits_3(env):
     check(_bench(env).returncode == 2, "no subcommand should exit 2")
-    check(_bench(env, "shuffle").returncode == 2, "unknown bench should exit 2")
+    check(_bench(env, "sort").returncode == 2, "unknown bench should exit 2")
     check(_bench(env, "scan", "x.csv", "--runs", "0").returncode == 2,
           "--runs 0 should exit 2")
     missing = os.path.join(env.new_dir("none"), "missing.csv")
