@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DATASET    := datasets/big_events_50k.csv
 
-.PHONY: all build setup setup-test run test unit-asan bench fuzz format \
+.PHONY: all build setup setup-test setup-bench run test unit-asan bench fuzz format \
         format-check clean
 
 all: build
@@ -16,6 +16,9 @@ setup:
 
 setup-test:
 	@sh scripts/setup.sh test
+
+setup-bench:
+	@sh scripts/setup.sh bench
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -37,12 +40,14 @@ test: setup-test build $(DATASET) format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory unit-asan
 
-bench: setup build $(DATASET)
+bench: setup-bench build $(DATASET)
 	sh bench/run.sh $(BUILD)/minispark
 	$(BUILD)/minispark bench scan bench/data/events_20000000.csv
 	$(BUILD)/minispark bench shuffle --codec none
 	$(BUILD)/minispark bench shuffle --codec zlib --level 1
 	$(BUILD)/minispark bench shuffle --codec zlib --level 6
+	cd bench && npm install --no-audit --no-fund --silent
+	node bench/compare.mjs $(BUILD)/minispark bench/data/events_20000000.csv 5
 	python3 bench/dynalloc.py $(BUILD)/minispark
 
 fuzz:

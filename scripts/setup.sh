@@ -2,12 +2,14 @@
 # Installs the Debian packages minispark needs to build and test, and only
 # the ones that are missing, so a second run costs nothing. `setup.sh test`
 # also installs what only the tests use: chromium, which loads the web UI,
-# and clang-format, which checks the layout.
+# and clang-format, which checks the layout; `setup.sh bench` also Node.js.
 set -eu
 
 PKGS="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev zlib1g-dev
 libjansson-dev libxxhash-dev libmicrohttpd-dev libcriterion-dev python3"
 [ "${1:-}" = test ] && PKGS="$PKGS chromium clang-format git"
+# bench/compare.mjs runs DuckDB from the npm registry under Node.js.
+[ "${1:-}" = bench ] && ! command -v node >/dev/null && PKGS="$PKGS nodejs npm"
 
 missing=""
 for p in $PKGS; do
