@@ -9,6 +9,7 @@
  * equal bytes; that encoding never leaves the process. */
 #include "common/agg.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,16 @@
 #include "common/mp.h"
 
 #define S_KEY_MAX 65536
+#define S_BATCH 32 /* rows queued before folding (see ms_agg_table_update) */
+/* Below this many groups the table sits in the cache and rows are folded
+ * at once: queueing would only cost the copies. */
+#define S_BATCH_MIN_GROUPS 32768
+
+typedef struct {
+    uint64_t hash;
+    size_t key_off; /* in the batch's bytes */
+    uint32_t key_len;
+} s_pending_t;
 
 typedef struct {
     ms_bytemap_t *map;
@@ -32,6 +43,13 @@ struct ms_agg_table {
     size_t strs_used, strs_size;
     s_distinct_t *distinct; /* [naggs], used by count_distinct only */
     ms_value_t *keyvals;    /* [nkeys]: scratch for decoding a group key */
+    /* queued rows: keys and string inputs copied into bytes */
+    s_pending_t pending[S_BATCH];
+    ms_value_t *pending_in; /* [S_BATCH * naggs] */
+    size_t *pending_str;    /* [S_BATCH * naggs]: offset of a string input */
+    int npending;
+    uint8_t *bytes;
+    size_t bytes_used, bytes_size;
     uint8_t key[S_KEY_MAX];
 };
 
@@ -107,7 +125,12 @@ ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan)
     self->groups = ms_bytemap_new();
     self->distinct = calloc((size_t)plan->naggs, sizeof *self->distinct);
     self->keyvals = calloc((size_t)plan->nkeys + 1, sizeof *self->keyvals);
-    if (!self->groups || !self->distinct || !self->keyvals) goto fail;
+    size_t nin = (size_t)S_BATCH * (size_t)(plan->naggs ? plan->naggs : 1);
+    self->pending_in = calloc(nin, sizeof *self->pending_in);
+    self->pending_str = calloc(nin, sizeof *self->pending_str);
+    if (!self->groups || !self->distinct || !self->keyvals ||
+        !self->pending_in || !self->pending_str)
+        goto fail;
     for (int a = 0; a < plan->naggs; a++) {
         if (plan->aggs[a].fn != MS_AGG_COUNT_DISTINCT) continue;
         self->distinct[a].map = ms_bytemap_new();
@@ -129,6 +152,9 @@ void ms_agg_table_destroy(ms_agg_table_t **self_p)
     }
     free(self->distinct);
     free(self->keyvals);
+    free(self->pending_in);
+    free(self->pending_str);
+    free(self->bytes);
     ms_bytemap_destroy(&self->groups);
     free(self->states);
     free(self->strs);
@@ -311,16 +337,92 @@ static int s_fold(ms_agg_table_t *self, uint32_t g, int a, const ms_value_t *v,
     }
 }
 
-int ms_agg_table_update(ms_agg_table_t *self, const ms_value_t *keys,
-                        const ms_value_t *inputs, ms_error_t *err)
+/* Copies len bytes into the batch's byte store; returns their offset, or
+ * (size_t)-1 when memory runs out. */
+static size_t s_keep_bytes(ms_agg_table_t *self, const void *p, size_t len)
 {
-    int64_t g = s_group(self, keys, err);
-    if (g < 0) return (int)g;
+    if (self->bytes_used + len > self->bytes_size) {
+        size_t size = self->bytes_size ? self->bytes_size * 2 : 4096;
+        while (size < self->bytes_used + len)
+            size *= 2;
+        uint8_t *b = realloc(self->bytes, size);
+        if (!b) return (size_t)-1;
+        self->bytes = b;
+        self->bytes_size = size;
+    }
+    size_t off = self->bytes_used;
+    if (len) memcpy(self->bytes + off, p, len);
+    self->bytes_used += len;
+    return off;
+}
+
+static int s_fold_row(ms_agg_table_t *self, uint32_t g, ms_value_t *in,
+                      const size_t *str, ms_error_t *err)
+{
     for (int a = 0; a < self->plan->naggs; a++) {
-        int rc = s_fold(self, (uint32_t)g, a, &inputs[a], err);
+        if (in[a].type == MS_TYPE_STRING)
+            in[a].s = (const char *)self->bytes + str[a];
+        int rc = s_fold(self, g, a, &in[a], err);
         if (rc < 0) return rc;
     }
     return 0;
+}
+
+int ms_agg_table_flush(ms_agg_table_t *self, ms_error_t *err)
+{
+    int naggs = self->plan->naggs, rc = 0;
+    for (int i = 0; i < self->npending && rc == 0; i++) {
+        const s_pending_t *p = &self->pending[i];
+        int is_new;
+        int64_t g = ms_bytemap_put(self->groups, self->bytes + p->key_off,
+                                   p->key_len, p->hash, &is_new);
+        if (g < 0 || (is_new && s_grow_states(self, (uint32_t)g + 1) < 0))
+            rc = ms_error_set(err, MS_ERR_NOMEM, "aggregation table");
+        else
+            rc = s_fold_row(self, (uint32_t)g, &self->pending_in[i * naggs],
+                            &self->pending_str[i * naggs], err);
+    }
+    self->npending = 0;
+    self->bytes_used = 0;
+    return rc;
+}
+
+int ms_agg_table_update(ms_agg_table_t *self, const ms_value_t *keys,
+                        const ms_value_t *inputs, ms_error_t *err)
+{
+    int naggs = self->plan->naggs;
+    if (self->npending == 0 &&
+        ms_bytemap_count(self->groups) < S_BATCH_MIN_GROUPS) {
+        int64_t g = s_group(self, keys, err);
+        if (g < 0) return (int)g;
+        for (int a = 0; a < naggs; a++) {
+            int rc = s_fold(self, (uint32_t)g, a, &inputs[a], err);
+            if (rc < 0) return rc;
+        }
+        return 0;
+    }
+    size_t len = s_encode_keys(self, keys);
+    if (!len && self->plan->nkeys > 0)
+        return ms_error_set(err, MS_ERR_INPUT, "group key longer than %d bytes",
+                            S_KEY_MAX);
+    s_pending_t *p = &self->pending[self->npending];
+    p->hash = ms_hash_bytes(self->key, len);
+    p->key_len = (uint32_t)len;
+    p->key_off = s_keep_bytes(self, self->key, len);
+    if (p->key_off == (size_t)-1)
+        return ms_error_set(err, MS_ERR_NOMEM, "aggregation batch");
+    ms_value_t *in = &self->pending_in[self->npending * naggs];
+    size_t *str = &self->pending_str[self->npending * naggs];
+    for (int a = 0; a < naggs; a++) {
+        in[a] = inputs[a];
+        if (in[a].type != MS_TYPE_STRING) continue;
+        str[a] = s_keep_bytes(self, in[a].s, in[a].len);
+        if (str[a] == (size_t)-1)
+            return ms_error_set(err, MS_ERR_NOMEM, "aggregation batch");
+    }
+    ms_bytemap_prefetch(self->groups, p->hash);
+    if (++self->npending < S_BATCH) return 0;
+    return ms_agg_table_flush(self, err);
 }
 
 /* ---- partial states on the wire ------------------------------------------ */
@@ -374,6 +476,7 @@ static void s_pack_partial(const ms_agg_table_t *self, msgpack_packer *pk,
 int ms_agg_table_pack_partials(const ms_agg_table_t *self,
                                msgpack_sbuffer *parts, int nparts)
 {
+    assert(self->npending == 0); /* ms_agg_table_flush first */
     const ms_plan_t *plan = self->plan;
     ms_value_t *keys = self->keyvals;
     uint32_t n = ms_bytemap_count(self->groups);
@@ -517,6 +620,7 @@ static int s_final(const ms_agg_table_t *self, uint32_t g, int a, ms_value_t *v,
 int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
                             uint64_t *nrows, ms_error_t *err)
 {
+    assert(self->npending == 0); /* ms_agg_table_flush first */
     const ms_plan_t *plan = self->plan;
     ms_value_t *keys = self->keyvals, v;
     msgpack_packer pk;

@@ -20,9 +20,17 @@ ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan);
 void ms_agg_table_destroy(ms_agg_table_t **self_p);
 
 /* Folds one row: keys[nkeys] are the group key values (already derived),
- * inputs[naggs] the aggregate inputs (ignored for count(*)). */
+ * inputs[naggs] the aggregate inputs (ignored for count(*)). Rows are
+ * folded at once while the table is small; once it is large they are
+ * queued (their bytes copied) and folded a few dozen at a time, so that
+ * the hash slots of a batch are fetched from memory together instead of
+ * each row waiting for its own cache miss. A queued row's error is then
+ * reported by a later update or by ms_agg_table_flush. */
 int ms_agg_table_update(ms_agg_table_t *self, const ms_value_t *keys,
                         const ms_value_t *inputs, ms_error_t *err);
+/* Folds the queued rows. Packing the table needs it done first, and
+ * ms_agg_table_groups counts folded rows' groups only. */
+int ms_agg_table_flush(ms_agg_table_t *self, ms_error_t *err);
 
 /* Packs every group's partial state as one msgpack array per group into
  * parts[partition of the group], for nparts partitions. */

@@ -125,6 +125,11 @@ int64_t ms_bytemap_put(ms_bytemap_t *self, const void *key, uint32_t len,
     return self->count - 1;
 }
 
+void ms_bytemap_prefetch(const ms_bytemap_t *self, uint64_t hash)
+{
+    __builtin_prefetch(&self->slots[(uint32_t)hash & self->mask]);
+}
+
 uint32_t ms_bytemap_count(const ms_bytemap_t *self)
 {
     return self->count;

@@ -19,6 +19,10 @@ void ms_bytemap_destroy(ms_bytemap_t **self_p);
 int64_t ms_bytemap_put(ms_bytemap_t *self, const void *key, uint32_t len,
                        uint64_t hash, int *is_new);
 
+/* Starts loading the slot where a key with this hash would be probed first:
+ * a hint for callers that know their next keys. */
+void ms_bytemap_prefetch(const ms_bytemap_t *self, uint64_t hash);
+
 uint32_t ms_bytemap_count(const ms_bytemap_t *self);
 /* The key of entry idx: borrowed, valid until the next put. */
 const uint8_t *ms_bytemap_key(const ms_bytemap_t *self, uint32_t idx,

@@ -159,7 +159,8 @@ static int s_write_output(s_scan_t *s, const ms_task_t *t, const char *app,
     int nparts = s->plan->num_partitions;
     msgpack_sbuffer *parts = calloc((size_t)nparts, sizeof *parts);
     if (!parts) return ms_error_set(err, MS_ERR_NOMEM, "map output buffers");
-    int rc = ms_agg_table_pack_partials(s->table, parts, nparts);
+    int rc = ms_agg_table_flush(s->table, err);
+    if (rc == 0) rc = ms_agg_table_pack_partials(s->table, parts, nparts);
     uint64_t written = 0;
     if (rc == 0)
         rc = ms_shuffle_write(dir, app, t->shuffle_id, t->partition, parts,

@@ -1274,3 +1274,64 @@ Test(agg, partition_spreads_hashes_evenly)
         cr_assert(hits[p] > 9000 && hits[p] < 11000, "partition %d: %d", p,
                   hits[p]);
 }
+
+/* ---- large tables: rows are queued and folded in batches --------------- */
+
+/* Past the batching threshold, results must be exactly those of folding
+ * row by row: 200,000 int keys seen three times each, with string min. */
+Test(agg, large_tables_fold_queued_rows_exactly)
+{
+    enum { NKEYS = 200000 };
+    const int keys[] = {C_INT};
+    const s_agg_spec_t aggs[] = {
+        {MS_AGG_COUNT, -1}, {MS_AGG_SUM, C_DEC}, {MS_AGG_MIN, C_STR}};
+    ms_plan_t *plan = s_plan(1, keys, 3, aggs);
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    char name[32];
+    ms_error_t err = {0};
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < NKEYS; k++) {
+            /* The string lives in a buffer overwritten by the next row:
+             * a queued row must have kept its own copy. */
+            snprintf(name, sizeof name, "n%d-%d", k % 97, 2 - round);
+            s_row_t r = {{s_null(), s_i(k), s_dec(100 * (round + 1)), s_null(),
+                          s_s(name)}};
+            cr_assert_eq(s_update(t, plan, &r, &err), 0, "%s", err.msg);
+        }
+    }
+    cr_assert_eq(ms_agg_table_flush(t, &err), 0, "%s", err.msg);
+    cr_assert_eq(ms_agg_table_groups(t), NKEYS);
+    s_rows_t got = s_final(t, plan);
+    cr_assert_eq(got.n, NKEYS);
+    for (int i = 0; i < got.n; i += 9973) {
+        int k;
+        char want[64];
+        cr_assert_eq(sscanf(got.rows[i], "%d|", &k), 1, "%s", got.rows[i]);
+        snprintf(want, sizeof want, "%d|3|6.00|n%d-0", k, k % 97);
+        cr_assert_str_eq(got.rows[i], want);
+    }
+    s_rows_free(&got);
+    ms_agg_table_destroy(&t);
+    ms_plan_destroy(&plan);
+}
+
+/* An error in a queued row is not lost: the flush reports it. */
+Test(agg, large_tables_report_a_queued_rows_error)
+{
+    const int keys[] = {C_INT};
+    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_INT}};
+    ms_plan_t *plan = s_plan(1, keys, 1, aggs);
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    ms_error_t err = {0};
+    int rc = 0;
+    for (int k = 0; k < 100000 && rc == 0; k++) {
+        s_row_t r = {{s_null(), s_i(k % 50000), s_null(), s_null(), s_null()}};
+        if (k >= 50000) r.v[C_INT] = s_i(INT64_MAX);
+        r.v[C_KEY] = s_null();
+        rc = s_update(t, plan, &r, &err);
+    }
+    if (rc == 0) rc = ms_agg_table_flush(t, &err);
+    cr_assert_eq(rc, MS_ERR_OVERFLOW, "got %d: %s", rc, err.msg);
+    ms_agg_table_destroy(&t);
+    ms_plan_destroy(&plan);
+}
