@@ -20,6 +20,8 @@ typedef struct {
     ms_value_t *vals;
     ms_value_t *keys;
     ms_value_t *inputs;
+    int *refs; /* the referenced columns: the only ones parsed */
+    int nrefs;
 } s_scan_t;
 
 static int s_filter_match(const ms_filter_t *f, const ms_value_t *v)
@@ -82,10 +84,11 @@ static int s_convert(s_scan_t *s, int nf)
 {
     const ms_plan_t *plan = s->plan;
     int ok = nf == plan->schema.ncols;
-    for (int c = 0; c < plan->schema.ncols; c++) {
+    for (int i = 0; i < s->nrefs; i++) {
+        int c = s->refs[i];
         ms_value_t *v = &s->vals[c];
         v->type = MS_TYPE_NULL;
-        if (!plan->referenced[c] || c >= nf || s->fields[c].len == 0) continue;
+        if (c >= nf || s->fields[c].len == 0) continue;
         if (!ms_value_parse(s->fields[c].p, s->fields[c].len,
                             plan->schema.cols[c].type, v)) {
             v->type = MS_TYPE_NULL;
@@ -183,11 +186,14 @@ int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan, const char *app,
     s.vals = calloc((size_t)ncols + 1, sizeof *s.vals);
     s.keys = calloc((size_t)plan->nkeys + 1, sizeof *s.keys);
     s.inputs = calloc((size_t)plan->naggs, sizeof *s.inputs);
+    s.refs = calloc((size_t)ncols + 1, sizeof *s.refs);
     s.table = ms_agg_table_new(plan);
-    if (!s.fields || !s.vals || !s.keys || !s.inputs || !s.table) {
+    if (!s.fields || !s.vals || !s.keys || !s.inputs || !s.refs || !s.table) {
         ms_error_set(err, rc, "map task buffers");
         goto done;
     }
+    for (int c = 0; c < ncols; c++)
+        if (plan->referenced[c]) s.refs[s.nrefs++] = c;
     rc = ms_csv_reader_new(&s.reader, plan->input_path, t->split_start,
                            t->split_end, &plan->csv, err);
     if (rc < 0) goto done;
@@ -201,5 +207,6 @@ done:
     free(s.vals);
     free(s.keys);
     free(s.inputs);
+    free(s.refs);
     return rc;
 }
