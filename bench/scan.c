@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/csv.h"
 #include "common/plan.h"
 #include "common/task.h"
@@ -40,13 +40,6 @@ typedef struct {
     const char *file, *job;
     int runs;
 } s_opts_t;
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int s_cmp_double(const void *a, const void *b)
 {
@@ -84,9 +77,9 @@ static int s_run_once(const ms_plan_t *plan, const char *dir, int64_t size,
 {
     ms_task_t task = {.kind = MS_TASK_MAP, .split_end = size};
     memset(m, 0, sizeof *m);
-    double t0 = s_now();
+    double t0 = (double)ms_clock_now_us() / 1e6;
     int rc = ms_map_task_run(&task, plan, "bench", dir, m, err);
-    *secs = s_now() - t0;
+    *secs = (double)ms_clock_now_us() / 1e6 - t0;
     int removed;
     ms_shuffle_remove_app(dir, "bench", &removed);
     return rc;

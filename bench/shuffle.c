@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/mp.h"
 #include "common/plan.h"
 #include "common/task.h"
@@ -36,13 +36,6 @@ typedef struct {
     int maps, partitions, keys, width, level;
     ms_codec_t codec;
 } s_opts_t;
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* One string key column and count(*), sum(v): the partial rows a group-by
  * with W-byte keys sends through the shuffle. */
@@ -120,18 +113,18 @@ static int s_write(const s_opts_t *o, const char *dir, size_t *raw,
             msgpack_sbuffer_init(&parts[p]);
         s_pack_map(o, m, parts, raw);
         uint64_t written;
-        double t0 = s_now();
+        double t0 = (double)ms_clock_now_us() / 1e6;
         rc = ms_shuffle_write(dir, "bench", 0, m, parts, o->partitions,
                               o->codec, o->level, &written, &err);
-        *secs += s_now() - t0;
+        *secs += (double)ms_clock_now_us() / 1e6 - t0;
         for (int p = 0; p < o->partitions && o->codec == MS_CODEC_ZLIB; p++) {
             uLongf cap = compressBound((uLong)parts[p].size);
             Bytef *z = malloc(cap);
-            t0 = s_now();
+            t0 = (double)ms_clock_now_us() / 1e6;
             if (z)
                 compress2(z, &cap, (const Bytef *)parts[p].data,
                           (uLong)parts[p].size, o->level);
-            *zlib_secs += s_now() - t0;
+            *zlib_secs += (double)ms_clock_now_us() / 1e6 - t0;
             free(z);
         }
         for (int p = 0; p < o->partitions; p++)
@@ -163,7 +156,7 @@ static int s_fetch_only(const s_opts_t *o, void *zctx, const char *endpoint,
         locs[m] = (ms_map_loc_t){m, endpoint};
     uint64_t raw = 0, bytes = 0;
     int rc = 0;
-    double t0 = s_now();
+    double t0 = (double)ms_clock_now_us() / 1e6;
     for (int p = 0; p < o->partitions && rc == 0; p++) {
         ms_fetch_failure_t fail;
         ms_error_t err = {0};
@@ -171,7 +164,7 @@ static int s_fetch_only(const s_opts_t *o, void *zctx, const char *endpoint,
                               s_count_block, &raw, &bytes, &fail, &err);
         if (rc < 0) fprintf(stderr, "minispark bench: %s\n", err.msg);
     }
-    *secs = s_now() - t0;
+    *secs = (double)ms_clock_now_us() / 1e6 - t0;
     free(locs);
     return rc;
 }
@@ -190,7 +183,7 @@ static int s_reduce(const s_opts_t *o, void *zctx, const ms_plan_t *plan,
     for (int m = 0; m < o->maps; m++)
         locs[m] = (ms_task_loc_t){m, (char *)endpoint};
     int rc = 0;
-    double t0 = s_now();
+    double t0 = (double)ms_clock_now_us() / 1e6;
     for (int p = 0; p < o->partitions && rc == 0; p++) {
         ms_task_t t = {.kind = MS_TASK_REDUCE,
                        .partition = p,
@@ -210,7 +203,7 @@ static int s_reduce(const s_opts_t *o, void *zctx, const ms_plan_t *plan,
         *groups += (uint64_t)m.rows_out;
         msgpack_sbuffer_destroy(&rows);
     }
-    *secs = s_now() - t0;
+    *secs = (double)ms_clock_now_us() / 1e6 - t0;
     free(plan_buf);
     free(locs);
     return rc;

@@ -63,13 +63,6 @@ static int s_poll(ms_app_t *app, int64_t timeout_ms)
     return rc < 0 ? rc : (items[0].revents & ZMQ_POLLIN) != 0;
 }
 
-int64_t ms_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- settings ---------------------------------------------------------------
  */
 
@@ -174,7 +167,7 @@ static int s_static_target(ms_app_t *app, ms_error_t *err)
 static int64_t s_clock(void *arg)
 {
     (void)arg;
-    return ms_now_ms();
+    return ms_clock_now_ms();
 }
 
 static int s_settings(ms_app_t *app, ms_error_t *err)
@@ -298,7 +291,7 @@ static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
     if (!ex || ms_msg_parse(&m, zmq_msg_data(&frames[1]),
                             zmq_msg_size(&frames[1]), &err) < 0)
         return;
-    ex->last_seen_ms = ms_now_ms();
+    ex->last_seen_ms = ms_clock_now_ms();
     if (m.type == MS_MSG_REGISTER) {
         s_on_register(app, i, &m);
     } else if (m.type == MS_MSG_HEARTBEAT) {
@@ -352,7 +345,7 @@ static void s_publish_gauges(ms_app_t *app)
 
 static int s_tick(ms_app_t *app, ms_error_t *err)
 {
-    int64_t now = ms_now_ms();
+    int64_t now = ms_clock_now_ms();
     if (app->alloc && now >= s_next_wake(app)) {
         ms_alloc_removal_t removals[64];
         int n = ms_alloc_manager_tick(app->alloc, ms_app_active_execs(app),
@@ -382,7 +375,7 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
     int rc = s_tick(app, err);
     if (rc < 0) return rc;
     if (app->alloc) {
-        int64_t to_tick = s_next_wake(app) - ms_now_ms();
+        int64_t to_tick = s_next_wake(app) - ms_clock_now_ms();
         if (to_tick < timeout_ms) timeout_ms = to_tick > 0 ? to_tick : 0;
     }
     rc = s_poll(app, timeout_ms);
@@ -493,9 +486,9 @@ int ms_app_linger(ms_app_t *app, ms_error_t *err)
 {
     if (!app->webui || app->ui_linger_ms <= 0) return 0;
     int rc = 0;
-    for (int64_t end = ms_now_ms() + app->ui_linger_ms;
-         rc == 0 && ms_now_ms() < end;)
-        rc = ms_app_pump(app, end - ms_now_ms(), err);
+    for (int64_t end = ms_clock_now_ms() + app->ui_linger_ms;
+         rc == 0 && ms_clock_now_ms() < end;)
+        rc = ms_app_pump(app, end - ms_clock_now_ms(), err);
     return rc;
 }
 
@@ -507,7 +500,7 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
     app->app_name = app_name;
     app->quiet = quiet;
     app->tty = isatty(STDERR_FILENO);
-    app->start_ms = ms_now_ms();
+    app->start_ms = ms_clock_now_ms();
     s_app_id(app);
     int rc = s_settings(app, err);
     if (rc < 0) return rc;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/err.h"
 #include "common/task.h"
@@ -106,7 +107,6 @@ int ms_app_target(const ms_app_t *app);
 /* Task slots when every executor the app may have is up (split sizing). */
 int ms_app_max_slots(const ms_app_t *app);
 
-int64_t ms_now_ms(void);
 /* Installs SIGINT/SIGTERM/SIGCHLD handlers for the driver. */
 void ms_app_install_signals(void);
 

@@ -40,7 +40,7 @@ void ms_console_listener(void *arg, const ms_event_t *ev)
 
 void ms_console_progress(ms_app_t *app)
 {
-    int64_t now = ms_now_ms();
+    int64_t now = ms_clock_now_ms();
     if (!app->job ||
         !ms_console_due(app->tty, app->quiet, now, app->last_draw_ms))
         return;

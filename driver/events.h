@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "common/task.h"
 
 typedef enum {
@@ -65,8 +66,5 @@ typedef struct {
 void ms_bus_subscribe(ms_bus_t *bus, ms_listener_fn *fn, void *arg);
 /* Stamps ev->time_ms if zero, then delivers it to every listener. */
 void ms_bus_post(ms_bus_t *bus, ms_event_t *ev);
-
-/* Milliseconds since the epoch (for event timestamps, never for timing). */
-int64_t ms_wall_ms(void);
 
 #endif

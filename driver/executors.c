@@ -144,8 +144,8 @@ static int s_launch(ms_app_t *app, int have, ms_error_t *err)
     ex->pid = ms_launch_self(argv, false, err);
     if (ex->pid < 0) return err->code;
     ex->alive = true;
-    ex->launched_ms = ex->last_seen_ms = ms_now_ms();
-    ex->launched_wall_ms = ms_wall_ms();
+    ex->launched_ms = ex->last_seen_ms = ms_clock_now_ms();
+    ex->launched_wall_ms = ms_clock_wall_ms();
     app->nexecs++;
     snprintf(why, sizeof why,
              "add executor %d: target %d, %d running or "
@@ -180,7 +180,7 @@ int ms_app_reconcile(ms_app_t *app, ms_error_t *err)
     int target = ms_app_target(app), have = 0;
     for (int i = 0; i < app->nexecs; i++)
         have += app->execs[i].alive && !app->execs[i].stopping;
-    while (have < target && ms_now_ms() >= app->next_launch_ms) {
+    while (have < target && ms_clock_now_ms() >= app->next_launch_ms) {
         int rc = s_launch(app, have, err);
         if (rc < 0) return rc;
         have++;
@@ -198,7 +198,7 @@ void ms_app_on_register(ms_app_t *app, int i, const char *endpoint, int cores)
     snprintf(ex->endpoint, sizeof ex->endpoint, "%s", endpoint);
     ex->cores = cores;
     ex->registered = true;
-    ex->registered_ms = ms_now_ms();
+    ex->registered_ms = ms_clock_now_ms();
     app->launch_backoff_ms = 0;
     int alive = ms_app_alive_execs(app);
     if (alive > app->peak_execs) app->peak_execs = alive;
@@ -228,7 +228,7 @@ static int s_launch_failed(ms_app_t *app, ms_exec_t *ex, const char *why,
         app->launch_backoff_ms ? app->launch_backoff_ms * 2 : 1000;
     if (app->launch_backoff_ms > S_BACKOFF_MAX_MS)
         app->launch_backoff_ms = S_BACKOFF_MAX_MS;
-    app->next_launch_ms = ms_now_ms() + app->launch_backoff_ms;
+    app->next_launch_ms = ms_clock_now_ms() + app->launch_backoff_ms;
     fprintf(stderr,
             "minispark: executor %d failed to start (%s); failure %d "
             "of %d, next launch in %.1f s\n",
@@ -246,7 +246,7 @@ static int s_on_exit(ms_app_t *app, int i, int status, ms_error_t *err)
     ms_exec_t *ex = &app->execs[i];
     char why[160], reason[512];
     ex->alive = false;
-    ex->ended_ms = ms_now_ms();
+    ex->ended_ms = ms_clock_now_ms();
     ms_describe_exit(status, why, sizeof why);
     if (ex->registered) {
         snprintf(reason, sizeof reason, "%s (%s)",
@@ -263,7 +263,7 @@ static int s_on_exit(ms_app_t *app, int i, int status, ms_error_t *err)
 
 int ms_app_check_execs(ms_app_t *app, ms_error_t *err)
 {
-    int64_t now = ms_now_ms();
+    int64_t now = ms_clock_now_ms();
     for (int i = 0; i < app->nexecs; i++) {
         ms_exec_t *ex = &app->execs[i];
         int status, rc;
@@ -307,11 +307,11 @@ void ms_app_stop_all_execs(ms_app_t *app)
                      "application finished");
         ex->stopping = true;
     }
-    int64_t deadline = ms_now_ms() + 3000;
+    int64_t deadline = ms_clock_now_ms() + 3000;
     ms_error_t err;
     for (;;) {
         ms_app_check_execs(app, &err);
-        if (!ms_app_alive_execs(app) || ms_now_ms() >= deadline) break;
+        if (!ms_app_alive_execs(app) || ms_clock_now_ms() >= deadline) break;
         zmq_poll(NULL, 0, 20);
     }
     for (int i = 0; i < app->nexecs; i++) {

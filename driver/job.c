@@ -253,7 +253,7 @@ static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
     t->exec = exec;
     t->attempts++;
     t->state = S_RUNNING;
-    t->launch_wall_ms = ms_wall_ms();
+    t->launch_wall_ms = ms_clock_wall_ms();
     job->running++;
     s_post_task(job, MS_EV_TASK_START, i, NULL);
     return 0;

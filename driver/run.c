@@ -237,9 +237,9 @@ static void s_bytes(char *buf, size_t size, double b)
 static void s_summary(const ms_app_t *app)
 {
     const ms_app_totals_t *t = &app->totals;
-    double wall = (double)(ms_now_ms() - app->start_ms) / 1000.0;
+    double wall = (double)(ms_clock_now_ms() - app->start_ms) / 1000.0;
     double exec_s = 0;
-    int64_t now = ms_now_ms();
+    int64_t now = ms_clock_now_ms();
     for (int i = 0; i < app->nexecs; i++) {
         const ms_exec_t *ex = &app->execs[i];
         exec_s +=
@@ -270,9 +270,9 @@ static int s_run_jobs(ms_app_t *app, const ms_job_spec_t *spec,
         const ms_query_spec_t *qs = &spec->queries[q];
         ms_job_opts_t jo = {q, o->output ? o->output : qs->output_path, show};
         rc = ms_job_run(app, plans[q], qs, &jo, err);
-        for (int64_t end = ms_now_ms() + qs->pause_after_ms;
-             rc == 0 && q + 1 < spec->nqueries && ms_now_ms() < end;)
-            rc = ms_app_pump(app, end - ms_now_ms(), err);
+        for (int64_t end = ms_clock_now_ms() + qs->pause_after_ms;
+             rc == 0 && q + 1 < spec->nqueries && ms_clock_now_ms() < end;)
+            rc = ms_app_pump(app, end - ms_clock_now_ms(), err);
     }
     return rc;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/mp.h"
 #include "common/plan.h"
@@ -55,13 +56,6 @@ static void s_on_signal(int sig)
     s_stop = 1;
 }
 
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- running a task (on its own thread) -------------------------------- */
 
 static void s_run_task(s_job_t *job)
@@ -71,7 +65,7 @@ static void s_run_task(s_job_t *job)
     ms_error_t err = {0};
     ms_plan_t *plan = NULL;
     ms_fetch_failure_t fail = {-1, ""};
-    int64_t start = s_now_ms();
+    int64_t start = ms_clock_now_ms();
     if (job->task.delay_ms > 0) {
         struct timespec ts = {job->task.delay_ms / 1000,
                               (job->task.delay_ms % 1000) * 1000000};
@@ -87,7 +81,7 @@ static void s_run_task(s_job_t *job)
     ms_plan_destroy(&plan);
     e->task_id = job->task.task_id;
     e->attempt = job->task.attempt;
-    e->metrics.run_ms = s_now_ms() - start;
+    e->metrics.run_ms = ms_clock_now_ms() - start;
     e->fetch_map = fail.map;
     snprintf(e->fetch_endpoint, sizeof e->fetch_endpoint, "%s", fail.endpoint);
     e->status = rc == 0                  ? MS_TASK_OK
@@ -187,7 +181,7 @@ static int s_on_driver(s_executor_t *ex)
     int n, stop = 0;
     if (ms_frames_recv(ex->dealer, frames, 2, &n, ZMQ_DONTWAIT) < 0) return 0;
     ms_msg_t m;
-    ex->last_driver_ms = s_now_ms();
+    ex->last_driver_ms = ms_clock_now_ms();
     if (n >= 1 && ms_msg_parse(&m, zmq_msg_data(&frames[0]),
                                zmq_msg_size(&frames[0]), NULL) == 0) {
         if (m.type == MS_MSG_LAUNCH)
@@ -205,9 +199,9 @@ static int s_on_driver(s_executor_t *ex)
 static int s_loop(s_executor_t *ex)
 {
     int64_t next_beat = 0;
-    ex->last_driver_ms = s_now_ms();
+    ex->last_driver_ms = ms_clock_now_ms();
     while (!s_stop) {
-        int64_t now = s_now_ms();
+        int64_t now = ms_clock_now_ms();
         if (now - ex->last_driver_ms > 3 * ex->args.heartbeat_ms) {
             fprintf(stderr, "executor %d: driver silent for %lld ms, exiting\n",
                     ex->args.id, (long long)(now - ex->last_driver_ms));

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/mp.h"
 #include "common/proto.h"
 #include "shuffle/block.h"
@@ -27,13 +27,6 @@ typedef struct {
     s_peer_t *peers;
     int npeers;
 } s_fetch_t;
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int s_fail(ms_fetch_failure_t *fail, ms_error_t *err, int map,
                   const char *endpoint, const char *why)
@@ -140,7 +133,7 @@ static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
 
 static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
 {
-    int64_t deadline = s_now_ms() + timeout_ms;
+    int64_t deadline = ms_clock_now_ms() + timeout_ms;
     zmq_pollitem_t *items = calloc((size_t)f->npeers, sizeof *items);
     if (!items) return MS_ERR_NOMEM;
     int rc = 0;
@@ -153,7 +146,7 @@ static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
             items[n++] = (zmq_pollitem_t){f->peers[i].sock, 0, ZMQ_POLLIN, 0};
         }
         if (n == 0) break;
-        int64_t left = deadline - s_now_ms();
+        int64_t left = deadline - ms_clock_now_ms();
         int prc = left > 0 ? zmq_poll(items, n, (long)left) : 0;
         if (prc < 0 && errno == EINTR) continue;
         if (prc <= 0) {
