@@ -60,7 +60,7 @@ static int s_plan(const s_opts_t *o, ms_plan_t **plan, ms_error_t *err)
                                  schema, err);
     ms_planner_opts_t po = {
         spec && spec->shuffle_partitions ? (int)spec->shuffle_partitions : 8,
-        MS_CODEC_ZLIB, 1};
+        MS_CODEC_ZLIB, 1, 0};
     if (rc == 0) rc = ms_planner_build(spec, 0, schema, &po, plan, err);
     if (rc == 0) {
         free((*plan)->input_path);

@@ -197,8 +197,9 @@ static int s_reduce(const s_opts_t *o, void *zctx, const ms_plan_t *plan,
         ms_error_t err = {0};
         msgpack_sbuffer rows;
         msgpack_sbuffer_init(&rows);
-        rc =
-            ms_reduce_task_run(zctx, &t, plan, "bench", &rows, &m, &fail, &err);
+        /* plan->agg_memory is 0: nothing spills, so no spill dir is used */
+        rc = ms_reduce_task_run(zctx, &t, plan, "bench", "/tmp", &rows, &m,
+                                &fail, &err);
         if (rc < 0) fprintf(stderr, "minispark bench: %s\n", err.msg);
         *groups += (uint64_t)m.rows_out;
         msgpack_sbuffer_destroy(&rows);

@@ -162,6 +162,19 @@ void ms_agg_table_destroy(ms_agg_table_t **self_p)
     *self_p = NULL;
 }
 
+void ms_agg_table_clear(ms_agg_table_t *self)
+{
+    size_t stride = (size_t)self->plan->naggs * 2 * sizeof(int64_t);
+    if (self->states)
+        memset(self->states, 0, ms_bytemap_count(self->groups) * stride);
+    ms_bytemap_clear(self->groups);
+    for (int a = 0; a < self->plan->naggs; a++)
+        if (self->distinct[a].map) ms_bytemap_clear(self->distinct[a].map);
+    self->strs_used = 0;
+    self->npending = 0;
+    self->bytes_used = 0;
+}
+
 uint32_t ms_agg_table_groups(const ms_agg_table_t *self)
 {
     return ms_bytemap_count(self->groups);
@@ -170,12 +183,24 @@ uint32_t ms_agg_table_groups(const ms_agg_table_t *self)
 size_t ms_agg_table_memory(const ms_agg_table_t *self)
 {
     size_t n = ms_bytemap_memory(self->groups) + self->strs_size +
+               self->bytes_size +
                (size_t)self->states_cap * 16 * (size_t)self->plan->naggs;
     for (int a = 0; a < self->plan->naggs; a++)
         if (self->distinct[a].map)
             n += ms_bytemap_memory(self->distinct[a].map) +
                  self->distinct[a].cap * sizeof(uint32_t);
     return n;
+}
+
+uint64_t ms_agg_table_hash(const ms_agg_table_t *self, uint32_t g)
+{
+    return ms_bytemap_hash(self->groups, g);
+}
+
+const uint8_t *ms_agg_table_key(const ms_agg_table_t *self, uint32_t g,
+                                uint32_t *len)
+{
+    return ms_bytemap_key(self->groups, g, len);
 }
 
 /* ---- finding a group ----------------------------------------------------- */
@@ -473,23 +498,29 @@ static void s_pack_partial(const ms_agg_table_t *self, msgpack_packer *pk,
     }
 }
 
+void ms_agg_table_pack_partial_row(const ms_agg_table_t *self, uint32_t g,
+                                   msgpack_packer *pk)
+{
+    const ms_plan_t *plan = self->plan;
+    ms_value_t *keys = self->keyvals;
+    msgpack_pack_array(pk, (size_t)(plan->nkeys + plan->naggs));
+    s_decode_keys(self, g, keys);
+    for (int i = 0; i < plan->nkeys; i++)
+        ms_mp_pack_value(pk, &keys[i]);
+    for (int a = 0; a < plan->naggs; a++)
+        s_pack_partial(self, pk, g, a);
+}
+
 int ms_agg_table_pack_partials(const ms_agg_table_t *self,
                                msgpack_sbuffer *parts, int nparts)
 {
     assert(self->npending == 0); /* ms_agg_table_flush first */
-    const ms_plan_t *plan = self->plan;
-    ms_value_t *keys = self->keyvals;
     uint32_t n = ms_bytemap_count(self->groups);
     for (uint32_t g = 0; g < n; g++) {
         int p = ms_agg_partition(ms_bytemap_hash(self->groups, g), nparts);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &parts[p], msgpack_sbuffer_write);
-        msgpack_pack_array(&pk, (size_t)(plan->nkeys + plan->naggs));
-        s_decode_keys(self, g, keys);
-        for (int i = 0; i < plan->nkeys; i++)
-            ms_mp_pack_value(&pk, &keys[i]);
-        for (int a = 0; a < plan->naggs; a++)
-            s_pack_partial(self, &pk, g, a);
+        ms_agg_table_pack_partial_row(self, g, &pk);
     }
     return 0;
 }

@@ -18,6 +18,8 @@ typedef struct ms_agg_table ms_agg_table_t;
 /* Borrows plan for the table's lifetime. NULL when out of memory. */
 ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan);
 void ms_agg_table_destroy(ms_agg_table_t **self_p);
+/* Empties the table (after a spill), keeping its memory for reuse. */
+void ms_agg_table_clear(ms_agg_table_t *self);
 
 /* Folds one row: keys[nkeys] are the group key values (already derived),
  * inputs[naggs] the aggregate inputs (ignored for count(*)). Rows are
@@ -36,6 +38,9 @@ int ms_agg_table_flush(ms_agg_table_t *self, ms_error_t *err);
  * parts[partition of the group], for nparts partitions. */
 int ms_agg_table_pack_partials(const ms_agg_table_t *self,
                                msgpack_sbuffer *parts, int nparts);
+/* Packs group g's partial state row (the shuffle row) into pk. */
+void ms_agg_table_pack_partial_row(const ms_agg_table_t *self, uint32_t g,
+                                   msgpack_packer *pk);
 
 /* Merges one packed partial row (untrusted: checked against the plan). */
 int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
@@ -49,8 +54,15 @@ int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
  * returns over empty input (count 0, everything else NULL). */
 void ms_agg_empty_result(const ms_plan_t *plan, ms_value_t *out);
 
+/* Groups are numbered 0..groups-1 in order of first appearance. */
 uint32_t ms_agg_table_groups(const ms_agg_table_t *self);
+/* Bytes held by the table's arrays (what spilling bounds). */
 size_t ms_agg_table_memory(const ms_agg_table_t *self);
+/* Group g's key hash, and its canonical key bytes (borrowed: valid until
+ * the table changes). Equal keys have equal bytes. */
+uint64_t ms_agg_table_hash(const ms_agg_table_t *self, uint32_t g);
+const uint8_t *ms_agg_table_key(const ms_agg_table_t *self, uint32_t g,
+                                uint32_t *len);
 
 /* The reduce partition of a key hash. */
 static inline int ms_agg_partition(uint64_t hash, int nparts)

@@ -55,6 +55,13 @@ void ms_bytemap_destroy(ms_bytemap_t **self_p)
     *self_p = NULL;
 }
 
+void ms_bytemap_clear(ms_bytemap_t *self)
+{
+    memset(self->slots, 0, ((size_t)self->mask + 1) * sizeof *self->slots);
+    self->count = 0;
+    self->used = 0;
+}
+
 static int s_grow_slots(ms_bytemap_t *self)
 {
     uint32_t mask = self->mask * 2 + 1;

@@ -14,6 +14,9 @@ typedef struct ms_bytemap ms_bytemap_t;
 ms_bytemap_t *ms_bytemap_new(void);
 void ms_bytemap_destroy(ms_bytemap_t **self_p);
 
+/* Forgets every key; the memory stays allocated for reuse. */
+void ms_bytemap_clear(ms_bytemap_t *self);
+
 /* Index of key, inserting it if absent (*is_new tells which). Returns -1
  * when memory runs out. */
 int64_t ms_bytemap_put(ms_bytemap_t *self, const void *key, uint32_t len,

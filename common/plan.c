@@ -9,7 +9,7 @@
 #include "common/mp.h"
 
 #define MS_PLAN_MAGIC "msplan"
-#define MS_PLAN_VERSION 1
+#define MS_PLAN_VERSION 2
 
 ms_plan_t *ms_plan_new(void)
 {
@@ -146,10 +146,11 @@ int ms_plan_pack(const ms_plan_t *self, char **out, size_t *len)
     }
     s_pack_filters(&pk, self);
     s_pack_keys_aggs(&pk, self);
-    msgpack_pack_array(&pk, 3);
+    msgpack_pack_array(&pk, 4);
     msgpack_pack_int(&pk, self->num_partitions);
     msgpack_pack_int(&pk, self->codec);
     msgpack_pack_int(&pk, self->zlib_level);
+    msgpack_pack_int64(&pk, self->agg_memory);
     if (!sb.data) return MS_ERR_NOMEM;
     *out = sb.data;
     *len = sb.size;
@@ -315,7 +316,7 @@ static int s_unpack(ms_plan_t *self, const msgpack_object *root,
     const msgpack_object *o, *tail;
     const char *magic;
     uint32_t mlen;
-    int64_t version, parts, codec, level;
+    int64_t version, parts, codec, level, memory;
     if (!ms_mp_array(root, 9, &o, NULL) || !ms_mp_bytes(&o[0], &magic, &mlen) ||
         mlen != strlen(MS_PLAN_MAGIC) || memcmp(magic, MS_PLAN_MAGIC, mlen) ||
         !ms_mp_int(&o[1], MS_PLAN_VERSION, MS_PLAN_VERSION, &version) ||
@@ -325,11 +326,13 @@ static int s_unpack(ms_plan_t *self, const msgpack_object *root,
     S_DECODE_LIST(&o[5], filters, nfilters, s_filter);
     S_DECODE_LIST(&o[6], keys, nkeys, s_key);
     S_DECODE_LIST(&o[7], aggs, naggs, s_agg);
-    if (!ms_mp_array(&o[8], 3, &tail, NULL) ||
+    if (!ms_mp_array(&o[8], 4, &tail, NULL) ||
         !ms_mp_int(&tail[0], 1, 1 << 20, &parts) ||
         !ms_mp_int(&tail[1], MS_CODEC_NONE, MS_CODEC_ZLIB, &codec) ||
-        !ms_mp_int(&tail[2], 0, 9, &level) || self->naggs < 1)
+        !ms_mp_int(&tail[2], 0, 9, &level) ||
+        !ms_mp_int(&tail[3], 0, INT64_MAX, &memory) || self->naggs < 1)
         goto fail;
+    self->agg_memory = memory;
     self->num_partitions = (int)parts;
     self->codec = (ms_codec_t)codec;
     self->zlib_level = (int)level;

@@ -82,6 +82,9 @@ typedef struct {
     int num_partitions;
     ms_codec_t codec;
     int zlib_level;
+    /* Bytes one task's aggregation table may hold before it spills (0:
+     * no bound). */
+    int64_t agg_memory;
 } ms_plan_t;
 
 /* An empty plan; fill it, then call ms_plan_finish. String values of filter

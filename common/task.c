@@ -9,6 +9,7 @@
 
 #define S_LAUNCH_FIELDS 12
 #define S_END_FIELDS 7
+#define S_METRICS 10
 
 void ms_task_pack(const ms_task_t *t, ms_msg_builder_t *b)
 {
@@ -108,10 +109,11 @@ void ms_task_end_pack(const ms_task_end_t *e, ms_msg_builder_t *b)
     msgpack_pack_int(&b->pk, e->status);
     ms_mp_pack_str(&b->pk, e->message);
     const int64_t vals[] = {
-        m->records_read, m->bytes_read,      m->malformed,       m->dropped,
-        m->rows_out,     m->shuffle_written, m->shuffle_fetched, m->run_ms};
-    msgpack_pack_array(&b->pk, 8);
-    for (int i = 0; i < 8; i++)
+        m->records_read,   m->bytes_read,      m->malformed,       m->dropped,
+        m->rows_out,       m->shuffle_written, m->shuffle_fetched, m->run_ms,
+        m->memory_spilled, m->disk_spilled};
+    msgpack_pack_array(&b->pk, S_METRICS);
+    for (int i = 0; i < S_METRICS; i++)
         msgpack_pack_int64(&b->pk, vals[i]);
     msgpack_pack_int(&b->pk, e->fetch_map);
     ms_mp_pack_str(&b->pk, e->fetch_endpoint);
@@ -129,17 +131,17 @@ static int s_copy_str(const msgpack_object *o, char *dst, size_t size)
 int ms_task_end_unpack(const ms_msg_t *m, ms_task_end_t *e, ms_error_t *err)
 {
     const msgpack_object *f = m->f, *mv;
-    int64_t attempt, status, map, v[8];
+    int64_t attempt, status, map, v[S_METRICS];
     memset(e, 0, sizeof *e);
     if (m->nf != S_END_FIELDS || !ms_mp_int(&f[0], 0, INT64_MAX, &e->task_id) ||
         !ms_mp_int(&f[1], 0, INT32_MAX, &attempt) ||
         !ms_mp_int(&f[2], MS_TASK_OK, MS_TASK_INPUT_ERROR, &status) ||
         s_copy_str(&f[3], e->message, sizeof e->message) < 0 ||
-        !ms_mp_array(&f[4], 8, &mv, NULL) ||
+        !ms_mp_array(&f[4], S_METRICS, &mv, NULL) ||
         !ms_mp_int(&f[5], -1, INT32_MAX, &map) ||
         s_copy_str(&f[6], e->fetch_endpoint, sizeof e->fetch_endpoint) < 0)
         goto bad;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < S_METRICS; i++)
         if (!ms_mp_int(&mv[i], 0, INT64_MAX, &v[i])) goto bad;
     e->attempt = (int)attempt;
     e->status = (ms_task_status_t)status;
@@ -153,6 +155,8 @@ int ms_task_end_unpack(const ms_msg_t *m, ms_task_end_t *e, ms_error_t *err)
     mt->shuffle_written = v[5];
     mt->shuffle_fetched = v[6];
     mt->run_ms = v[7];
+    mt->memory_spilled = v[8];
+    mt->disk_spilled = v[9];
     return 0;
 bad:
     return ms_error_set(err, MS_ERR_PROTO, "malformed task end report");

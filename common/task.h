@@ -43,6 +43,8 @@ typedef enum {
 typedef struct {
     int64_t records_read, bytes_read, malformed, dropped;
     int64_t rows_out, shuffle_written, shuffle_fetched, run_ms;
+    /* aggregation state spilled: its size in memory, and on disk */
+    int64_t memory_spilled, disk_spilled;
 } ms_task_metrics_t;
 
 typedef struct {

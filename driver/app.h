@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
     int64_t records_read, bytes_read, malformed, dropped;
     int64_t shuffle_written, shuffle_fetched, map_ms, tasks;
+    int64_t disk_spilled;
 } ms_app_totals_t;
 
 struct ms_job_run;

@@ -82,16 +82,18 @@ static json_t *s_task_info(const ms_event_t *ev, bool done)
 
 static json_t *s_metrics(const ms_task_metrics_t *m)
 {
-    return json_pack("{s:I, s:{s:I, s:I}, s:{s:I}, s:{s:I}, s:{s:I, s:I}}",
-                     "Executor Run Time", (json_int_t)m->run_ms,
-                     "Input Metrics", "Bytes Read", (json_int_t)m->bytes_read,
-                     "Records Read", (json_int_t)m->records_read,
-                     "Shuffle Write Metrics", "Shuffle Bytes Written",
-                     (json_int_t)m->shuffle_written, "Shuffle Read Metrics",
-                     "Remote Bytes Read", (json_int_t)m->shuffle_fetched,
-                     "Minispark Malformed Records", "Malformed",
-                     (json_int_t)m->malformed, "Dropped",
-                     (json_int_t)m->dropped);
+    return json_pack(
+        "{s:I, s:I, s:I, s:{s:I, s:I}, s:{s:I}, s:{s:I}, "
+        "s:{s:I, s:I}}",
+        "Executor Run Time", (json_int_t)m->run_ms, "Memory Bytes Spilled",
+        (json_int_t)m->memory_spilled, "Disk Bytes Spilled",
+        (json_int_t)m->disk_spilled, "Input Metrics", "Bytes Read",
+        (json_int_t)m->bytes_read, "Records Read", (json_int_t)m->records_read,
+        "Shuffle Write Metrics", "Shuffle Bytes Written",
+        (json_int_t)m->shuffle_written, "Shuffle Read Metrics",
+        "Remote Bytes Read", (json_int_t)m->shuffle_fetched,
+        "Minispark Malformed Records", "Malformed", (json_int_t)m->malformed,
+        "Dropped", (json_int_t)m->dropped);
 }
 
 static json_t *s_task_end(const ms_event_t *ev)

@@ -265,6 +265,12 @@ static int s_metric(json_t *tm, const char *group, const char *key,
 static int s_metrics(json_t *tm, ms_task_metrics_t *m, ms_error_t *err)
 {
     int rc = s_i64(tm, "Executor Run Time", INT64_MAX, &m->run_ms, err);
+    /* Logs written before spilling existed lack the spill metrics. */
+    if (rc == 0 && json_object_get(tm, "Memory Bytes Spilled"))
+        rc = s_i64(tm, "Memory Bytes Spilled", INT64_MAX, &m->memory_spilled,
+                   err);
+    if (rc == 0 && json_object_get(tm, "Disk Bytes Spilled"))
+        rc = s_i64(tm, "Disk Bytes Spilled", INT64_MAX, &m->disk_spilled, err);
     if (rc == 0)
         rc = s_metric(tm, "Input Metrics", "Bytes Read", &m->bytes_read, err);
     if (rc == 0)

@@ -127,6 +127,7 @@ static void s_add_metrics(ms_app_t *app, const ms_task_end_t *e)
     t->dropped += m->dropped;
     t->shuffle_written += m->shuffle_written;
     t->shuffle_fetched += m->shuffle_fetched;
+    t->disk_spilled += m->disk_spilled;
     t->tasks++;
     if (m->records_read || m->bytes_read) t->map_ms += m->run_ms;
 }

@@ -193,6 +193,7 @@ int ms_planner_build(const ms_job_spec_t *spec, int query,
     plan->num_partitions = opts->num_partitions;
     plan->codec = opts->codec;
     plan->zlib_level = opts->zlib_level;
+    plan->agg_memory = opts->agg_memory;
     int rc = (plan->input_path = strdup(spec->input_path)) ? 0 : MS_ERR_NOMEM;
     if (rc == 0) rc = s_filters(&c, q);
     if (rc == 0) rc = s_keys(&c, q);

@@ -13,6 +13,7 @@ typedef struct {
     int num_partitions;
     ms_codec_t codec;
     int zlib_level;
+    int64_t agg_memory;
 } ms_planner_opts_t;
 
 /* schema->ncols == 0 means an empty input: every named column is accepted

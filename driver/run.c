@@ -190,6 +190,37 @@ static int s_schema(ms_job_spec_t *spec, const ms_conf_t *conf,
     return rc < 0 ? MS_ERR_INPUT : 0;
 }
 
+/* A task's share of its executor's memory for aggregation state, as Spark
+ * sizes its execution memory: spark.executor.memory x spark.memory.fraction,
+ * split between the tasks an executor runs at once. */
+static int s_agg_memory(const ms_conf_t *conf, int64_t *out, ms_error_t *err)
+{
+    int64_t memory, cores, cpus;
+    double fraction;
+    int rc = ms_conf_size(conf, "spark.executor.memory", 1 << 20, 1LL << 30,
+                          &memory, err);
+    if (rc == 0)
+        rc = ms_conf_double(conf, "spark.memory.fraction", 0.6, &fraction, err);
+    if (rc == 0)
+        rc = ms_conf_int(conf, "spark.executor.cores", 1, 1, 1024, &cores, err);
+    if (rc == 0)
+        rc = ms_conf_int(conf, "spark.task.cpus", 1, 1, 1024, &cpus, err);
+    if (rc < 0) return rc;
+    if (memory < (1 << 20))
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "invalid value '%s' for spark.executor.memory: "
+                            "expected at least 1m",
+                            ms_conf_get(conf, "spark.executor.memory"));
+    if (!(fraction > 0 && fraction <= 1))
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "invalid value '%s' for spark.memory.fraction: "
+                            "expected a number in (0, 1]",
+                            ms_conf_get(conf, "spark.memory.fraction"));
+    int64_t slots = cores / cpus > 0 ? cores / cpus : 1;
+    *out = (int64_t)((double)memory * fraction) / slots;
+    return 0;
+}
+
 static int s_planner_opts(const ms_job_spec_t *spec, const ms_conf_t *conf,
                           ms_planner_opts_t *po, ms_error_t *err)
 {
@@ -217,7 +248,7 @@ static int s_planner_opts(const ms_job_spec_t *spec, const ms_conf_t *conf,
                     ? MS_CODEC_ZLIB
                     : MS_CODEC_NONE;
     po->zlib_level = (int)level;
-    return 0;
+    return s_agg_memory(conf, &po->agg_memory, err);
 }
 
 /* ---- running
@@ -245,18 +276,23 @@ static void s_summary(const ms_app_t *app)
         exec_s +=
             (double)((ex->ended_ms ? ex->ended_ms : now) - ex->launched_ms);
     }
-    char in[32], rate[32], wr[32], rd[32], scan[32];
+    char in[32], rate[32], wr[32], rd[32], scan[32], spill[48] = "";
     s_bytes(in, sizeof in, (double)t->bytes_read);
     s_bytes(rate, sizeof rate, wall > 0 ? (double)t->bytes_read / wall : 0);
     s_bytes(wr, sizeof wr, (double)t->shuffle_written);
     s_bytes(rd, sizeof rd, (double)t->shuffle_fetched);
+    if (t->disk_spilled) {
+        char b[32];
+        s_bytes(b, sizeof b, (double)t->disk_spilled);
+        snprintf(spill, sizeof spill, " (%s spilled)", b);
+    }
     s_bytes(scan, sizeof scan,
             t->map_ms ? (double)t->bytes_read * 1000.0 / (double)t->map_ms : 0);
     printf("%s finished in %.2f s: %lld rows read (%s, %s/s), %lld malformed "
-           "(%lld dropped); shuffle %s written, %s fetched; %d executors at "
-           "peak, %.2f executor-seconds; map side %s/s per core.\n",
+           "(%lld dropped); shuffle %s written, %s fetched%s; %d executors "
+           "at peak, %.2f executor-seconds; map side %s/s per core.\n",
            app->app_id, wall, (long long)t->records_read, in, rate,
-           (long long)t->malformed, (long long)t->dropped, wr, rd,
+           (long long)t->malformed, (long long)t->dropped, wr, rd, spill,
            app->peak_execs, exec_s / 1000.0, scan);
 }
 

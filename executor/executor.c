@@ -77,7 +77,8 @@ static void s_run_task(s_job_t *job)
                              &e->metrics, &err);
     else if (rc == 0)
         rc = ms_reduce_task_run(ex->zctx, &job->task, plan, ex->args.app,
-                                &job->rows, &e->metrics, &fail, &err);
+                                ex->args.dir, &job->rows, &e->metrics, &fail,
+                                &err);
     ms_plan_destroy(&plan);
     e->task_id = job->task.task_id;
     e->attempt = job->task.attempt;

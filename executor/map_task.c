@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/agg.h"
+#include "common/agg_spill.h"
 #include "common/csv.h"
 #include "executor/tasks.h"
 #include "shuffle/files.h"
@@ -15,6 +16,7 @@ typedef struct {
     const ms_plan_t *plan;
     ms_csv_reader_t *reader;
     ms_agg_table_t *table;
+    ms_agg_spill_t *spill;
     ms_task_metrics_t *m;
     ms_field_t *fields;
     ms_value_t *vals;
@@ -132,7 +134,8 @@ static int s_fold_row(s_scan_t *s, ms_error_t *err)
         int col = plan->aggs[a].col;
         if (col >= 0) s->inputs[a] = s->vals[col];
     }
-    return ms_agg_table_update(s->table, s->keys, s->inputs, err);
+    int rc = ms_agg_table_update(s->table, s->keys, s->inputs, err);
+    return rc < 0 ? rc : ms_agg_spill_check(s->spill, s->table, err);
 }
 
 static int s_scan(s_scan_t *s, ms_error_t *err)
@@ -156,23 +159,64 @@ static int s_scan(s_scan_t *s, ms_error_t *err)
     }
 }
 
+/* The map output being written partition by partition from spilled runs:
+ * parts[next..] hold the rows packed so far. */
+typedef struct {
+    ms_shuffle_writer_t *writer;
+    msgpack_sbuffer *parts;
+    int nparts, next;
+} s_output_t;
+
+/* Writes out the partitions before upto, which no later row can reach. */
+static int s_write_parts(s_output_t *o, int upto, ms_error_t *err)
+{
+    for (; o->next < upto; o->next++) {
+        msgpack_sbuffer *b = &o->parts[o->next];
+        int rc = b->size ? ms_shuffle_writer_add(o->writer, o->next, b->data,
+                                                 b->size, err)
+                         : 0;
+        msgpack_sbuffer_destroy(b);
+        msgpack_sbuffer_init(b);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static int s_emit_partials(void *arg, const ms_agg_table_t *batch,
+                           ms_error_t *err)
+{
+    s_output_t *o = arg;
+    ms_agg_table_pack_partials(batch, o->parts, o->nparts);
+    uint64_t last = ms_agg_table_hash(batch, ms_agg_table_groups(batch) - 1);
+    return s_write_parts(o, ms_agg_partition(last, o->nparts), err);
+}
+
 static int s_write_output(s_scan_t *s, const ms_task_t *t, const char *app,
                           const char *dir, ms_error_t *err)
 {
-    int nparts = s->plan->num_partitions;
-    msgpack_sbuffer *parts = calloc((size_t)nparts, sizeof *parts);
-    if (!parts) return ms_error_set(err, MS_ERR_NOMEM, "map output buffers");
+    s_output_t o = {.nparts = s->plan->num_partitions};
+    o.parts = calloc((size_t)o.nparts, sizeof *o.parts);
+    if (!o.parts) return ms_error_set(err, MS_ERR_NOMEM, "map output buffers");
     int rc = ms_agg_table_flush(s->table, err);
-    if (rc == 0) rc = ms_agg_table_pack_partials(s->table, parts, nparts);
-    uint64_t written = 0;
     if (rc == 0)
-        rc = ms_shuffle_write(dir, app, t->shuffle_id, t->partition, parts,
-                              nparts, s->plan->codec, s->plan->zlib_level,
-                              &written, err);
+        rc = ms_shuffle_writer_open(&o.writer, dir, app, t->shuffle_id,
+                                    t->partition, o.nparts, s->plan->codec,
+                                    s->plan->zlib_level, err);
+    if (rc == 0 && ms_agg_spill_runs(s->spill) == 0) {
+        ms_agg_table_pack_partials(s->table, o.parts, o.nparts);
+    } else if (rc == 0) {
+        rc = ms_agg_spill_merge(s->spill, s->table, s_emit_partials, &o, err);
+        s->m->memory_spilled = ms_agg_spill_memory_bytes(s->spill);
+        s->m->disk_spilled = ms_agg_spill_disk_bytes(s->spill);
+    }
+    if (rc == 0) rc = s_write_parts(&o, o.nparts, err);
+    uint64_t written = 0;
+    if (rc == 0) rc = ms_shuffle_writer_commit(o.writer, &written, err);
     s->m->shuffle_written = (int64_t)written;
-    for (int p = 0; p < nparts; p++)
-        msgpack_sbuffer_destroy(&parts[p]);
-    free(parts);
+    ms_shuffle_writer_destroy(&o.writer);
+    for (int p = 0; p < o.nparts; p++)
+        msgpack_sbuffer_destroy(&o.parts[p]);
+    free(o.parts);
     return rc;
 }
 
@@ -188,7 +232,9 @@ int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan, const char *app,
     s.inputs = calloc((size_t)plan->naggs, sizeof *s.inputs);
     s.refs = calloc((size_t)ncols + 1, sizeof *s.refs);
     s.table = ms_agg_table_new(plan);
-    if (!s.fields || !s.vals || !s.keys || !s.inputs || !s.refs || !s.table) {
+    s.spill = ms_agg_spill_new(plan, dir, plan->agg_memory);
+    if (!s.fields || !s.vals || !s.keys || !s.inputs || !s.refs || !s.table ||
+        !s.spill) {
         ms_error_set(err, rc, "map task buffers");
         goto done;
     }
@@ -203,6 +249,7 @@ int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan, const char *app,
 done:
     ms_csv_reader_destroy(&s.reader);
     ms_agg_table_destroy(&s.table);
+    ms_agg_spill_destroy(&s.spill);
     free(s.fields);
     free(s.vals);
     free(s.keys);

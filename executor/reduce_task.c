@@ -3,13 +3,21 @@
 #include <stdlib.h>
 
 #include "common/agg.h"
+#include "common/agg_spill.h"
 #include "common/mp.h"
 #include "executor/tasks.h"
+
+typedef struct {
+    ms_agg_table_t *table;
+    ms_agg_spill_t *spill;
+    msgpack_sbuffer *rows;
+    uint64_t nrows;
+} s_reduce_t;
 
 static int s_merge_block(void *arg, int map, const uint8_t *raw, size_t len,
                          ms_error_t *err)
 {
-    ms_agg_table_t *table = arg;
+    s_reduce_t *r = arg;
     msgpack_unpacked up;
     size_t off = 0;
     int rc = 0;
@@ -24,35 +32,54 @@ static int s_merge_block(void *arg, int map, const uint8_t *raw, size_t len,
                               "undecodable rows in the block of map %d", map);
             break;
         }
-        rc = ms_agg_table_merge(table, &up.data, err);
+        rc = ms_agg_table_merge(r->table, &up.data, err);
+        if (rc == 0) rc = ms_agg_spill_check(r->spill, r->table, err);
     }
     msgpack_unpacked_destroy(&up);
     return rc;
 }
 
+static int s_emit_final(void *arg, const ms_agg_table_t *batch, ms_error_t *err)
+{
+    s_reduce_t *r = arg;
+    uint64_t n;
+    int rc = ms_agg_table_pack_final(batch, r->rows, &n, err);
+    r->nrows += n;
+    return rc;
+}
+
 int ms_reduce_task_run(void *zctx, const ms_task_t *t, const ms_plan_t *plan,
-                       const char *app, msgpack_sbuffer *rows,
+                       const char *app, const char *dir, msgpack_sbuffer *rows,
                        ms_task_metrics_t *m, ms_fetch_failure_t *fail,
                        ms_error_t *err)
 {
-    ms_agg_table_t *table = ms_agg_table_new(plan);
+    s_reduce_t r = {.table = ms_agg_table_new(plan),
+                    .spill = ms_agg_spill_new(plan, dir, plan->agg_memory),
+                    .rows = rows};
     ms_map_loc_t *locs = calloc(t->nlocs ? (size_t)t->nlocs : 1, sizeof *locs);
     int rc = MS_ERR_NOMEM;
-    if (!table || !locs) {
+    if (!r.table || !r.spill || !locs) {
         ms_error_set(err, rc, "reduce task buffers");
         goto done;
     }
     for (int i = 0; i < t->nlocs; i++)
         locs[i] = (ms_map_loc_t){t->locs[i].map, t->locs[i].endpoint};
-    uint64_t fetched = 0, nrows = 0;
+    uint64_t fetched = 0;
     rc = ms_shuffle_fetch(zctx, app, t->shuffle_id, t->partition, locs,
-                          t->nlocs, (int)t->fetch_timeout_ms, s_merge_block,
-                          table, &fetched, fail, err);
+                          t->nlocs, (int)t->fetch_timeout_ms, s_merge_block, &r,
+                          &fetched, fail, err);
     m->shuffle_fetched = (int64_t)fetched;
-    if (rc == 0) rc = ms_agg_table_pack_final(table, rows, &nrows, err);
-    m->rows_out = (int64_t)nrows;
+    if (rc == 0 && ms_agg_spill_runs(r.spill) == 0) {
+        rc = s_emit_final(&r, r.table, err);
+    } else if (rc == 0) {
+        rc = ms_agg_spill_merge(r.spill, r.table, s_emit_final, &r, err);
+        m->memory_spilled = ms_agg_spill_memory_bytes(r.spill);
+        m->disk_spilled = ms_agg_spill_disk_bytes(r.spill);
+    }
+    m->rows_out = (int64_t)r.nrows;
 done:
-    ms_agg_table_destroy(&table);
+    ms_agg_table_destroy(&r.table);
+    ms_agg_spill_destroy(&r.spill);
     free(locs);
     return rc;
 }

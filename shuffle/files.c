@@ -1,6 +1,7 @@
 /* Writing and reading map output files. */
 #include "shuffle/files.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,25 +45,7 @@ static int s_write_all(int fd, const void *p, size_t len)
     return 0;
 }
 
-/* Writes the blocks to fd and fills offsets[0..nparts]. */
-static int s_write_blocks(int fd, msgpack_sbuffer *parts, int nparts,
-                          ms_codec_t codec, int level, uint64_t *offsets)
-{
-    offsets[0] = 0;
-    for (int p = 0; p < nparts; p++) {
-        uint8_t *blk;
-        size_t len;
-        int rc = ms_block_encode(parts[p].data, parts[p].size, codec, level,
-                                 &blk, &len);
-        if (rc < 0) return rc;
-        rc = len ? s_write_all(fd, blk, len) : 0;
-        free(blk);
-        if (rc < 0) return MS_ERR_IO;
-        offsets[p + 1] = offsets[p] + len;
-    }
-    return 0;
-}
-
+/* Closes fd (or creates tmp holding p[0..len)) and renames tmp to final. */
 static int s_write_file(const char *final, const char *tmp, const void *p,
                         size_t len, int fd_in)
 {
@@ -75,46 +58,126 @@ static int s_write_file(const char *final, const char *tmp, const void *p,
     return rc;
 }
 
+struct ms_shuffle_writer {
+    char data[4096], index[4096], tmp[4200];
+    int fd;
+    int nparts, next; /* next partition whose offset is still open */
+    ms_codec_t codec;
+    int level;
+    uint64_t *offsets; /* [nparts + 1] */
+};
+
+int ms_shuffle_writer_open(ms_shuffle_writer_t **out, const char *dir,
+                           const char *app, int shuffle, int map, int nparts,
+                           ms_codec_t codec, int level, ms_error_t *err)
+{
+    ms_shuffle_writer_t *self = calloc(1, sizeof *self);
+    if (self) self->offsets = calloc((size_t)nparts + 1, sizeof *self->offsets);
+    if (!self || !self->offsets) {
+        free(self);
+        return ms_error_set(err, MS_ERR_NOMEM, "map output writer");
+    }
+    self->nparts = nparts;
+    self->codec = codec;
+    self->level = level;
+    ms_shuffle_path(self->data, sizeof self->data, dir, app, shuffle, map,
+                    "data");
+    ms_shuffle_path(self->index, sizeof self->index, dir, app, shuffle, map,
+                    "index");
+    snprintf(self->tmp, sizeof self->tmp, "%s.tmp.%d", self->data,
+             (int)getpid());
+    self->fd = open(self->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (self->fd < 0) {
+        int rc = ms_error_set(err, MS_ERR_IO, "cannot create %s: %s", self->tmp,
+                              strerror(errno));
+        ms_shuffle_writer_destroy(&self);
+        return rc;
+    }
+    *out = self;
+    return 0;
+}
+
+/* Closes the offsets of the empty partitions before partition. */
+static void s_skip_to(ms_shuffle_writer_t *self, int partition)
+{
+    for (; self->next < partition; self->next++)
+        self->offsets[self->next + 1] = self->offsets[self->next];
+}
+
+int ms_shuffle_writer_add(ms_shuffle_writer_t *self, int partition,
+                          const void *raw, size_t len, ms_error_t *err)
+{
+    assert(partition >= self->next && partition < self->nparts);
+    s_skip_to(self, partition);
+    uint8_t *blk;
+    size_t blen;
+    int rc = ms_block_encode(raw, len, self->codec, self->level, &blk, &blen);
+    if (rc < 0)
+        return ms_error_set(err, rc, "encoding a block of %s: %s", self->data,
+                            ms_strerror(rc));
+    rc = blen ? s_write_all(self->fd, blk, blen) : 0;
+    free(blk);
+    if (rc < 0)
+        return ms_error_set(err, MS_ERR_IO, "writing %s: %s", self->tmp,
+                            strerror(errno));
+    self->offsets[partition + 1] = self->offsets[partition] + blen;
+    self->next = partition + 1;
+    return 0;
+}
+
+int ms_shuffle_writer_commit(ms_shuffle_writer_t *self, uint64_t *bytes_written,
+                             ms_error_t *err)
+{
+    int nparts = self->nparts;
+    s_skip_to(self, nparts);
+    uint8_t *le = malloc(((size_t)nparts + 1) * 8);
+    if (!le) return ms_error_set(err, MS_ERR_NOMEM, "map output index");
+    int fd = self->fd;
+    self->fd = -1;
+    int rc = s_write_file(self->data, self->tmp, NULL, 0, fd);
+    if (rc == 0) {
+        for (int i = 0; i <= nparts; i++)
+            for (int b = 0; b < 8; b++)
+                le[i * 8 + b] = (uint8_t)(self->offsets[i] >> (8 * b));
+        snprintf(self->tmp, sizeof self->tmp, "%s.tmp.%d", self->index,
+                 (int)getpid());
+        rc = s_write_file(self->index, self->tmp, le, ((size_t)nparts + 1) * 8,
+                          -1);
+        if (rc < 0) unlink(self->data);
+    }
+    free(le);
+    if (rc < 0)
+        return ms_error_set(err, MS_ERR_IO, "writing map output %s: %s",
+                            self->data, strerror(errno));
+    *bytes_written = self->offsets[nparts] + ((uint64_t)nparts + 1) * 8;
+    return 0;
+}
+
+void ms_shuffle_writer_destroy(ms_shuffle_writer_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    ms_shuffle_writer_t *self = *self_p;
+    if (self->fd >= 0) {
+        close(self->fd);
+        unlink(self->tmp);
+    }
+    free(self->offsets);
+    free(self);
+    *self_p = NULL;
+}
+
 int ms_shuffle_write(const char *dir, const char *app, int shuffle, int map,
                      msgpack_sbuffer *parts, int nparts, ms_codec_t codec,
                      int level, uint64_t *bytes_written, ms_error_t *err)
 {
-    char data[4096], index[4096], tmp[4200];
-    ms_shuffle_path(data, sizeof data, dir, app, shuffle, map, "data");
-    ms_shuffle_path(index, sizeof index, dir, app, shuffle, map, "index");
-    uint64_t *offsets = malloc(((size_t)nparts + 1) * sizeof *offsets);
-    uint8_t *le = malloc(((size_t)nparts + 1) * 8);
-    int rc = MS_ERR_NOMEM;
-    if (!offsets || !le) goto done;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", data, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        rc = ms_error_set(err, MS_ERR_IO, "cannot create %s: %s", tmp,
-                          strerror(errno));
-        goto done;
-    }
-    rc = s_write_blocks(fd, parts, nparts, codec, level, offsets);
-    if (rc < 0) {
-        close(fd);
-        unlink(tmp);
-        ms_error_set(err, rc, "writing %s: %s", tmp, ms_strerror(rc));
-        goto done;
-    }
-    if (s_write_file(data, tmp, NULL, 0, fd) < 0) goto io;
-    for (int i = 0; i <= nparts; i++)
-        for (int b = 0; b < 8; b++)
-            le[i * 8 + b] = (uint8_t)(offsets[i] >> (8 * b));
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", index, (int)getpid());
-    if (s_write_file(index, tmp, le, ((size_t)nparts + 1) * 8, -1) < 0) goto io;
-    *bytes_written = offsets[nparts] + ((uint64_t)nparts + 1) * 8;
-    rc = 0;
-    goto done;
-io:
-    rc = ms_error_set(err, MS_ERR_IO, "writing map output %s: %s", data,
-                      strerror(errno));
-done:
-    free(offsets);
-    free(le);
+    ms_shuffle_writer_t *w = NULL;
+    int rc = ms_shuffle_writer_open(&w, dir, app, shuffle, map, nparts, codec,
+                                    level, err);
+    for (int p = 0; rc == 0 && p < nparts; p++)
+        if (parts[p].size)
+            rc = ms_shuffle_writer_add(w, p, parts[p].data, parts[p].size, err);
+    if (rc == 0) rc = ms_shuffle_writer_commit(w, bytes_written, err);
+    ms_shuffle_writer_destroy(&w);
     return rc;
 }
 

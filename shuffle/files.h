@@ -22,6 +22,24 @@ int ms_shuffle_valid_app_id(const char *id);
 void ms_shuffle_path(char *buf, size_t size, const char *dir, const char *app,
                      int shuffle, int map, const char *ext);
 
+/* A map output written one partition at a time, so that a caller producing
+ * partitions in order never holds more than one. Nothing is visible to
+ * readers until commit; destroying an uncommitted writer removes its
+ * temporary file. */
+typedef struct ms_shuffle_writer ms_shuffle_writer_t;
+
+int ms_shuffle_writer_open(ms_shuffle_writer_t **out, const char *dir,
+                           const char *app, int shuffle, int map, int nparts,
+                           ms_codec_t codec, int level, ms_error_t *err);
+/* Writes partition's block. Partitions come in increasing order; those
+ * never added are empty. */
+int ms_shuffle_writer_add(ms_shuffle_writer_t *self, int partition,
+                          const void *raw, size_t len, ms_error_t *err);
+/* Writes the index and renames both files into place. */
+int ms_shuffle_writer_commit(ms_shuffle_writer_t *self, uint64_t *bytes_written,
+                             ms_error_t *err);
+void ms_shuffle_writer_destroy(ms_shuffle_writer_t **self_p);
+
 /* Compresses and writes parts[0..nparts) as one map output. */
 int ms_shuffle_write(const char *dir, const char *app, int shuffle, int map,
                      msgpack_sbuffer *parts, int nparts, ms_codec_t codec,

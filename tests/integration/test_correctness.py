@@ -3,6 +3,7 @@ reference implementation's (reference.py), across aggregates, filters,
 ordering, derived keys, partitioning, split sizes, shuffle modes, codecs,
 CSV modes and CSV dialects. Every run also passes both leak checks."""
 
+import json
 import os
 import random
 
@@ -333,6 +334,45 @@ def partitions_and_split_sizes(env):
     for k, v in totals.items():
         check(v == first, "total_amount differs for split %s, %d partitions"
               % k)
+
+
+def _spilled_by_stage(log_dir):
+    """Disk Bytes Spilled summed per task type from the one event log."""
+    names = [n for n in os.listdir(log_dir) if n.endswith(".jsonl")]
+    check(len(names) == 1, "expected one event log, found %s" % names)
+    spilled = {"ShuffleMapTask": 0, "ResultTask": 0}
+    with open(os.path.join(log_dir, names[0])) as f:
+        for line in f:
+            e = json.loads(line)
+            if e["Event"] == "SparkListenerTaskEnd":
+                spilled[e["Task Type"]] += \
+                    e["Task Metrics"]["Disk Bytes Spilled"]
+    return spilled
+
+
+@test
+def spilling_gives_the_same_result(env):
+    """A 1m executor (0.6 MB of aggregation state per task) spills on both
+    sides of the shuffle, and the output is still the reference's, as it
+    is with the default memory, which does not spill."""
+    ev = events_csv(env)
+    keys = [{"column": "event_id", "mod": 1000003, "as": "k"}, "country"]
+    job = dict(job_for(ev, group_query(keys, EVENT_AGGS)),
+               shuffle_partitions=3)
+    for memory, spills in (("1m", True), (None, False)):
+        log_dir = env.new_dir("events")
+        conf = {"spark.eventLog.enabled": "true",
+                "spark.eventLog.dir": log_dir}
+        if memory:
+            conf["spark.executor.memory"] = memory
+        compare(env, job, conf=conf)
+        spilled = _spilled_by_stage(log_dir)
+        for kind, n in spilled.items():
+            check((n > 0) == spills, "%s spilled %d bytes with memory %s"
+                  % (kind, n, memory))
+    path = typed_csv(env)
+    compare(env, job_for(path, group_query(["id", "grp"], _all_aggs())),
+            conf={"spark.executor.memory": "1m"})
 
 
 @test

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/agg.h"
+#include "common/agg_spill.h"
 #include "common/bytemap.h"
 #include "common/mp.h"
 
@@ -1332,6 +1334,177 @@ Test(agg, large_tables_report_a_queued_rows_error)
     }
     if (rc == 0) rc = ms_agg_table_flush(t, &err);
     cr_assert_eq(rc, MS_ERR_OVERFLOW, "got %d: %s", rc, err.msg);
+    ms_agg_table_destroy(&t);
+    ms_plan_destroy(&plan);
+}
+
+/* ---- spilling ----------------------------------------------------------- */
+
+/* What the merge handed on: partial rows per partition (or final rows),
+ * and whether the groups came in hash order. */
+typedef struct {
+    msgpack_sbuffer parts[5];
+    int nparts, final, ordered;
+    uint64_t last_hash, groups;
+} s_emitted_t;
+
+static int s_collect(void *arg, const ms_agg_table_t *batch, ms_error_t *err)
+{
+    s_emitted_t *e = arg;
+    for (uint32_t g = 0; g < ms_agg_table_groups(batch); g++) {
+        uint64_t h = ms_agg_table_hash(batch, g);
+        if (e->groups++ && h < e->last_hash) e->ordered = 0;
+        e->last_hash = h;
+    }
+    if (!e->final)
+        return ms_agg_table_pack_partials(batch, e->parts, e->nparts);
+    uint64_t n;
+    return ms_agg_table_pack_final(batch, &e->parts[0], &n, err);
+}
+
+static char *s_spill_dir(void)
+{
+    static char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/ms-spill-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    return dir;
+}
+
+/* Many groups through a map table with a tiny budget and then reduce
+ * tables with one: the result is the unbounded table's. */
+Test(agg, spilled_tables_give_the_unspilled_result)
+{
+    enum { NROWS = 30000, NPARTS = 5 };
+    const int keys[] = {C_INT, C_KEY};
+    ms_plan_t *plan = s_plan(2, keys, S_NAGGS, s_every_agg);
+    s_row_t *rows = s_make_rows(NROWS);
+    s_rows_t want = s_one_stage(plan, rows, NROWS);
+    char *dir = s_spill_dir();
+    ms_error_t err = {0};
+
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    ms_agg_spill_t *sp = ms_agg_spill_new(plan, dir, 64 << 10);
+    cr_assert(t && sp);
+    for (int i = 0; i < NROWS; i++) {
+        s_update_ok(t, plan, &rows[i]);
+        cr_assert_eq(ms_agg_spill_check(sp, t, &err), 0, "%s", err.msg);
+    }
+    cr_assert_gt(ms_agg_spill_runs(sp), 3);
+    s_emitted_t map = {.nparts = NPARTS, .ordered = 1};
+    for (int p = 0; p < NPARTS; p++)
+        msgpack_sbuffer_init(&map.parts[p]);
+    cr_assert_eq(ms_agg_spill_merge(sp, t, s_collect, &map, &err), 0, "%s",
+                 err.msg);
+    cr_assert(map.ordered, "merged groups out of hash order");
+    cr_assert_gt(ms_agg_spill_disk_bytes(sp), 0);
+    cr_assert_gt(ms_agg_spill_memory_bytes(sp), 0);
+    ms_agg_spill_destroy(&sp);
+    ms_agg_table_destroy(&t);
+
+    s_rows_t got = {0, calloc(1, sizeof(char *))};
+    for (int p = 0; p < NPARTS; p++) {
+        t = ms_agg_table_new(plan);
+        sp = ms_agg_spill_new(plan, dir, 16 << 10);
+        msgpack_unpacked up;
+        size_t off = 0;
+        msgpack_unpacked_init(&up);
+        while (off < map.parts[p].size) {
+            cr_assert_eq(msgpack_unpack_next(&up, map.parts[p].data,
+                                             map.parts[p].size, &off),
+                         MSGPACK_UNPACK_SUCCESS);
+            cr_assert_eq(ms_agg_table_merge(t, &up.data, &err), 0, "%s",
+                         err.msg);
+            cr_assert_eq(ms_agg_spill_check(sp, t, &err), 0, "%s", err.msg);
+        }
+        msgpack_unpacked_destroy(&up);
+        cr_assert_gt(ms_agg_spill_runs(sp), 0, "partition %d never spilled", p);
+        s_emitted_t fin = {.nparts = 1, .final = 1, .ordered = 1};
+        msgpack_sbuffer_init(&fin.parts[0]);
+        cr_assert_eq(ms_agg_spill_merge(sp, t, s_collect, &fin, &err), 0, "%s",
+                     err.msg);
+        s_rows_t part =
+            s_decode_final(plan, fin.parts[0].data, fin.parts[0].size);
+        got.rows =
+            realloc(got.rows, (size_t)(got.n + part.n + 1) * sizeof(char *));
+        for (int i = 0; i < part.n; i++)
+            got.rows[got.n++] = part.rows[i];
+        free(part.rows);
+        msgpack_sbuffer_destroy(&fin.parts[0]);
+        msgpack_sbuffer_destroy(&map.parts[p]);
+        ms_agg_spill_destroy(&sp);
+        ms_agg_table_destroy(&t);
+    }
+    qsort(got.rows, (size_t)got.n, sizeof(char *), s_cmp_str);
+    s_expect_rows(&got, &want);
+    /* Spill files are unlinked at creation: the directory is empty. */
+    cr_assert_eq(rmdir(dir), 0, "spill files left in %s", dir);
+    s_rows_free(&got);
+    s_rows_free(&want);
+    free(rows);
+    ms_plan_destroy(&plan);
+}
+
+Test(agg, no_budget_never_spills)
+{
+    const int keys[] = {C_INT};
+    const s_agg_spec_t aggs[] = {{MS_AGG_COUNT, -1}};
+    ms_plan_t *plan = s_plan(1, keys, 1, aggs);
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    ms_agg_spill_t *sp = ms_agg_spill_new(plan, "/nonexistent", 0);
+    ms_error_t err = {0};
+    for (int k = 0; k < 50000; k++) {
+        s_row_t r = {{s_null(), s_i(k), s_null(), s_null(), s_null()}};
+        s_update_ok(t, plan, &r);
+        cr_assert_eq(ms_agg_spill_check(sp, t, &err), 0, "%s", err.msg);
+    }
+    cr_assert_eq(ms_agg_spill_runs(sp), 0);
+    cr_assert_eq(ms_agg_spill_disk_bytes(sp), 0);
+    ms_agg_spill_destroy(&sp);
+    ms_agg_table_destroy(&t);
+    ms_plan_destroy(&plan);
+}
+
+Test(agg, spilling_into_a_missing_directory_names_it)
+{
+    const int keys[] = {C_INT};
+    const s_agg_spec_t aggs[] = {{MS_AGG_COUNT, -1}};
+    ms_plan_t *plan = s_plan(1, keys, 1, aggs);
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    ms_agg_spill_t *sp = ms_agg_spill_new(plan, "/nonexistent/spill", 1024);
+    ms_error_t err = {0};
+    int rc = 0;
+    for (int k = 0; k < 10000 && rc == 0; k++) {
+        s_row_t r = {{s_null(), s_i(k), s_null(), s_null(), s_null()}};
+        s_update_ok(t, plan, &r);
+        rc = ms_agg_spill_check(sp, t, &err);
+    }
+    cr_assert_eq(rc, MS_ERR_IO);
+    cr_assert(strstr(err.msg, "/nonexistent/spill"), "%s", err.msg);
+    ms_agg_spill_destroy(&sp);
+    ms_agg_table_destroy(&t);
+    ms_plan_destroy(&plan);
+}
+
+/* A cleared table keeps nothing of its groups: refilled, it gives what a
+ * new table would. */
+Test(agg, cleared_table_starts_afresh)
+{
+    const int keys[] = {C_KEY};
+    ms_plan_t *plan = s_plan(1, keys, S_NAGGS, s_every_agg);
+    s_row_t *rows = s_make_rows(2000);
+    s_rows_t want = s_one_stage(plan, rows + 1000, 1000);
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    for (int i = 0; i < 1000; i++)
+        s_update_ok(t, plan, &rows[i]);
+    ms_agg_table_clear(t);
+    cr_assert_eq(ms_agg_table_groups(t), 0);
+    for (int i = 1000; i < 2000; i++)
+        s_update_ok(t, plan, &rows[i]);
+    s_rows_t got = s_final(t, plan);
+    s_expect_rows(&got, &want);
+    s_rows_free(&got);
+    s_rows_free(&want);
+    free(rows);
     ms_agg_table_destroy(&t);
     ms_plan_destroy(&plan);
 }

@@ -514,6 +514,8 @@ static bool s_optional(const char *event, const char *key)
 {
     return strcmp(key, "Task Metrics") == 0 ||
            strcmp(key, "Description") == 0 ||
+           strcmp(key, "Memory Bytes Spilled") == 0 ||
+           strcmp(key, "Disk Bytes Spilled") == 0 ||
            (strcmp(event, "MinisparkAllocationDecision") == 0 &&
             strcmp(key, "Executor ID") == 0);
 }

@@ -105,6 +105,7 @@ static ms_plan_t *s_full_plan(void)
     p->num_partitions = 8;
     p->codec = MS_CODEC_ZLIB;
     p->zlib_level = 6;
+    p->agg_memory = 123456789;
     ms_error_t err = {0};
     cr_assert_eq(ms_plan_finish(p, &err), 0, "%s", err.msg);
     return p;
@@ -164,6 +165,7 @@ static void s_expect_same(const ms_plan_t *a, const ms_plan_t *b)
     cr_assert_eq(a->num_partitions, b->num_partitions);
     cr_assert_eq(a->codec, b->codec);
     cr_assert_eq(a->zlib_level, b->zlib_level);
+    cr_assert_eq(a->agg_memory, b->agg_memory);
 }
 
 Test(plan, pack_then_unpack_gives_the_same_plan)
@@ -352,9 +354,13 @@ static void s_int_magic(msgpack_object *r)
 {
     s_set_int(s_at(r, F_MAGIC), 1);
 }
-static void s_version_2(msgpack_object *r)
+static void s_version_3(msgpack_object *r)
 {
-    s_set_int(s_at(r, F_VERSION), 2);
+    s_set_int(s_at(r, F_VERSION), 3);
+}
+static void s_version_1(msgpack_object *r)
+{
+    s_set_int(s_at(r, F_VERSION), 1);
 }
 static void s_version_0(msgpack_object *r)
 {
@@ -498,7 +504,11 @@ static void s_level_10(msgpack_object *r)
 }
 static void s_tail_short(msgpack_object *r)
 {
-    s_at(r, F_TAIL)->via.array.size = 2;
+    s_at(r, F_TAIL)->via.array.size = 3;
+}
+static void s_negative_memory(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_TAIL), 3), -1);
 }
 
 static void s_expect_edit_refused(s_edit_fn *edit, const char *what)
@@ -524,7 +534,8 @@ Test(plan, unpack_refuses_foreign_magic_and_versions)
     s_expect_edit_refused(s_bad_magic, "magic msplaX");
     s_expect_edit_refused(s_long_magic, "magic msplan2");
     s_expect_edit_refused(s_int_magic, "integer magic");
-    s_expect_edit_refused(s_version_2, "version 2");
+    s_expect_edit_refused(s_version_3, "version 3");
+    s_expect_edit_refused(s_version_1, "version 1");
     s_expect_edit_refused(s_version_0, "version 0");
     s_expect_edit_refused(s_short_root, "root of 8 fields");
 }
@@ -579,7 +590,8 @@ Test(plan, unpack_refuses_fields_of_the_wrong_type)
     s_expect_edit_refused(s_filter_value_type, "string for a decimal literal");
     s_expect_edit_refused(s_filter_values_int, "filter values not a list");
     s_expect_edit_refused(s_key_name_int, "integer key name");
-    s_expect_edit_refused(s_tail_short, "tail of 2 fields");
+    s_expect_edit_refused(s_tail_short, "tail of 3 fields");
+    s_expect_edit_refused(s_negative_memory, "negative aggregation memory");
 }
 
 /* A hand-packed plan over ncols int64 columns counting rows. */
@@ -591,7 +603,7 @@ static void s_wide_plan(msgpack_sbuffer *sb, int ncols)
     msgpack_pack_array(&pk, 9);
     msgpack_pack_str(&pk, 6);
     msgpack_pack_str_body(&pk, "msplan", 6);
-    msgpack_pack_int(&pk, 1);
+    msgpack_pack_int(&pk, 2); /* version */
     msgpack_pack_str(&pk, 1);
     msgpack_pack_str_body(&pk, "x", 1);
     msgpack_pack_array(&pk, 4);
@@ -621,9 +633,10 @@ static void s_wide_plan(msgpack_sbuffer *sb, int ncols)
     msgpack_pack_int(&pk, 0);
     msgpack_pack_str(&pk, 1);
     msgpack_pack_str_body(&pk, "n", 1);
-    msgpack_pack_array(&pk, 3);
+    msgpack_pack_array(&pk, 4);
     msgpack_pack_int(&pk, 1);
     msgpack_pack_int(&pk, MS_CODEC_NONE);
+    msgpack_pack_int(&pk, 0);
     msgpack_pack_int(&pk, 0);
 }
 

@@ -163,8 +163,8 @@ Test(task, task_end_message_too_long_for_the_report_is_cut_not_overrun)
     msgpack_pack_int(&b.pk, MS_TASK_FAILED);
     msgpack_pack_str(&b.pk, sizeof msg);
     msgpack_pack_str_body(&b.pk, msg, sizeof msg);
-    msgpack_pack_array(&b.pk, 8);
-    for (int i = 0; i < 8; i++)
+    msgpack_pack_array(&b.pk, 10);
+    for (int i = 0; i < 10; i++)
         msgpack_pack_int(&b.pk, i);
     msgpack_pack_int(&b.pk, -1);
     msgpack_pack_str(&b.pk, 0);

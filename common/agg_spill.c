@@ -1,0 +1,380 @@
+/* Spilled runs. A run is a sequence of records
+ *   hash u64 | key length u32 | row length u32 | key bytes | row bytes
+ * (native byte order: the file never leaves the process), where the row is
+ * the group's packed partial state, exactly as the shuffle carries it. The
+ * merge reads every run through its own window of the file and keeps the
+ * runs in a binary heap ordered by their current record. */
+#include "common/agg_spill.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/mp.h"
+
+#define S_CHECK_EVERY 64 /* calls between looks at the table's size */
+#define S_BATCH_GROUPS 4096
+#define S_HEADER 16
+#define S_KEY_MAX (1 << 16) /* as the table's */
+#define S_WINDOW_MIN (64 << 10)
+#define S_WINDOW_MAX (4 << 20)
+
+typedef struct {
+    uint64_t off, len;
+} s_extent_t;
+
+struct ms_agg_spill {
+    const ms_plan_t *plan;
+    char *dir;
+    int64_t budget;
+    int calls;
+    FILE *file;
+    uint64_t size;
+    s_extent_t *runs;
+    int nruns, cap;
+    int64_t memory_bytes;
+    msgpack_sbuffer row;
+};
+
+typedef struct {
+    uint64_t hash;
+    uint32_t g;
+} s_order_t;
+
+/* A run being merged: its unread extent and a window onto it. */
+typedef struct {
+    uint64_t pos, end;
+    uint8_t *buf;
+    size_t cap, have, at;
+    size_t cur;    /* bytes of the current record, 0 before the first */
+    uint64_t hash; /* the current record */
+    const uint8_t *key, *row;
+    uint32_t klen, rlen;
+} s_reader_t;
+
+ms_agg_spill_t *ms_agg_spill_new(const ms_plan_t *plan, const char *dir,
+                                 int64_t budget)
+{
+    ms_agg_spill_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->plan = plan;
+    self->budget = budget;
+    self->dir = strdup(dir);
+    msgpack_sbuffer_init(&self->row);
+    if (!self->dir) ms_agg_spill_destroy(&self);
+    return self;
+}
+
+void ms_agg_spill_destroy(ms_agg_spill_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    ms_agg_spill_t *self = *self_p;
+    if (self->file) fclose(self->file);
+    msgpack_sbuffer_destroy(&self->row);
+    free(self->runs);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+int ms_agg_spill_runs(const ms_agg_spill_t *self)
+{
+    return self->nruns;
+}
+
+int64_t ms_agg_spill_memory_bytes(const ms_agg_spill_t *self)
+{
+    return self->memory_bytes;
+}
+
+int64_t ms_agg_spill_disk_bytes(const ms_agg_spill_t *self)
+{
+    return (int64_t)self->size;
+}
+
+/* ---- writing a run ------------------------------------------------------- */
+
+static int s_key_cmp(uint64_t ha, const uint8_t *ka, uint32_t la, uint64_t hb,
+                     const uint8_t *kb, uint32_t lb)
+{
+    if (ha != hb) return ha < hb ? -1 : 1;
+    int c = memcmp(ka, kb, la < lb ? la : lb);
+    if (c) return c;
+    return la < lb ? -1 : la > lb;
+}
+
+static int s_order_cmp(const void *a, const void *b)
+{
+    const s_order_t *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    return 0;
+}
+
+/* Sorts the groups by hash, then puts the (rare) runs of equal hashes in
+ * key order. */
+static void s_sort(const ms_agg_table_t *t, s_order_t *o, uint32_t n)
+{
+    qsort(o, n, sizeof *o, s_order_cmp);
+    for (uint32_t i = 1; i < n; i++) {
+        for (uint32_t j = i; j > 0 && o[j - 1].hash == o[j].hash; j--) {
+            uint32_t la, lb;
+            const uint8_t *ka = ms_agg_table_key(t, o[j - 1].g, &la);
+            const uint8_t *kb = ms_agg_table_key(t, o[j].g, &lb);
+            if (s_key_cmp(0, ka, la, 0, kb, lb) <= 0) break;
+            s_order_t tmp = o[j];
+            o[j] = o[j - 1];
+            o[j - 1] = tmp;
+        }
+    }
+}
+
+static int s_open_file(ms_agg_spill_t *self, ms_error_t *err)
+{
+    size_t n = strlen(self->dir) + sizeof "/spill-XXXXXX";
+    char *path = malloc(n);
+    if (!path) return ms_error_set(err, MS_ERR_NOMEM, "spill file name");
+    snprintf(path, n, "%s/spill-XXXXXX", self->dir);
+    int fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
+    if (fd < 0 || !(self->file = fdopen(fd, "w+"))) {
+        int rc = ms_error_set(err, MS_ERR_IO,
+                              "cannot create a spill file in "
+                              "%s: %s",
+                              self->dir, strerror(errno));
+        if (fd >= 0) close(fd);
+        free(path);
+        return rc;
+    }
+    free(path);
+    setvbuf(self->file, NULL, _IOFBF, 1 << 20);
+    return 0;
+}
+
+static int s_write_record(ms_agg_spill_t *self, const ms_agg_table_t *t,
+                          uint32_t g)
+{
+    uint32_t klen;
+    const uint8_t *key = ms_agg_table_key(t, g, &klen);
+    uint64_t hash = ms_agg_table_hash(t, g);
+    msgpack_packer pk;
+    self->row.size = 0;
+    msgpack_packer_init(&pk, &self->row, msgpack_sbuffer_write);
+    ms_agg_table_pack_partial_row(t, g, &pk);
+    if (!self->row.data) return -1;
+    uint32_t rlen = (uint32_t)self->row.size;
+    uint8_t head[S_HEADER];
+    memcpy(head, &hash, 8);
+    memcpy(head + 8, &klen, 4);
+    memcpy(head + 12, &rlen, 4);
+    if (fwrite(head, 1, S_HEADER, self->file) != S_HEADER ||
+        fwrite(key, 1, klen, self->file) != klen ||
+        fwrite(self->row.data, 1, rlen, self->file) != rlen)
+        return -1;
+    self->size += S_HEADER + (uint64_t)klen + rlen;
+    return 0;
+}
+
+/* Writes the table's groups as a new run and empties the table. */
+static int s_spill(ms_agg_spill_t *self, ms_agg_table_t *t, ms_error_t *err)
+{
+    int rc = ms_agg_table_flush(t, err);
+    if (rc < 0) return rc;
+    uint32_t n = ms_agg_table_groups(t);
+    if (self->nruns == self->cap) {
+        int cap = self->cap ? self->cap * 2 : 16;
+        s_extent_t *r = realloc(self->runs, (size_t)cap * sizeof *r);
+        if (!r) return ms_error_set(err, MS_ERR_NOMEM, "spill runs");
+        self->runs = r;
+        self->cap = cap;
+    }
+    if (!self->file && (rc = s_open_file(self, err)) < 0) return rc;
+    s_order_t *o = malloc((n ? n : 1) * sizeof *o);
+    if (!o) return ms_error_set(err, MS_ERR_NOMEM, "spill order");
+    for (uint32_t g = 0; g < n; g++)
+        o[g] = (s_order_t){ms_agg_table_hash(t, g), g};
+    s_sort(t, o, n);
+    uint64_t start = self->size;
+    for (uint32_t i = 0; i < n && rc == 0; i++)
+        if (s_write_record(self, t, o[i].g) < 0)
+            rc = ms_error_set(err, MS_ERR_IO, "writing a spill file in %s: %s",
+                              self->dir, strerror(errno));
+    free(o);
+    if (rc < 0) return rc;
+    self->runs[self->nruns++] = (s_extent_t){start, self->size - start};
+    self->memory_bytes += (int64_t)ms_agg_table_memory(t);
+    ms_agg_table_clear(t);
+    return 0;
+}
+
+int ms_agg_spill_check(ms_agg_spill_t *self, ms_agg_table_t *table,
+                       ms_error_t *err)
+{
+    if (self->budget <= 0 || ++self->calls < S_CHECK_EVERY) return 0;
+    self->calls = 0;
+    if (ms_agg_table_memory(table) <= (uint64_t)self->budget) return 0;
+    return s_spill(self, table, err);
+}
+
+/* ---- merging the runs ---------------------------------------------------- */
+
+/* Makes the next record current; 0 at the end of the run, <0 on a read
+ * error or a record that does not fit the run (a damaged file). */
+static int s_advance(ms_agg_spill_t *self, s_reader_t *r)
+{
+    r->at += r->cur;
+    r->cur = 0;
+    size_t avail = r->have - r->at;
+    if (avail == 0 && r->pos == r->end) return 0;
+    uint32_t klen = 0, rlen = 0;
+    for (;;) {
+        if (avail >= S_HEADER) {
+            memcpy(&klen, r->buf + r->at + 8, 4);
+            memcpy(&rlen, r->buf + r->at + 12, 4);
+            if (avail >= S_HEADER + (size_t)klen + rlen) break;
+        }
+        size_t need = S_HEADER + (size_t)klen + rlen;
+        if (r->pos == r->end || need > r->end - r->pos + avail) return -1;
+        memmove(r->buf, r->buf + r->at, avail);
+        r->at = 0;
+        r->have = avail;
+        if (need > r->cap) {
+            uint8_t *b = realloc(r->buf, need);
+            if (!b) return -1;
+            r->buf = b;
+            r->cap = need;
+        }
+        size_t want = r->cap - r->have;
+        if (want > r->end - r->pos) want = (size_t)(r->end - r->pos);
+        ssize_t got =
+            pread(fileno(self->file), r->buf + r->have, want, (off_t)r->pos);
+        if (got <= 0) return -1;
+        r->have += (size_t)got;
+        r->pos += (uint64_t)got;
+        avail = r->have;
+    }
+    memcpy(&r->hash, r->buf + r->at, 8);
+    r->cur = S_HEADER + (size_t)klen + rlen;
+    r->klen = klen;
+    r->rlen = rlen;
+    r->key = r->buf + r->at + S_HEADER;
+    r->row = r->key + klen;
+    return 1;
+}
+
+static int s_reader_cmp(const s_reader_t *a, const s_reader_t *b)
+{
+    return s_key_cmp(a->hash, a->key, a->klen, b->hash, b->key, b->klen);
+}
+
+static void s_sift_down(s_reader_t **heap, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, m = i;
+        if (l < n && s_reader_cmp(heap[l], heap[m]) < 0) m = l;
+        if (l + 1 < n && s_reader_cmp(heap[l + 1], heap[m]) < 0) m = l + 1;
+        if (m == i) return;
+        s_reader_t *tmp = heap[i];
+        heap[i] = heap[m];
+        heap[m] = tmp;
+        i = m;
+    }
+}
+
+typedef struct {
+    ms_agg_table_t *batch;
+    uint8_t *last; /* the key last merged into batch */
+    uint32_t last_len;
+    uint64_t last_hash;
+    msgpack_unpacked up;
+} s_combine_t;
+
+/* Merges the current record of r into the batch, first handing the batch
+ * on when it is full and r starts a new key. */
+static int s_combine(s_combine_t *c, const s_reader_t *r,
+                     ms_agg_spill_emit_fn emit, void *arg, ms_error_t *err)
+{
+    int same = ms_agg_table_groups(c->batch) > 0 &&
+               s_key_cmp(r->hash, r->key, r->klen, c->last_hash, c->last,
+                         c->last_len) == 0;
+    if (!same && ms_agg_table_groups(c->batch) >= S_BATCH_GROUPS) {
+        int rc = emit(arg, c->batch, err);
+        if (rc < 0) return rc;
+        ms_agg_table_clear(c->batch);
+    }
+    if (!same && r->klen <= S_KEY_MAX) {
+        memcpy(c->last, r->key, r->klen);
+        c->last_len = r->klen;
+        c->last_hash = r->hash;
+    }
+    size_t off = 0;
+    if (r->klen > S_KEY_MAX || !ms_mp_sane((const char *)r->row, r->rlen) ||
+        msgpack_unpack_next(&c->up, (const char *)r->row, r->rlen, &off) !=
+            MSGPACK_UNPACK_SUCCESS)
+        return ms_error_set(err, MS_ERR_CORRUPT, "undecodable spilled row");
+    return ms_agg_table_merge(c->batch, &c->up.data, err);
+}
+
+static int s_merge_runs(ms_agg_spill_t *self, s_reader_t *readers,
+                        s_reader_t **heap, ms_agg_spill_emit_fn emit, void *arg,
+                        ms_error_t *err)
+{
+    int n = 0, rc = 0, got = 0;
+    s_combine_t c = {.batch = ms_agg_table_new(self->plan),
+                     .last = malloc(S_KEY_MAX)};
+    msgpack_unpacked_init(&c.up);
+    if (!c.batch || !c.last)
+        rc = ms_error_set(err, MS_ERR_NOMEM, "spill merge");
+    for (int i = 0; rc == 0 && got >= 0 && i < self->nruns; i++)
+        if ((got = s_advance(self, &readers[i])) > 0) heap[n++] = &readers[i];
+    for (int i = n / 2 - 1; i >= 0; i--)
+        s_sift_down(heap, n, i);
+    while (rc == 0 && got >= 0 && n > 0) {
+        rc = s_combine(&c, heap[0], emit, arg, err);
+        if (rc == 0 && (got = s_advance(self, heap[0])) == 0)
+            heap[0] = heap[--n];
+        s_sift_down(heap, n, 0);
+    }
+    if (rc == 0 && got < 0)
+        rc = ms_error_set(err, MS_ERR_IO,
+                          "reading back a spill file in %s: damaged or "
+                          "unreadable",
+                          self->dir);
+    if (rc == 0 && ms_agg_table_groups(c.batch) > 0)
+        rc = emit(arg, c.batch, err);
+    msgpack_unpacked_destroy(&c.up);
+    ms_agg_table_destroy(&c.batch);
+    free(c.last);
+    return rc;
+}
+
+int ms_agg_spill_merge(ms_agg_spill_t *self, ms_agg_table_t *table,
+                       ms_agg_spill_emit_fn emit, void *arg, ms_error_t *err)
+{
+    int rc = s_spill(self, table, err);
+    if (rc < 0) return rc;
+    if (fflush(self->file) != 0)
+        return ms_error_set(err, MS_ERR_IO, "writing a spill file in %s: %s",
+                            self->dir, strerror(errno));
+    size_t window = self->budget > 0 ? (size_t)self->budget / self->nruns : 0;
+    if (window < S_WINDOW_MIN) window = S_WINDOW_MIN;
+    if (window > S_WINDOW_MAX) window = S_WINDOW_MAX;
+    s_reader_t *readers = calloc((size_t)self->nruns, sizeof *readers);
+    s_reader_t **heap = calloc((size_t)self->nruns, sizeof *heap);
+    rc = readers && heap ? 0 : ms_error_set(err, MS_ERR_NOMEM, "spill merge");
+    for (int i = 0; rc == 0 && i < self->nruns; i++) {
+        s_reader_t *r = &readers[i];
+        r->pos = self->runs[i].off;
+        r->end = self->runs[i].off + self->runs[i].len;
+        r->cap = window;
+        if (!(r->buf = malloc(window)))
+            rc = ms_error_set(err, MS_ERR_NOMEM, "spill merge");
+    }
+    if (rc == 0) rc = s_merge_runs(self, readers, heap, emit, arg, err);
+    for (int i = 0; readers && i < self->nruns; i++)
+        free(readers[i].buf);
+    free(readers);
+    free(heap);
+    return rc;
+}
