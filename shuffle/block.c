@@ -181,8 +181,8 @@ static int s_inflate(const uint8_t *src, size_t len, uint8_t *dst,
     return ok ? 0 : MS_ERR_CORRUPT;
 }
 
-int ms_block_decode(const uint8_t *blk, size_t len, uint8_t **raw,
-                    size_t *raw_len, ms_error_t *err)
+int ms_block_view(const uint8_t *blk, size_t len, const uint8_t **raw,
+                  size_t *raw_len, uint8_t **buf, size_t *cap, ms_error_t *err)
 {
     *raw = NULL;
     *raw_len = 0;
@@ -202,21 +202,49 @@ int ms_block_decode(const uint8_t *blk, size_t len, uint8_t **raw,
         (codec == MS_CODEC_ZLIB && n > (uint64_t)body * 1032 + 64))
         return ms_error_set(err, MS_ERR_CORRUPT, "bad block length %llu",
                             (unsigned long long)n);
-    uint8_t *out = malloc(n);
-    if (!out)
-        return ms_error_set(err, MS_ERR_NOMEM, "block of %llu bytes",
-                            (unsigned long long)n);
-    if (codec == MS_CODEC_NONE) {
-        memcpy(out, blk + MS_BLOCK_HEADER, n);
-    } else if (s_inflate(blk + MS_BLOCK_HEADER, body, out, n) < 0) {
-        free(out);
-        return ms_error_set(err, MS_ERR_CORRUPT, "block does not inflate");
+    const uint8_t *out = blk + MS_BLOCK_HEADER;
+    if (codec == MS_CODEC_ZLIB) {
+        if (*cap < n) {
+            uint8_t *grown = realloc(*buf, n);
+            if (!grown)
+                return ms_error_set(err, MS_ERR_NOMEM, "block of %llu bytes",
+                                    (unsigned long long)n);
+            *buf = grown;
+            *cap = n;
+        }
+        if (s_inflate(blk + MS_BLOCK_HEADER, body, *buf, n) < 0)
+            return ms_error_set(err, MS_ERR_CORRUPT, "block does not inflate");
+        out = *buf;
     }
-    if (s_crc32(out, n) != s_get32(blk + 16)) {
-        free(out);
+    if (s_crc32(out, n) != s_get32(blk + 16))
         return ms_error_set(err, MS_ERR_CORRUPT, "CRC mismatch");
-    }
     *raw = out;
     *raw_len = n;
+    return 0;
+}
+
+int ms_block_decode(const uint8_t *blk, size_t len, uint8_t **raw,
+                    size_t *raw_len, ms_error_t *err)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    const uint8_t *view;
+    *raw = NULL;
+    *raw_len = 0;
+    int rc = ms_block_view(blk, len, &view, raw_len, &buf, &cap, err);
+    if (rc == 0 && *raw_len && view != buf) {
+        buf = malloc(*raw_len);
+        if (buf)
+            memcpy(buf, view, *raw_len);
+        else
+            rc =
+                ms_error_set(err, MS_ERR_NOMEM, "block of %zu bytes", *raw_len);
+    }
+    if (rc < 0) {
+        free(buf);
+        *raw_len = 0;
+        return rc;
+    }
+    *raw = buf;
     return 0;
 }

@@ -20,9 +20,17 @@
 int ms_block_encode(const void *raw, size_t len, ms_codec_t codec, int level,
                     uint8_t **out, size_t *out_len);
 
-/* Decodes a block into a malloc'ed raw buffer (NULL for an empty block).
- * MS_ERR_CORRUPT (bad magic, codec, length, inflate error, CRC mismatch)
- * with the reason in err. */
+/* Checks a block and finds its raw bytes, copying nothing it need not: for
+ * a stored block *raw points into blk itself; a deflated one is inflated
+ * into *buf, which is grown (realloc) to *cap bytes as needed and stays the
+ * caller's to reuse for the next block and to free. *raw is valid while blk
+ * and *buf are; NULL and 0 for an empty block. MS_ERR_CORRUPT (bad magic,
+ * codec, length, inflate error, CRC mismatch) with the reason in err. */
+int ms_block_view(const uint8_t *blk, size_t len, const uint8_t **raw,
+                  size_t *raw_len, uint8_t **buf, size_t *cap, ms_error_t *err);
+
+/* The same into a malloc'ed raw buffer of the caller's (NULL for an empty
+ * block). */
 int ms_block_decode(const uint8_t *blk, size_t len, uint8_t **raw,
                     size_t *raw_len, ms_error_t *err);
 

@@ -89,6 +89,8 @@ typedef struct {
     uint64_t *bytes;
     ms_fetch_failure_t *fail;
     ms_error_t *err;
+    uint8_t *buf; /* inflate output, reused from block to block */
+    size_t cap;
 } s_sink_t;
 
 static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
@@ -115,16 +117,16 @@ static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
                       status < 0 ? why : "wrong number of blocks");
     for (int i = 0; i < batch; i++) {
         int map = p->maps[req + i];
-        uint8_t *raw;
+        const uint8_t *raw;
         size_t raw_len;
         ms_error_t berr = {0};
         size_t len = zmq_msg_size(&frames[i + 1]);
         *k->bytes += len;
-        if (ms_block_decode(zmq_msg_data(&frames[i + 1]), len, &raw, &raw_len,
-                            &berr) < 0)
+        /* A stored block is checked and handed over where ZeroMQ put it. */
+        if (ms_block_view(zmq_msg_data(&frames[i + 1]), len, &raw, &raw_len,
+                          &k->buf, &k->cap, &berr) < 0)
             return s_fail(k->fail, k->err, map, p->endpoint, berr.msg);
         int rc = raw_len ? k->fn(k->arg, map, raw, raw_len, k->err) : 0;
-        free(raw);
         if (rc < 0) return rc;
     }
     p->pending--;
@@ -180,7 +182,7 @@ int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
                      ms_fetch_failure_t *fail, ms_error_t *err)
 {
     s_fetch_t f = {calloc(nlocs ? (size_t)nlocs : 1, sizeof(s_peer_t)), 0};
-    s_sink_t k = {fn, arg, bytes, fail, err};
+    s_sink_t k = {fn, arg, bytes, fail, err, NULL, 0};
     int rc = f.peers ? 0 : MS_ERR_NOMEM;
     for (int i = 0; rc == 0 && i < nlocs; i++) {
         s_peer_t *p = s_peer(&f, locs[i].endpoint, nlocs);
@@ -196,5 +198,6 @@ int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
     if (rc == 0) rc = s_receive_all(&f, timeout_ms, &k);
     if (rc == MS_ERR_NOMEM) ms_error_set(err, rc, "fetching shuffle blocks");
     if (f.peers) s_close_peers(&f);
+    free(k.buf);
     return rc;
 }

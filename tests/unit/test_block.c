@@ -158,6 +158,37 @@ Test(block, empty_block_is_zero_bytes_and_decodes_to_nothing)
     }
 }
 
+Test(block, view_points_into_a_stored_block_and_reuses_the_inflate_buffer)
+{
+    uint8_t *text = s_text(5000), *buf = NULL;
+    size_t cap = 0;
+    for (int c = 0; c < S_NCODECS; c++) {
+        uint8_t *blk;
+        size_t len, raw_len;
+        const uint8_t *raw;
+        ms_error_t err = {0};
+        s_encode(text, 5000, s_codecs[c], &blk, &len);
+        cr_assert_eq(ms_block_view(blk, len, &raw, &raw_len, &buf, &cap, &err),
+                     0, "%s", err.msg);
+        cr_assert_eq(raw_len, 5000);
+        cr_assert_eq(memcmp(raw, text, 5000), 0);
+        if (s_codecs[c].codec == MS_CODEC_NONE)
+            cr_assert_eq(raw, blk + MS_BLOCK_HEADER, "stored body was copied");
+        else
+            cr_assert(raw == buf && cap >= 5000);
+        /* A later block with a wrong CRC: no view, the buffer stays the
+         * caller's. */
+        blk[16] ^= 0x40;
+        cr_assert_eq(ms_block_view(blk, len, &raw, &raw_len, &buf, &cap, &err),
+                     MS_ERR_CORRUPT);
+        cr_assert_null(raw);
+        cr_assert_eq(raw_len, 0);
+        free(blk);
+    }
+    free(buf);
+    free(text);
+}
+
 /* Decodes and checks the one acceptable outcome besides rejection: success
  * with exactly the original bytes. Returns 1 when rejected. */
 static int s_decode_rejects(const uint8_t *blk, size_t len, const uint8_t *raw,
