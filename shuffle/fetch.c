@@ -13,14 +13,21 @@
 #include "common/proto.h"
 #include "shuffle/block.h"
 
-#define S_BATCH 1024
+#define S_BATCH 1024 /* most map outputs one request may name */
+/* A reply is delivered only once all its frames have arrived, so one
+ * request for every map would leave the server idle while the blocks cross
+ * the socket and the fetcher idle until the last one is in. Split into
+ * this many requests, reading, sending and checking overlap. */
+#define S_SPLIT 16
 
 typedef struct {
     const char *endpoint;
     void *sock;
     int *maps; /* map ids asked of this location, in request order */
     int nmaps;
-    int pending; /* replies still expected */
+    int batch;         /* maps per request */
+    int pending;       /* replies still expected */
+    uint8_t *answered; /* by request offset: a reply came (no repeats) */
 } s_peer_t;
 
 typedef struct {
@@ -45,6 +52,7 @@ static s_peer_t *s_peer(s_fetch_t *f, const char *endpoint, int nlocs)
     memset(p, 0, sizeof *p);
     p->endpoint = endpoint;
     p->maps = malloc((size_t)nlocs * sizeof *p->maps);
+    p->answered = calloc((size_t)nlocs, 1);
     return p;
 }
 
@@ -53,6 +61,7 @@ static void s_close_peers(s_fetch_t *f)
     for (int i = 0; i < f->npeers; i++) {
         if (f->peers[i].sock) zmq_close(f->peers[i].sock);
         free(f->peers[i].maps);
+        free(f->peers[i].answered);
     }
     free(f->peers);
 }
@@ -65,8 +74,10 @@ static int s_send_requests(void *zctx, s_peer_t *p, const char *app,
     if (!p->sock) return MS_ERR_NOMEM;
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_connect(p->sock, p->endpoint) < 0) return MS_ERR_IO;
-    for (int off = 0; off < p->nmaps; off += S_BATCH) {
-        int n = p->nmaps - off < S_BATCH ? p->nmaps - off : S_BATCH;
+    p->batch = (p->nmaps + S_SPLIT - 1) / S_SPLIT;
+    if (p->batch > S_BATCH) p->batch = S_BATCH;
+    for (int off = 0; off < p->nmaps; off += p->batch) {
+        int n = p->nmaps - off < p->batch ? p->nmaps - off : p->batch;
         ms_msg_builder_t b;
         ms_msg_begin(&b, MS_MSG_FETCH, 5);
         msgpack_pack_int64(&b.pk, off);
@@ -105,16 +116,17 @@ static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
                               zmq_msg_size(&frames[0]), NULL) < 0)
         return s_fail(k->fail, k->err, first, p->endpoint, "malformed reply");
     int ok = m.type == MS_MSG_BLOCKS && m.nf == 3 &&
-             ms_mp_int(&m.f[0], 0, p->nmaps, &req) &&
-             ms_mp_int(&m.f[1], INT32_MIN, 0, &status) &&
+             ms_mp_int(&m.f[0], 0, p->nmaps - 1, &req) && req % p->batch == 0 &&
+             !p->answered[req] && ms_mp_int(&m.f[1], INT32_MIN, 0, &status) &&
              ms_mp_bytes(&m.f[2], &text, &tlen);
     snprintf(why, sizeof why, "%.*s", ok ? (int)tlen : 0, ok ? text : "");
     ms_msg_free(&m);
     if (!ok) return s_fail(k->fail, k->err, first, p->endpoint, "bad reply");
-    int batch = p->nmaps - (int)req < S_BATCH ? p->nmaps - (int)req : S_BATCH;
+    int batch = p->nmaps - (int)req < p->batch ? p->nmaps - (int)req : p->batch;
     if (status < 0 || n - 1 != batch)
         return s_fail(k->fail, k->err, p->maps[req], p->endpoint,
                       status < 0 ? why : "wrong number of blocks");
+    p->answered[req] = 1;
     for (int i = 0; i < batch; i++) {
         int map = p->maps[req + i];
         const uint8_t *raw;
@@ -186,7 +198,7 @@ int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
     int rc = f.peers ? 0 : MS_ERR_NOMEM;
     for (int i = 0; rc == 0 && i < nlocs; i++) {
         s_peer_t *p = s_peer(&f, locs[i].endpoint, nlocs);
-        if (!p->maps)
+        if (!p->maps || !p->answered)
             rc = MS_ERR_NOMEM;
         else
             p->maps[p->nmaps++] = locs[i].map;
