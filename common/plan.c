@@ -18,6 +18,7 @@ ms_plan_t *ms_plan_new(void)
     self->csv.delimiter = ',';
     self->csv.quote = '"';
     self->num_partitions = 1;
+    self->limit = -1;
     return self;
 }
 
@@ -39,6 +40,7 @@ void ms_plan_destroy(ms_plan_t **self_p)
     free(self->filters);
     free(self->keys);
     free(self->aggs);
+    free(self->order);
     free(self->referenced);
     free(self->input_path);
     free(self);
@@ -146,11 +148,21 @@ int ms_plan_pack(const ms_plan_t *self, char **out, size_t *len)
     }
     s_pack_filters(&pk, self);
     s_pack_keys_aggs(&pk, self);
-    msgpack_pack_array(&pk, 4);
+    msgpack_pack_array(&pk, 6);
     msgpack_pack_int(&pk, self->num_partitions);
     msgpack_pack_int(&pk, self->codec);
     msgpack_pack_int(&pk, self->zlib_level);
     msgpack_pack_int64(&pk, self->agg_memory);
+    msgpack_pack_int64(&pk, self->limit);
+    msgpack_pack_array(&pk, (size_t)self->norder);
+    for (int i = 0; i < self->norder; i++) {
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_int(&pk, self->order[i].col);
+        if (self->order[i].desc)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+    }
     if (!sb.data) return MS_ERR_NOMEM;
     *out = sb.data;
     *len = sb.size;
@@ -310,13 +322,26 @@ static bool s_agg(ms_plan_t *self, ms_agg_t *a, const msgpack_object *o)
         }                                                                      \
     } while (0)
 
+static bool s_order(ms_plan_t *self, ms_order_t *o, const msgpack_object *obj)
+{
+    const msgpack_object *f;
+    int64_t col;
+    if (!ms_mp_array(obj, 2, &f, NULL) ||
+        !ms_mp_int(&f[0], 0, self->nkeys + self->naggs - 1, &col) ||
+        f[1].type != MSGPACK_OBJECT_BOOLEAN)
+        return false;
+    o->col = (int)col;
+    o->desc = f[1].via.boolean;
+    return true;
+}
+
 static int s_unpack(ms_plan_t *self, const msgpack_object *root,
                     ms_error_t *err)
 {
     const msgpack_object *o, *tail;
     const char *magic;
     uint32_t mlen;
-    int64_t version, parts, codec, level, memory;
+    int64_t version, parts, codec, level, memory, limit;
     if (!ms_mp_array(root, 9, &o, NULL) || !ms_mp_bytes(&o[0], &magic, &mlen) ||
         mlen != strlen(MS_PLAN_MAGIC) || memcmp(magic, MS_PLAN_MAGIC, mlen) ||
         !ms_mp_int(&o[1], MS_PLAN_VERSION, MS_PLAN_VERSION, &version) ||
@@ -326,13 +351,16 @@ static int s_unpack(ms_plan_t *self, const msgpack_object *root,
     S_DECODE_LIST(&o[5], filters, nfilters, s_filter);
     S_DECODE_LIST(&o[6], keys, nkeys, s_key);
     S_DECODE_LIST(&o[7], aggs, naggs, s_agg);
-    if (!ms_mp_array(&o[8], 4, &tail, NULL) ||
+    if (!ms_mp_array(&o[8], 6, &tail, NULL) ||
         !ms_mp_int(&tail[0], 1, 1 << 20, &parts) ||
         !ms_mp_int(&tail[1], MS_CODEC_NONE, MS_CODEC_ZLIB, &codec) ||
         !ms_mp_int(&tail[2], 0, 9, &level) ||
-        !ms_mp_int(&tail[3], 0, INT64_MAX, &memory) || self->naggs < 1)
+        !ms_mp_int(&tail[3], 0, INT64_MAX, &memory) ||
+        !ms_mp_int(&tail[4], -1, INT64_MAX, &limit) || self->naggs < 1)
         goto fail;
     self->agg_memory = memory;
+    self->limit = limit;
+    S_DECODE_LIST(&tail[5], order, norder, s_order);
     self->num_partitions = (int)parts;
     self->codec = (ms_codec_t)codec;
     self->zlib_level = (int)level;

@@ -68,6 +68,13 @@ typedef struct {
     char *name;
 } ms_agg_t;
 
+/* One order_by column of the result: an output column (the keys, then the
+ * aggregates). */
+typedef struct {
+    int col;
+    bool desc;
+} ms_order_t;
+
 typedef struct {
     char *input_path;
     ms_csv_opts_t csv;
@@ -85,6 +92,9 @@ typedef struct {
     /* Bytes one task's aggregation table may hold before it spills (0:
      * no bound). */
     int64_t agg_memory;
+    int norder;
+    ms_order_t *order;
+    int64_t limit; /* -1: every row */
 } ms_plan_t;
 
 /* An empty plan; fill it, then call ms_plan_finish. String values of filter

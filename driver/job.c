@@ -376,7 +376,7 @@ static int s_reduce(ms_job_run_t *job, ms_error_t *err)
     return rc;
 }
 
-static int s_run(ms_job_run_t *job, const ms_query_spec_t *q, ms_error_t *err)
+static int s_run(ms_job_run_t *job, ms_error_t *err)
 {
     int rc = s_splits(job, err);
     if (rc == 0 && ms_plan_pack(job->plan, &job->plan_buf, &job->plan_len) < 0)
@@ -384,7 +384,7 @@ static int s_run(ms_job_run_t *job, const ms_query_spec_t *q, ms_error_t *err)
     if (rc == 0) rc = s_run_stage(job, MS_TASK_MAP, job->nsplits, NULL, err);
     if (rc == 0) rc = s_corrupt_hook(job, err);
     if (rc == 0) rc = s_reduce(job, err);
-    if (rc == 0) rc = ms_result_finish(job->result, q, err);
+    if (rc == 0) rc = ms_result_finish(job->result, err);
     if (rc < 0) return rc;
     ms_console_clear(job->app);
     if (!job->app->quiet)
@@ -394,8 +394,7 @@ static int s_run(ms_job_run_t *job, const ms_query_spec_t *q, ms_error_t *err)
     return rc;
 }
 
-int ms_job_run(ms_app_t *app, const ms_plan_t *plan,
-               const ms_query_spec_t *query, const ms_job_opts_t *opts,
+int ms_job_run(ms_app_t *app, const ms_plan_t *plan, const ms_job_opts_t *opts,
                ms_error_t *err)
 {
     ms_job_run_t job = {
@@ -413,7 +412,7 @@ int ms_job_run(ms_app_t *app, const ms_plan_t *plan,
                         .shuffle = job.shuffle_id};
     ms_bus_post(&app->bus, &start);
     app->job = &job;
-    int rc = s_run(&job, query, err);
+    int rc = s_run(&job, err);
     app->job = NULL;
     if (rc < 0) ms_console_clear(app);
     ms_event_t end = {

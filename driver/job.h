@@ -19,8 +19,7 @@ typedef struct {
 
 /* Returns 0, or a negative code with err set: MS_ERR_USAGE, MS_ERR_INPUT
  * (exit 3), MS_ERR_FAILED / MS_ERR_FETCH (exit 4), MS_ERR_INTERRUPTED. */
-int ms_job_run(ms_app_t *app, const ms_plan_t *plan,
-               const ms_query_spec_t *query, const ms_job_opts_t *opts,
+int ms_job_run(ms_app_t *app, const ms_plan_t *plan, const ms_job_opts_t *opts,
                ms_error_t *err);
 
 /* Called by the app's event loop. rows/len: the result frame (reduce). */

@@ -175,6 +175,29 @@ static int s_aggs(s_ctx_t *c, const ms_query_spec_t *q)
     return 0;
 }
 
+/* order_by names output columns: the keys' and the aggregates' names. */
+static int s_order(s_ctx_t *c, const ms_query_spec_t *q)
+{
+    ms_plan_t *plan = c->plan;
+    plan->limit = q->limit;
+    plan->order = calloc((size_t)q->norder + 1, sizeof *plan->order);
+    if (!plan->order) return ms_error_set(c->err, MS_ERR_NOMEM, "plan");
+    for (int i = 0; i < q->norder; i++) {
+        int col = -1;
+        for (int k = 0; k < plan->nkeys && col < 0; k++)
+            if (strcmp(plan->keys[k].name, q->order[i].column) == 0) col = k;
+        for (int a = 0; a < plan->naggs && col < 0; a++)
+            if (strcmp(plan->aggs[a].name, q->order[i].column) == 0)
+                col = plan->nkeys + a;
+        if (col < 0)
+            return ms_error_set(c->err, MS_ERR_USAGE,
+                                "%s.order_by[%d]: '%s' is not an output column",
+                                c->prefix, i, q->order[i].column);
+        plan->order[plan->norder++] = (ms_order_t){col, q->order[i].desc};
+    }
+    return 0;
+}
+
 int ms_planner_build(const ms_job_spec_t *spec, int query,
                      const ms_schema_t *schema, const ms_planner_opts_t *opts,
                      ms_plan_t **out, ms_error_t *err)
@@ -198,6 +221,7 @@ int ms_planner_build(const ms_job_spec_t *spec, int query,
     if (rc == 0) rc = s_filters(&c, q);
     if (rc == 0) rc = s_keys(&c, q);
     if (rc == 0) rc = s_aggs(&c, q);
+    if (rc == 0) rc = s_order(&c, q);
     if (rc == 0) rc = ms_plan_finish(plan, err);
     if (rc < 0) {
         ms_plan_destroy(&plan);

@@ -11,6 +11,7 @@
 #include "common/agg.h"
 #include "common/fsutil.h"
 #include "common/mp.h"
+#include "common/rows.h"
 
 struct ms_result {
     const ms_plan_t *plan;
@@ -21,9 +22,6 @@ struct ms_result {
     int64_t nrows, cap;
     char **strs; /* owned copies of string values */
     int64_t nstrs, strs_cap;
-    int norder;
-    int *order_col;
-    int *order_desc;
 };
 
 ms_result_t *ms_result_new(const ms_plan_t *plan)
@@ -59,8 +57,6 @@ void ms_result_destroy(ms_result_t **self_p)
     free(self->vals);
     free(self->types);
     free(self->names);
-    free(self->order_col);
-    free(self->order_desc);
     free(self);
     *self_p = NULL;
 }
@@ -142,41 +138,12 @@ int ms_result_add(ms_result_t *self, const void *buf, size_t len,
 /* ---- ordering -------------------------------------------------------------
  */
 
-static int s_column_index(const ms_result_t *self, const char *name)
-{
-    for (int c = 0; c < self->ncols; c++)
-        if (strcmp(self->names[c], name) == 0) return c;
-    return -1;
-}
-
 static int s_cmp_rows(const void *a, const void *b, void *arg)
 {
-    const ms_result_t *self = arg;
-    const ms_value_t *x = a, *y = b;
-    for (int i = 0; i < self->norder; i++) {
-        int c = self->order_col[i];
-        int r = ms_value_cmp(&x[c], &y[c]);
-        /* NULLs sort first, so descending puts them last, as Spark does. */
-        if (r) return self->order_desc[i] ? -r : r;
-    }
-    for (int c = 0; c < self->ncols; c++) {
-        int r = ms_value_cmp(&x[c], &y[c]);
-        if (r) return r;
-    }
-    return 0;
+    return ms_rows_cmp(arg, a, b);
 }
 
-/* qsort_r sorts fixed-size elements; rows are ncols values wide. */
-static int s_sort(ms_result_t *self)
-{
-    size_t width = (size_t)self->ncols * sizeof(ms_value_t);
-    if (self->nrows > 1)
-        qsort_r(self->vals, (size_t)self->nrows, width, s_cmp_rows, self);
-    return 0;
-}
-
-int ms_result_finish(ms_result_t *self, const ms_query_spec_t *q,
-                     ms_error_t *err)
+int ms_result_finish(ms_result_t *self, ms_error_t *err)
 {
     const ms_plan_t *plan = self->plan;
     if (plan->nkeys == 0 && self->nrows == 0) {
@@ -184,21 +151,13 @@ int ms_result_finish(ms_result_t *self, const ms_query_spec_t *q,
         if (!row) return ms_error_set(err, MS_ERR_NOMEM, "result rows");
         ms_agg_empty_result(plan, row);
     }
-    self->order_col = calloc((size_t)q->norder + 1, sizeof(int));
-    self->order_desc = calloc((size_t)q->norder + 1, sizeof(int));
-    if (!self->order_col || !self->order_desc)
-        return ms_error_set(err, MS_ERR_NOMEM, "result order");
-    for (int i = 0; i < q->norder; i++) {
-        int c = s_column_index(self, q->order[i].column);
-        if (c < 0)
-            return ms_error_set(err, MS_ERR_USAGE,
-                                "order_by[%d]: '%s' is not an output column", i,
-                                q->order[i].column);
-        self->order_col[self->norder] = c;
-        self->order_desc[self->norder++] = q->order[i].desc;
-    }
-    s_sort(self);
-    if (q->limit >= 0 && self->nrows > q->limit) self->nrows = q->limit;
+    /* qsort_r sorts fixed-size elements; rows are ncols values wide. */
+    size_t width = (size_t)self->ncols * sizeof(ms_value_t);
+    if (self->nrows > 1)
+        qsort_r(self->vals, (size_t)self->nrows, width, s_cmp_rows,
+                (void *)plan);
+    if (plan->limit >= 0 && self->nrows > plan->limit)
+        self->nrows = plan->limit;
     return 0;
 }
 

@@ -9,7 +9,6 @@
 
 #include "common/err.h"
 #include "common/plan.h"
-#include "driver/jobfile.h"
 
 typedef struct ms_result ms_result_t;
 
@@ -22,10 +21,8 @@ int ms_result_add(ms_result_t *self, const void *buf, size_t len,
                   ms_error_t *err);
 
 /* Adds the global aggregate's row over empty input if needed, sorts by the
- * query's order_by (ties and no order_by: all columns ascending; NULLs first
- * ascending, last descending, as Spark) and applies the limit. */
-int ms_result_finish(ms_result_t *self, const ms_query_spec_t *query,
-                     ms_error_t *err);
+ * plan's order (ms_rows_cmp) and applies its limit. */
+int ms_result_finish(ms_result_t *self, ms_error_t *err);
 
 int64_t ms_result_count(const ms_result_t *self);
 

@@ -305,7 +305,7 @@ static int s_run_jobs(ms_app_t *app, const ms_job_spec_t *spec,
     for (int q = 0; rc == 0 && q < spec->nqueries; q++) {
         const ms_query_spec_t *qs = &spec->queries[q];
         ms_job_opts_t jo = {q, o->output ? o->output : qs->output_path, show};
-        rc = ms_job_run(app, plans[q], qs, &jo, err);
+        rc = ms_job_run(app, plans[q], &jo, err);
         for (int64_t end = ms_clock_now_ms() + qs->pause_after_ms;
              rc == 0 && q + 1 < spec->nqueries && ms_clock_now_ms() < end;)
             rc = ms_app_pump(app, end - ms_clock_now_ms(), err);

@@ -5,6 +5,7 @@
 #include "common/agg.h"
 #include "common/agg_spill.h"
 #include "common/mp.h"
+#include "common/rows.h"
 #include "executor/tasks.h"
 
 typedef struct {
@@ -76,6 +77,7 @@ int ms_reduce_task_run(void *zctx, const ms_task_t *t, const ms_plan_t *plan,
         m->memory_spilled = ms_agg_spill_memory_bytes(r.spill);
         m->disk_spilled = ms_agg_spill_disk_bytes(r.spill);
     }
+    if (rc == 0) rc = ms_rows_keep_first(plan, rows, &r.nrows, err);
     m->rows_out = (int64_t)r.nrows;
 done:
     ms_agg_table_destroy(&r.table);

@@ -106,6 +106,10 @@ static ms_plan_t *s_full_plan(void)
     p->codec = MS_CODEC_ZLIB;
     p->zlib_level = 6;
     p->agg_memory = 123456789;
+    p->limit = 10;
+    p->order = calloc(2, sizeof *p->order);
+    p->order[p->norder++] = (ms_order_t){2, true};
+    p->order[p->norder++] = (ms_order_t){0, false};
     ms_error_t err = {0};
     cr_assert_eq(ms_plan_finish(p, &err), 0, "%s", err.msg);
     return p;
@@ -166,6 +170,12 @@ static void s_expect_same(const ms_plan_t *a, const ms_plan_t *b)
     cr_assert_eq(a->codec, b->codec);
     cr_assert_eq(a->zlib_level, b->zlib_level);
     cr_assert_eq(a->agg_memory, b->agg_memory);
+    cr_assert_eq(a->limit, b->limit);
+    cr_assert_eq(a->norder, b->norder);
+    for (int i = 0; i < a->norder; i++)
+        cr_assert(a->order[i].col == b->order[i].col &&
+                      a->order[i].desc == b->order[i].desc,
+                  "order %d", i);
 }
 
 Test(plan, pack_then_unpack_gives_the_same_plan)
@@ -504,11 +514,23 @@ static void s_level_10(msgpack_object *r)
 }
 static void s_tail_short(msgpack_object *r)
 {
-    s_at(r, F_TAIL)->via.array.size = 3;
+    s_at(r, F_TAIL)->via.array.size = 5;
 }
 static void s_negative_memory(msgpack_object *r)
 {
     s_set_int(s_at(s_at(r, F_TAIL), 3), -1);
+}
+static void s_limit_below_minus_one(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(r, F_TAIL), 4), -2);
+}
+static void s_order_past_the_columns(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(s_at(s_at(r, F_TAIL), 5), 0), 0), 99);
+}
+static void s_order_desc_not_bool(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(s_at(s_at(r, F_TAIL), 5), 0), 1), 1);
 }
 
 static void s_expect_edit_refused(s_edit_fn *edit, const char *what)
@@ -590,8 +612,11 @@ Test(plan, unpack_refuses_fields_of_the_wrong_type)
     s_expect_edit_refused(s_filter_value_type, "string for a decimal literal");
     s_expect_edit_refused(s_filter_values_int, "filter values not a list");
     s_expect_edit_refused(s_key_name_int, "integer key name");
-    s_expect_edit_refused(s_tail_short, "tail of 3 fields");
+    s_expect_edit_refused(s_tail_short, "tail of 5 fields");
     s_expect_edit_refused(s_negative_memory, "negative aggregation memory");
+    s_expect_edit_refused(s_limit_below_minus_one, "limit -2");
+    s_expect_edit_refused(s_order_past_the_columns, "order by column 99");
+    s_expect_edit_refused(s_order_desc_not_bool, "order desc not a boolean");
 }
 
 /* A hand-packed plan over ncols int64 columns counting rows. */
@@ -633,11 +658,13 @@ static void s_wide_plan(msgpack_sbuffer *sb, int ncols)
     msgpack_pack_int(&pk, 0);
     msgpack_pack_str(&pk, 1);
     msgpack_pack_str_body(&pk, "n", 1);
-    msgpack_pack_array(&pk, 4);
+    msgpack_pack_array(&pk, 6);
     msgpack_pack_int(&pk, 1);
     msgpack_pack_int(&pk, MS_CODEC_NONE);
     msgpack_pack_int(&pk, 0);
     msgpack_pack_int(&pk, 0);
+    msgpack_pack_int(&pk, -1);
+    msgpack_pack_array(&pk, 0);
 }
 
 Test(plan, unpack_refuses_more_columns_than_a_row_can_have)

@@ -173,6 +173,26 @@ Test(planner, copies_input_options_and_shuffle_layout)
     ms_plan_destroy(&p);
 }
 
+Test(planner, resolves_order_by_to_output_columns_with_the_limit)
+{
+    ms_plan_t *p = s_build_ok(
+        "'group_by': ['device', 'country'], "
+        "'aggregates': [{'fn': 'count', 'as': 'n'}, "
+        "{'fn': 'sum', 'column': 'amount'}], "
+        "'order_by': [{'column': 'sum(amount)', 'desc': true}, 'country', "
+        "'n'], 'limit': 5");
+    cr_assert_eq(p->norder, 3);
+    cr_assert(p->order[0].col == 3 && p->order[0].desc);
+    cr_assert(p->order[1].col == 1 && !p->order[1].desc);
+    cr_assert(p->order[2].col == 2 && !p->order[2].desc);
+    cr_assert_eq(p->limit, 5);
+    ms_plan_destroy(&p);
+    p = s_build_ok("'group_by': ['device'], " S_COUNT);
+    cr_assert_eq(p->norder, 0);
+    cr_assert_eq(p->limit, -1);
+    ms_plan_destroy(&p);
+}
+
 Test(planner, unknown_column_names_it_and_lists_the_available_ones)
 {
     const char *available =
