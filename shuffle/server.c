@@ -1,20 +1,31 @@
 /* Shuffle block server. Requests are small msgpack messages; blocks go back
- * as raw frames handed to ZeroMQ without a copy. */
+ * as raw frames handed to ZeroMQ without a copy: large ones mapped straight
+ * from the page cache, small ones read into the heap. */
 #include "shuffle/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "common/mp.h"
 #include "common/proto.h"
+#include "shuffle/block.h"
 #include "shuffle/files.h"
 
 #define S_MAX_MAPS_PER_FETCH 1024
+/* Blocks at least this large are mapped rather than read: ZeroMQ then
+ * sends them from the page cache itself, instead of from fresh heap pages
+ * that must first be faulted in and filled by a copy. Below it a read is
+ * cheaper than setting up and tearing down a mapping. */
+#define S_MAP_MIN (64 * 1024)
 
 struct ms_shuffle_server {
     void *zctx;
@@ -73,17 +84,70 @@ const char *ms_shuffle_server_endpoint(const ms_shuffle_server_t *self)
 
 /* ---- handlers ------------------------------------------------------------ */
 
+/* One block to send: heap bytes (hint NULL) or a mapping of hint bytes
+ * from the page boundary below data. */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    void *hint;
+} s_block_t;
+
+/* Runs on ZeroMQ's I/O thread once the frame is sent. */
 static void s_free_block(void *data, void *hint)
 {
-    (void)hint;
-    free(data);
+    if (!hint) {
+        free(data);
+        return;
+    }
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    munmap((void *)((uintptr_t)data & ~(page - 1)), (size_t)(uintptr_t)hint);
 }
 
-static int s_send_frame(void *sock, void *data, size_t len, int more)
+/* Maps a large block; 0 with b->data NULL when it is small or cannot be
+ * mapped (the caller reads it instead). The size check matters: touching
+ * a mapping past the end of a file would kill the server with SIGBUS.
+ * Map outputs are renamed into place whole and never rewritten, so a file
+ * long enough now stays so while mapped. */
+static int s_map_block(ms_shuffle_server_t *self, const char *app, int shuffle,
+                       int map, int partition, s_block_t *b, ms_error_t *err)
+{
+    uint64_t off, n;
+    char path[4096];
+    struct stat st;
+    int rc = ms_shuffle_block_range(self->dir, app, shuffle, map, partition,
+                                    &off, &n, err);
+    if (rc < 0 || n < S_MAP_MIN || n > MS_BLOCK_MAX_RAW + MS_BLOCK_HEADER)
+        return rc;
+    ms_shuffle_path(path, sizeof path, self->dir, app, shuffle, map, "data");
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    if (fstat(fd, &st) == 0 && off + n <= (uint64_t)st.st_size) {
+        size_t skew = off % (uint64_t)sysconf(_SC_PAGESIZE);
+        uint8_t *base = mmap(NULL, skew + n, PROT_READ, MAP_SHARED, fd,
+                             (off_t)(off - skew));
+        if (base != MAP_FAILED) {
+            *b = (s_block_t){base + skew, n, (void *)(uintptr_t)(skew + n)};
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+static int s_load_block(ms_shuffle_server_t *self, const char *app, int shuffle,
+                        int map, int partition, s_block_t *b, ms_error_t *err)
+{
+    *b = (s_block_t){NULL, 0, NULL};
+    int rc = s_map_block(self, app, shuffle, map, partition, b, err);
+    if (rc < 0 || b->data) return rc;
+    return ms_shuffle_read_block(self->dir, app, shuffle, map, partition,
+                                 &b->data, &b->len, err);
+}
+
+static int s_send_frame(void *sock, s_block_t *b, int more)
 {
     zmq_msg_t m;
-    if (data)
-        zmq_msg_init_data(&m, data, len, s_free_block, NULL);
+    if (b->data)
+        zmq_msg_init_data(&m, b->data, b->len, s_free_block, b->hint);
     else
         zmq_msg_init(&m);
     if (zmq_msg_send(&m, sock, more ? ZMQ_SNDMORE : 0) < 0) {
@@ -146,24 +210,21 @@ static int s_on_fetch(ms_shuffle_server_t *self, zmq_msg_t *id,
     if (s_parse_fetch(m, &f) < 0)
         return s_reply_status(self, id, 0, MS_ERR_PROTO,
                               "malformed fetch request", 0);
-    uint8_t **blocks = calloc(f.nmaps ? f.nmaps : 1, sizeof *blocks);
-    size_t *lens = calloc(f.nmaps ? f.nmaps : 1, sizeof *lens);
-    int rc = blocks && lens ? 0 : MS_ERR_NOMEM;
+    s_block_t *blocks = calloc(f.nmaps ? f.nmaps : 1, sizeof *blocks);
+    int rc = blocks ? 0 : MS_ERR_NOMEM;
     for (uint32_t i = 0; rc == 0 && i < f.nmaps; i++)
-        rc = ms_shuffle_read_block(self->dir, f.app, (int)f.shuffle,
-                                   (int)f.maps[i].via.u64, (int)f.partition,
-                                   &blocks[i], &lens[i], &err);
+        rc = s_load_block(self, f.app, (int)f.shuffle, (int)f.maps[i].via.u64,
+                          (int)f.partition, &blocks[i], &err);
     if (rc < 0) {
         for (uint32_t i = 0; blocks && i < f.nmaps; i++)
-            free(blocks[i]);
+            if (blocks[i].data) s_free_block(blocks[i].data, blocks[i].hint);
         s_reply_status(self, id, f.req, rc, err.msg, 0);
     } else {
         s_reply_status(self, id, f.req, 0, "", f.nmaps > 0);
         for (uint32_t i = 0; i < f.nmaps; i++)
-            s_send_frame(self->sock, blocks[i], lens[i], i + 1 < f.nmaps);
+            s_send_frame(self->sock, &blocks[i], i + 1 < f.nmaps);
     }
     free(blocks);
-    free(lens);
     return 0;
 }
 

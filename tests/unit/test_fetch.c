@@ -156,3 +156,86 @@ Test(fetch, a_corrupt_block_is_a_failure_naming_its_map)
     cr_assert_eq(fail.map, 13, "blamed map %d: %s", fail.map, err.msg);
     cr_assert(strstr(err.msg, "CRC"), "%s", err.msg);
 }
+
+/* Large blocks are served from a mapping of the data file; any offset in
+ * the file (not page-aligned) must come back byte for byte. */
+typedef struct {
+    const msgpack_sbuffer *want;
+    int calls;
+} s_whole_t;
+
+static int s_check_whole(void *arg, int map, const uint8_t *raw, size_t len,
+                         ms_error_t *err)
+{
+    (void)map;
+    (void)err;
+    s_whole_t *w = arg;
+    cr_assert_eq(len, w->want->size);
+    cr_assert_eq(memcmp(raw, w->want->data, len), 0);
+    w->calls++;
+    return 0;
+}
+
+static void s_write_sizes(int map, msgpack_sbuffer *parts, const size_t *sizes,
+                          int nparts)
+{
+    uint64_t written;
+    ms_error_t err = {0};
+    for (int p = 0; p < nparts; p++) {
+        msgpack_sbuffer_init(&parts[p]);
+        for (size_t i = 0; i < sizes[p]; i++) {
+            char c = (char)(i * 31 + (size_t)p * 7 + (i >> 9));
+            msgpack_sbuffer_write(&parts[p], &c, 1);
+        }
+    }
+    cr_assert_eq(ms_shuffle_write(s_dir, "t", 0, map, parts, nparts,
+                                  MS_CODEC_NONE, 1, &written, &err),
+                 0, "%s", err.msg);
+}
+
+static int s_fetch_whole(int map, int partition, const msgpack_sbuffer *want,
+                         ms_fetch_failure_t *fail, ms_error_t *err)
+{
+    ms_map_loc_t loc = {map, ms_shuffle_server_endpoint(s_server)};
+    s_whole_t w = {want, 0};
+    uint64_t bytes = 0;
+    int rc = ms_shuffle_fetch(s_zctx, "t", 0, partition, &loc, 1, 10000,
+                              s_check_whole, &w, &bytes, fail, err);
+    if (rc == 0) cr_assert_eq(w.calls, 1);
+    return rc;
+}
+
+Test(fetch, large_blocks_come_back_whole_from_any_offset)
+{
+    const size_t sizes[] = {1001, 200000, 65536, 70001, 3};
+    msgpack_sbuffer parts[5];
+    s_write_sizes(0, parts, sizes, 5);
+    for (int p = 0; p < 5; p++) {
+        ms_fetch_failure_t fail;
+        ms_error_t err = {0};
+        cr_assert_eq(s_fetch_whole(0, p, &parts[p], &fail, &err), 0,
+                     "partition %d: %s", p, err.msg);
+        msgpack_sbuffer_destroy(&parts[p]);
+    }
+}
+
+Test(fetch, a_data_file_shorter_than_its_index_is_a_failure)
+{
+    const size_t sizes[] = {100, 300000};
+    msgpack_sbuffer parts[2];
+    char path[4096];
+    s_write_sizes(0, parts, sizes, 2);
+    for (int p = 0; p < 2; p++)
+        msgpack_sbuffer_destroy(&parts[p]);
+    s_write_sizes(1, parts, sizes, 2);
+    ms_shuffle_path(path, sizeof path, s_dir, "t", 0, 0, "data");
+    cr_assert_eq(truncate(path, 200000), 0);
+    ms_fetch_failure_t fail;
+    ms_error_t err = {0};
+    cr_assert_eq(s_fetch_whole(0, 1, &parts[1], &fail, &err), MS_ERR_FETCH);
+    cr_assert(strstr(err.msg, "shorter"), "%s", err.msg);
+    /* The server is still there for the intact output. */
+    cr_assert_eq(s_fetch_whole(1, 1, &parts[1], &fail, &err), 0, "%s", err.msg);
+    for (int p = 0; p < 2; p++)
+        msgpack_sbuffer_destroy(&parts[p]);
+}

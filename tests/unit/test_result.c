@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "driver/jobfile.h"
 #include "driver/result.h"
 
 #define S_I64 ((ms_coltype_t){MS_TYPE_INT64, 0})
