@@ -112,9 +112,10 @@ Test(block, header_holds_magic_codec_length_and_crc)
     free(raw);
 }
 
-/* The header's CRC is zlib's crc32 whatever the length and alignment (the
- * encoder folds 64-byte steps with carry-less multiplication and leaves
- * the tail to zlib, so every length around those steps matters). */
+/* The header's CRC is zlib's crc32, and a stored body the input, whatever
+ * the length and alignment (the encoder folds and copies 64-byte steps with
+ * carry-less multiplication and leaves the tail to zlib, so every length
+ * around those steps matters). */
 Test(block, crc_matches_zlib_for_every_length_and_alignment)
 {
     uint8_t *noise = s_noise(70000);
@@ -127,6 +128,9 @@ Test(block, crc_matches_zlib_for_every_length_and_alignment)
             cr_assert_eq(s_get32(blk + 16),
                          (uint32_t)crc32(0L, noise + at, (uInt)len),
                          "length %zu at offset %zu", len, at);
+            cr_assert_eq(n, MS_BLOCK_HEADER + len);
+            cr_assert_eq(memcmp(blk + MS_BLOCK_HEADER, noise + at, len), 0,
+                         "body of length %zu at offset %zu", len, at);
             free(blk);
         }
     }
