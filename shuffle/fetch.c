@@ -19,6 +19,11 @@
  * the socket and the fetcher idle until the last one is in. Split into
  * this many requests, reading, sending and checking overlap. */
 #define S_SPLIT 16
+/* Each fetch opens a fresh connection, whose receive buffer would start at
+ * the kernel's default (128 KiB) and only grow as the transfer goes on, so
+ * megabyte-sized blocks arrived in many small reads and wakeups. A fixed
+ * size (capped by net.core.rmem_max) holds several blocks from the start. */
+#define S_RCVBUF (2 << 20)
 
 typedef struct {
     const char *endpoint;
@@ -69,10 +74,11 @@ static void s_close_peers(s_fetch_t *f)
 static int s_send_requests(void *zctx, s_peer_t *p, const char *app,
                            int shuffle, int partition)
 {
-    int linger = 0;
+    int linger = 0, rcvbuf = S_RCVBUF;
     p->sock = zmq_socket(zctx, ZMQ_DEALER);
     if (!p->sock) return MS_ERR_NOMEM;
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(p->sock, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (zmq_connect(p->sock, p->endpoint) < 0) return MS_ERR_IO;
     p->batch = (p->nmaps + S_SPLIT - 1) / S_SPLIT;
     if (p->batch > S_BATCH) p->batch = S_BATCH;
