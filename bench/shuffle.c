@@ -2,10 +2,13 @@
  * shuffle writer, served by the real shuffle server over loopback and
  * fetched and merged by real reduce tasks, all in this process (server on
  * its own thread). Reports raw (uncompressed) bytes per second for each
- * phase, and zlib's own compression speed on the same bytes for scale. */
+ * phase with one task at a time, then write and fetch again with as many
+ * tasks at once as there are cores (as local[*] would run them), and
+ * zlib's own compression speed on the same bytes for scale. */
 #include "bench/bench.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +29,17 @@ static const char s_usage[] =
     "usage: minispark bench shuffle [--maps M] [--partitions R]\n"
     "                               [--keys K] [--width W]\n"
     "                               [--codec none|zlib] [--level L]\n"
+    "                               [--tasks T]\n"
     "\n"
     "Writes M map outputs of K distinct keys each (keys W bytes long, with a\n"
     "count and a sum per key) into R partitions, serves them with the\n"
     "shuffle server over loopback and runs the R reduce tasks, one after\n"
-    "another on one core. Defaults: M 8, R 8, K 200000, W 16, zlib level 1.\n";
+    "another. Then writes and fetches the same bytes again with T tasks at a\n"
+    "time (threads; T 1 skips this), timed by the wall clock. Defaults: M 8,\n"
+    "R 8, K 200000, W 16, zlib level 1, T the number of online cores.\n";
 
 typedef struct {
-    int maps, partitions, keys, width, level;
+    int maps, partitions, keys, width, level, tasks;
     ms_codec_t codec;
 } s_opts_t;
 
@@ -210,11 +216,105 @@ static int s_reduce(const s_opts_t *o, void *zctx, const ms_plan_t *plan,
     return rc;
 }
 
+/* ---- several tasks at a time ---------------------------------------------
+ * Task i of T writes maps i, i + T, ... and then fetches partitions i,
+ * i + T, ..., as T executor slots would. Rows are packed beforehand so that
+ * only the writer and the fetch are timed. Shuffle 1, beside shuffle 0. */
+
+typedef struct {
+    const s_opts_t *o;
+    const char *dir;
+    void *zctx;
+    msgpack_sbuffer *parts; /* maps x partitions */
+    const ms_map_loc_t *locs;
+    int first, rc;
+    char why[256];
+} s_task_t;
+
+static void *s_write_task(void *arg)
+{
+    s_task_t *t = arg;
+    const s_opts_t *o = t->o;
+    ms_error_t err = {0};
+    uint64_t written;
+    for (int m = t->first; m < o->maps && t->rc == 0; m += o->tasks)
+        t->rc = ms_shuffle_write(
+            t->dir, "bench", 1, m, &t->parts[(size_t)m * (size_t)o->partitions],
+            o->partitions, o->codec, o->level, &written, &err);
+    if (t->rc < 0) snprintf(t->why, sizeof t->why, "%s", err.msg);
+    return NULL;
+}
+
+static void *s_fetch_task(void *arg)
+{
+    s_task_t *t = arg;
+    const s_opts_t *o = t->o;
+    uint64_t raw = 0, bytes = 0;
+    for (int p = t->first; p < o->partitions && t->rc == 0; p += o->tasks) {
+        ms_fetch_failure_t fail;
+        ms_error_t err = {0};
+        t->rc =
+            ms_shuffle_fetch(t->zctx, "bench", 1, p, t->locs, o->maps, 60000,
+                             s_count_block, &raw, &bytes, &fail, &err);
+        if (t->rc < 0) snprintf(t->why, sizeof t->why, "%s", err.msg);
+    }
+    return NULL;
+}
+
+/* Runs fn on o->tasks threads; returns wall-clock seconds. */
+static int s_in_tasks(s_task_t *tasks, int n, void *(*fn)(void *), double *secs)
+{
+    pthread_t th[n];
+    int started = 0, rc = 0;
+    double t0 = (double)ms_clock_now_us() / 1e6;
+    for (; started < n; started++)
+        if (pthread_create(&th[started], NULL, fn, &tasks[started]) != 0) break;
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    *secs = (double)ms_clock_now_us() / 1e6 - t0;
+    for (int i = 0; i < n; i++) {
+        if (tasks[i].rc < 0 && rc == 0) {
+            fprintf(stderr, "minispark bench: %s\n", tasks[i].why);
+            rc = tasks[i].rc;
+        }
+    }
+    return started == n ? rc : -1;
+}
+
+static int s_parallel(const s_opts_t *o, void *zctx, const char *dir,
+                      const char *endpoint, double *wsecs, double *fsecs)
+{
+    size_t nparts = (size_t)o->maps * (size_t)o->partitions;
+    msgpack_sbuffer *parts = calloc(nparts, sizeof *parts);
+    ms_map_loc_t *locs = calloc((size_t)o->maps, sizeof *locs);
+    s_task_t *tasks = calloc((size_t)o->tasks, sizeof *tasks);
+    size_t raw = 0;
+    int rc = parts && locs && tasks ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < nparts; i++)
+        msgpack_sbuffer_init(&parts[i]);
+    for (int m = 0; rc == 0 && m < o->maps; m++) {
+        s_pack_map(o, m, &parts[(size_t)m * (size_t)o->partitions], &raw);
+        locs[m] = (ms_map_loc_t){m, endpoint};
+    }
+    for (int i = 0; rc == 0 && i < o->tasks; i++)
+        tasks[i] = (s_task_t){o, dir, zctx, parts, locs, i, 0, ""};
+    if (rc == 0) rc = s_in_tasks(tasks, o->tasks, s_write_task, wsecs);
+    for (int i = 0; rc == 0 && i < o->tasks; i++)
+        tasks[i].rc = 0;
+    if (rc == 0) rc = s_in_tasks(tasks, o->tasks, s_fetch_task, fsecs);
+    for (size_t i = 0; parts && i < nparts; i++)
+        msgpack_sbuffer_destroy(&parts[i]);
+    free(parts);
+    free(locs);
+    free(tasks);
+    return rc;
+}
+
 static int s_run(const s_opts_t *o)
 {
     char dir[] = "/tmp/minispark-bench-XXXXXX";
     size_t raw = 0;
-    double wsecs, zsecs, fsecs = 0, rsecs = 0;
+    double wsecs, zsecs, fsecs = 0, rsecs = 0, pwsecs = 0, pfsecs = 0;
     uint64_t groups = 0;
     ms_error_t err = {0};
     ms_plan_t *plan = s_plan(o);
@@ -231,6 +331,9 @@ static int s_run(const s_opts_t *o)
     if (rc == 0)
         rc = s_reduce(o, zctx, plan, ms_shuffle_server_endpoint(server), &rsecs,
                       &groups);
+    if (rc == 0 && o->tasks > 1)
+        rc = s_parallel(o, zctx, dir, ms_shuffle_server_endpoint(server),
+                        &pwsecs, &pfsecs);
     ms_shuffle_server_destroy(&server);
     int removed;
     ms_shuffle_remove_app(dir, "bench", &removed);
@@ -252,8 +355,12 @@ static int s_run(const s_opts_t *o)
     printf("write (compress, CRC, files): %.0f MB/s\n", mb / wsecs);
     printf("serve + fetch (loopback, CRC, inflate): %.0f MB/s\n", mb / fsecs);
     printf("serve + fetch + merge in reduce tasks: %.0f MB/s\n", mb / rsecs);
-    printf("end to end, write + fetch: %.0f MB/s on one core\n",
+    printf("end to end, write + fetch: %.0f MB/s, one task at a time\n",
            mb / (wsecs + fsecs));
+    if (o->tasks > 1)
+        printf("%d tasks at a time, wall clock: write %.0f MB/s, serve + "
+               "fetch %.0f MB/s, end to end %.0f MB/s\n",
+               o->tasks, mb / pwsecs, mb / pfsecs, mb / (pwsecs + pfsecs));
     if (o->codec == MS_CODEC_ZLIB)
         printf("zlib compress2 alone on the same bytes: %.0f MB/s (writer "
                "at %.2f of it)\n",
@@ -270,9 +377,12 @@ int ms_bench_shuffle_main(int argc, char **argv)
         {"width", required_argument, 0, 'w'},
         {"codec", required_argument, 0, 'c'},
         {"level", required_argument, 0, 'l'},
+        {"tasks", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    s_opts_t o = {8, 8, 200000, 16, 1, MS_CODEC_ZLIB};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s_opts_t o = {
+        8, 8, 200000, 16, 1, cores > 1 ? (int)cores : 1, MS_CODEC_ZLIB};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -292,6 +402,9 @@ int ms_bench_shuffle_main(int argc, char **argv)
         case 'l':
             o.level = atoi(optarg);
             break;
+        case 't':
+            o.tasks = atoi(optarg);
+            break;
         case 'c':
             if (strcmp(optarg, "none") == 0)
                 o.codec = MS_CODEC_NONE;
@@ -309,7 +422,7 @@ int ms_bench_shuffle_main(int argc, char **argv)
     }
     if (optind != argc || o.maps < 1 || o.maps > 1024 || o.partitions < 1 ||
         o.partitions > 4096 || o.keys < 1 || o.width < 8 || o.width > 255 ||
-        o.level < 1 || o.level > 9)
+        o.level < 1 || o.level > 9 || o.tasks < 1 || o.tasks > 64)
         goto usage;
     return s_run(&o);
 usage:
