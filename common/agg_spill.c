@@ -287,7 +287,7 @@ typedef struct {
     uint8_t *last; /* the key last merged into batch */
     uint32_t last_len;
     uint64_t last_hash;
-    msgpack_unpacked up;
+    ms_mp_seq_t row;
 } s_combine_t;
 
 /* Merges the current record of r into the batch, first handing the batch
@@ -308,12 +308,11 @@ static int s_combine(s_combine_t *c, const s_reader_t *r,
         c->last_len = r->klen;
         c->last_hash = r->hash;
     }
-    size_t off = 0;
-    if (r->klen > S_KEY_MAX || !ms_mp_sane((const char *)r->row, r->rlen) ||
-        msgpack_unpack_next(&c->up, (const char *)r->row, r->rlen, &off) !=
-            MSGPACK_UNPACK_SUCCESS)
+    msgpack_object row;
+    if (r->klen > S_KEY_MAX || !ms_mp_seq_reset(&c->row, r->row, r->rlen) ||
+        ms_mp_seq_next(&c->row, &row) != 1)
         return ms_error_set(err, MS_ERR_CORRUPT, "undecodable spilled row");
-    return ms_agg_table_merge(c->batch, &c->up.data, err);
+    return ms_agg_table_merge(c->batch, &row, err);
 }
 
 static int s_merge_runs(ms_agg_spill_t *self, s_reader_t *readers,
@@ -323,8 +322,7 @@ static int s_merge_runs(ms_agg_spill_t *self, s_reader_t *readers,
     int n = 0, rc = 0, got = 0;
     s_combine_t c = {.batch = ms_agg_table_new(self->plan),
                      .last = malloc(S_KEY_MAX)};
-    msgpack_unpacked_init(&c.up);
-    if (!c.batch || !c.last)
+    if (!ms_mp_seq_init(&c.row, "", 0) || !c.batch || !c.last)
         rc = ms_error_set(err, MS_ERR_NOMEM, "spill merge");
     for (int i = 0; rc == 0 && got >= 0 && i < self->nruns; i++)
         if ((got = s_advance(self, &readers[i])) > 0) heap[n++] = &readers[i];
@@ -343,7 +341,7 @@ static int s_merge_runs(ms_agg_spill_t *self, s_reader_t *readers,
                           self->dir);
     if (rc == 0 && ms_agg_table_groups(c.batch) > 0)
         rc = emit(arg, c.batch, err);
-    msgpack_unpacked_destroy(&c.up);
+    ms_mp_seq_destroy(&c.row);
     ms_agg_table_destroy(&c.batch);
     free(c.last);
     return rc;

@@ -214,3 +214,34 @@ bool ms_mp_value(const msgpack_object *o, ms_coltype_t t, ms_value_t *out)
         return false;
     }
 }
+
+bool ms_mp_seq_reset(ms_mp_seq_t *self, const void *data, size_t len)
+{
+    bool sane = ms_mp_sane(data, len);
+    self->data = data;
+    self->len = sane ? len : 0;
+    self->off = 0;
+    return sane;
+}
+
+bool ms_mp_seq_init(ms_mp_seq_t *self, const void *data, size_t len)
+{
+    self->zoned = msgpack_zone_init(&self->zone, MSGPACK_ZONE_CHUNK_SIZE);
+    return ms_mp_seq_reset(self, data, len) && self->zoned;
+}
+
+int ms_mp_seq_next(ms_mp_seq_t *self, msgpack_object *out)
+{
+    if (self->off >= self->len) return 0;
+    msgpack_zone_clear(&self->zone);
+    msgpack_unpack_return r =
+        msgpack_unpack(self->data, self->len, &self->off, &self->zone, out);
+    return r == MSGPACK_UNPACK_SUCCESS || r == MSGPACK_UNPACK_EXTRA_BYTES ? 1
+                                                                          : -1;
+}
+
+void ms_mp_seq_destroy(ms_mp_seq_t *self)
+{
+    if (self->zoned) msgpack_zone_destroy(&self->zone);
+    self->zoned = false;
+}

@@ -16,6 +16,28 @@
  * this check first: five bytes must not ask for gigabytes. */
 bool ms_mp_sane(const char *buf, size_t len);
 
+/* A sequence of msgpack objects in one buffer (rows of a block), decoded
+ * one at a time into one reused zone: msgpack_unpack_next frees and
+ * allocates a zone for every object, which costs more than decoding a
+ * small row. Objects borrow from the buffer and the zone, and are valid
+ * until the next call. */
+typedef struct {
+    msgpack_zone zone;
+    bool zoned; /* zone initialised */
+    const char *data;
+    size_t len, off;
+} ms_mp_seq_t;
+
+/* False when the bytes fail ms_mp_sane or memory runs out; destroy it
+ * either way. */
+bool ms_mp_seq_init(ms_mp_seq_t *self, const void *data, size_t len);
+/* Moves an initialised sequence to other bytes, keeping its zone; false
+ * when they fail ms_mp_sane (the sequence is then empty). */
+bool ms_mp_seq_reset(ms_mp_seq_t *self, const void *data, size_t len);
+/* 1 with *out set, 0 at the end, -1 on undecodable bytes. */
+int ms_mp_seq_next(ms_mp_seq_t *self, msgpack_object *out);
+void ms_mp_seq_destroy(ms_mp_seq_t *self);
+
 /* Integer (positive or negative msgpack int) within [min, max]. */
 bool ms_mp_int(const msgpack_object *o, int64_t min, int64_t max, int64_t *out);
 bool ms_mp_bool(const msgpack_object *o, bool *out);

@@ -131,20 +131,19 @@ int ms_rows_keep_first(const ms_plan_t *plan, msgpack_sbuffer *rows,
     h.off = malloc((h.cap + 1) * sizeof *h.off);
     h.len = malloc((h.cap + 1) * sizeof *h.len);
     h.vals = malloc((h.cap + 1) * (size_t)h.ncols * sizeof *h.vals);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    int rc = h.off && h.len && h.vals
+    ms_mp_seq_t seq;
+    int rc = ms_mp_seq_init(&seq, rows->data, rows->size)
                  ? 0
-                 : ms_error_set(err, MS_ERR_NOMEM, "result rows kept");
-    size_t off = 0;
-    while (rc == 0 && off < rows->size) {
-        size_t start = off;
-        if (msgpack_unpack_next(&up, rows->data, rows->size, &off) !=
-            MSGPACK_UNPACK_SUCCESS)
-            rc = ms_error_set(err, MS_ERR_CORRUPT, "undecodable result rows");
-        else
-            rc = s_offer(&h, &up.data, start, off - start, err);
-    }
+                 : ms_error_set(err, MS_ERR_CORRUPT, "malformed result rows");
+    if (rc == 0 && !(h.off && h.len && h.vals))
+        rc = ms_error_set(err, MS_ERR_NOMEM, "result rows kept");
+    msgpack_object row;
+    size_t start = 0;
+    for (int got; rc == 0 && (got = ms_mp_seq_next(&seq, &row)) != 0;
+         start = seq.off)
+        rc = got < 0
+                 ? ms_error_set(err, MS_ERR_CORRUPT, "undecodable result rows")
+                 : s_offer(&h, &row, start, seq.off - start, err);
     msgpack_sbuffer kept;
     msgpack_sbuffer_init(&kept);
     if (rc == 0) {
@@ -169,7 +168,7 @@ int ms_rows_keep_first(const ms_plan_t *plan, msgpack_sbuffer *rows,
     } else {
         msgpack_sbuffer_destroy(&kept);
     }
-    msgpack_unpacked_destroy(&up);
+    ms_mp_seq_destroy(&seq);
     free(h.off);
     free(h.len);
     free(h.vals);

@@ -119,19 +119,16 @@ static int s_add_row(ms_result_t *self, const msgpack_object *o,
 int ms_result_add(ms_result_t *self, const void *buf, size_t len,
                   ms_error_t *err)
 {
-    msgpack_unpacked up;
-    size_t off = 0;
-    int rc = 0;
-    if (!ms_mp_sane(buf, len))
-        return ms_error_set(err, MS_ERR_PROTO, "malformed result rows");
-    msgpack_unpacked_init(&up);
-    while (rc == 0 && off < len) {
-        if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
-            rc = ms_error_set(err, MS_ERR_PROTO, "undecodable result rows");
-        else
-            rc = s_add_row(self, &up.data, err);
-    }
-    msgpack_unpacked_destroy(&up);
+    ms_mp_seq_t seq;
+    msgpack_object row;
+    int rc = ms_mp_seq_init(&seq, buf, len)
+                 ? 0
+                 : ms_error_set(err, MS_ERR_PROTO, "malformed result rows");
+    for (int got; rc == 0 && (got = ms_mp_seq_next(&seq, &row)) != 0;)
+        rc = got < 0
+                 ? ms_error_set(err, MS_ERR_PROTO, "undecodable result rows")
+                 : s_add_row(self, &row, err);
+    ms_mp_seq_destroy(&seq);
     return rc;
 }
 

@@ -19,24 +19,24 @@ static int s_merge_block(void *arg, int map, const uint8_t *raw, size_t len,
                          ms_error_t *err)
 {
     s_reduce_t *r = arg;
-    msgpack_unpacked up;
-    size_t off = 0;
-    int rc = 0;
-    if (!ms_mp_sane((const char *)raw, len))
+    ms_mp_seq_t seq;
+    msgpack_object row;
+    int rc = 0, got;
+    if (!ms_mp_seq_init(&seq, raw, len)) {
+        ms_mp_seq_destroy(&seq);
         return ms_error_set(err, MS_ERR_CORRUPT,
                             "malformed rows in the block of map %d", map);
-    msgpack_unpacked_init(&up);
-    while (rc == 0 && off < len) {
-        if (msgpack_unpack_next(&up, (const char *)raw, len, &off) !=
-            MSGPACK_UNPACK_SUCCESS) {
+    }
+    while (rc == 0 && (got = ms_mp_seq_next(&seq, &row)) != 0) {
+        if (got < 0) {
             rc = ms_error_set(err, MS_ERR_CORRUPT,
                               "undecodable rows in the block of map %d", map);
             break;
         }
-        rc = ms_agg_table_merge(r->table, &up.data, err);
+        rc = ms_agg_table_merge(r->table, &row, err);
         if (rc == 0) rc = ms_agg_spill_check(r->spill, r->table, err);
     }
-    msgpack_unpacked_destroy(&up);
+    ms_mp_seq_destroy(&seq);
     return rc;
 }
 
