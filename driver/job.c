@@ -78,6 +78,14 @@ static int s_splits(ms_job_run_t *job, ms_error_t *err)
     int64_t split = per_core > open_cost ? per_core : open_cost;
     if (split > max_bytes) split = max_bytes;
     int64_t n = size ? (size + split - 1) / split : 1;
+    /* Spark's rule leaves the last wave part empty (7 splits on 2 slots
+     * take 4 waves with one slot idle in the last); the same number of
+     * full waves of smaller splits ends sooner. */
+    if (n > slots && n % slots) {
+        n += slots - n % slots;
+        split = (size + n - 1) / n;
+        n = (size + split - 1) / split;
+    }
     if (n > 1000000)
         return ms_error_set(
             err, MS_ERR_USAGE,

@@ -351,6 +351,30 @@ def _spilled_by_stage(log_dir):
 
 
 @test
+def splits_fill_whole_waves(env):
+    """Spark's rule gives 3 splits of 1m for this ~2.7 MB file; on 2 slots
+    that is a second wave with one slot idle, so the file is cut into 4
+    even splits instead. The result does not change."""
+    ev = events_csv(env)
+    size = os.path.getsize(ev)
+    check(2 << 20 < size <= 3 << 20, "events file of %d bytes" % size)
+    log_dir = env.new_dir("events")
+    compare(env, job_for(ev, group_query(["country"], EVENT_AGGS)),
+            conf={"spark.files.maxPartitionBytes": "1m",
+                  "spark.eventLog.enabled": "true",
+                  "spark.eventLog.dir": log_dir})
+    names = [n for n in os.listdir(log_dir) if n.endswith(".jsonl")]
+    with open(os.path.join(log_dir, names[0])) as f:
+        reads = [e["Task Metrics"]["Input Metrics"]["Bytes Read"]
+                 for e in map(json.loads, f)
+                 if e["Event"] == "SparkListenerTaskEnd"
+                 and e["Task Type"] == "ShuffleMapTask"]
+    check(len(reads) == 4, "%d map tasks, expected 4" % len(reads))
+    check(max(reads) - min(reads) < 64 << 10,
+          "uneven splits: %s bytes read" % reads)
+
+
+@test
 def spilling_gives_the_same_result(env):
     """A 1m executor (0.6 MB of aggregation state per task) spills on both
     sides of the shuffle, and the output is still the reference's, as it
