@@ -396,6 +396,15 @@ static int s_fold_row(ms_agg_table_t *self, uint32_t g, ms_value_t *in,
 int ms_agg_table_flush(ms_agg_table_t *self, ms_error_t *err)
 {
     int naggs = self->plan->naggs, rc = 0;
+    /* The slots were requested when the rows were queued; now request what
+     * they point to (entry and states), all rows' at once, before any row
+     * needs them. */
+    for (int i = 0; i < self->npending; i++) {
+        int64_t g =
+            ms_bytemap_prefetch_entry(self->groups, self->pending[i].hash);
+        if (g >= 0 && (uint32_t)g < self->states_cap)
+            __builtin_prefetch(s_state(self, (uint32_t)g, 0), 1);
+    }
     for (int i = 0; i < self->npending && rc == 0; i++) {
         const s_pending_t *p = &self->pending[i];
         int is_new;

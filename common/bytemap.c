@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <xxhash.h>
 
 typedef struct {
@@ -65,7 +66,17 @@ void ms_bytemap_clear(ms_bytemap_t *self)
 static int s_grow_slots(ms_bytemap_t *self)
 {
     uint32_t mask = self->mask * 2 + 1;
-    s_slot_t *slots = calloc((size_t)mask + 1, sizeof *slots);
+    size_t bytes = ((size_t)mask + 1) * sizeof(s_slot_t);
+    s_slot_t *slots;
+    if (bytes >= (2u << 20)) {
+        slots = aligned_alloc(2u << 20, bytes);
+        if (slots) {
+            madvise(slots, bytes, MADV_HUGEPAGE);
+            memset(slots, 0, bytes);
+        }
+    } else {
+        slots = calloc((size_t)mask + 1, sizeof *slots);
+    }
     if (!slots) return -1;
     for (uint32_t i = 0; i < self->count; i++) {
         uint64_t h = self->entries[i].hash;
@@ -135,6 +146,15 @@ int64_t ms_bytemap_put(ms_bytemap_t *self, const void *key, uint32_t len,
 void ms_bytemap_prefetch(const ms_bytemap_t *self, uint64_t hash)
 {
     __builtin_prefetch(&self->slots[(uint32_t)hash & self->mask]);
+}
+
+int64_t ms_bytemap_prefetch_entry(const ms_bytemap_t *self, uint64_t hash)
+{
+    const s_slot_t *s = &self->slots[(uint32_t)hash & self->mask];
+    if (!s->idx1 || s->tag != (uint32_t)(hash >> 32)) return -1;
+    const s_entry_t *e = &self->entries[s->idx1 - 1];
+    __builtin_prefetch(e);
+    return s->idx1 - 1;
 }
 
 uint32_t ms_bytemap_count(const ms_bytemap_t *self)

@@ -25,6 +25,10 @@ int64_t ms_bytemap_put(ms_bytemap_t *self, const void *key, uint32_t len,
 /* Starts loading the slot where a key with this hash would be probed first:
  * a hint for callers that know their next keys. */
 void ms_bytemap_prefetch(const ms_bytemap_t *self, uint64_t hash);
+/* Once that slot is loaded: the index of the entry it names when the hash
+ * matches (probably the key's), with that entry starting to load; -1 when
+ * the slot tells nothing. */
+int64_t ms_bytemap_prefetch_entry(const ms_bytemap_t *self, uint64_t hash);
 
 uint32_t ms_bytemap_count(const ms_bytemap_t *self);
 /* The key of entry idx: borrowed, valid until the next put. */
