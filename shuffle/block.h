@@ -16,6 +16,11 @@
 /* Largest raw block we agree to inflate (guards allocation on bad input). */
 #define MS_BLOCK_MAX_RAW ((uint64_t)1 << 31)
 
+/* The header of a block of codec holding raw[0..len) (len > 0), for a
+ * writer that sends a stored body from where it lies. */
+void ms_block_header(uint8_t *hdr, ms_codec_t codec, const void *raw,
+                     size_t len);
+
 /* Encodes raw[0..len) into a malloc'ed block; len 0 gives an empty block. */
 int ms_block_encode(const void *raw, size_t len, ms_codec_t codec, int level,
                     uint8_t **out, size_t *out_len);

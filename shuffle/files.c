@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "shuffle/block.h"
@@ -41,6 +42,22 @@ static int s_write_all(int fd, const void *p, size_t len)
         if (n <= 0) return -1;
         c += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int s_writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+            w -= (ssize_t)iov->iov_len;
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
     }
     return 0;
 }
@@ -109,14 +126,24 @@ int ms_shuffle_writer_add(ms_shuffle_writer_t *self, int partition,
 {
     assert(partition >= self->next && partition < self->nparts);
     s_skip_to(self, partition);
-    uint8_t *blk;
-    size_t blen;
-    int rc = ms_block_encode(raw, len, self->codec, self->level, &blk, &blen);
-    if (rc < 0)
-        return ms_error_set(err, rc, "encoding a block of %s: %s", self->data,
-                            ms_strerror(rc));
-    rc = blen ? s_write_all(self->fd, blk, blen) : 0;
-    free(blk);
+    uint8_t *blk = NULL;
+    size_t blen = 0;
+    int rc = 0;
+    if (self->codec == MS_CODEC_NONE && len > 0) {
+        /* A stored body goes out from the caller's buffer, uncopied. */
+        uint8_t hdr[MS_BLOCK_HEADER];
+        ms_block_header(hdr, MS_CODEC_NONE, raw, len);
+        struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)raw, len}};
+        blen = sizeof hdr + len;
+        rc = s_writev_all(self->fd, iov, 2);
+    } else {
+        rc = ms_block_encode(raw, len, self->codec, self->level, &blk, &blen);
+        if (rc < 0)
+            return ms_error_set(err, rc, "encoding a block of %s: %s",
+                                self->data, ms_strerror(rc));
+        rc = blen ? s_write_all(self->fd, blk, blen) : 0;
+        free(blk);
+    }
     if (rc < 0)
         return ms_error_set(err, MS_ERR_IO, "writing %s: %s", self->tmp,
                             strerror(errno));
