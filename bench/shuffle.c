@@ -28,7 +28,7 @@
 static const char s_usage[] =
     "usage: minispark bench shuffle [--maps M] [--partitions R]\n"
     "                               [--keys K] [--width W]\n"
-    "                               [--codec none|zlib] [--level L]\n"
+    "                               [--codec none|zlib|lz4] [--level L]\n"
     "                               [--tasks T]\n"
     "\n"
     "Writes M map outputs of K distinct keys each (keys W bytes long, with a\n"
@@ -348,12 +348,15 @@ static int s_run(const s_opts_t *o)
     printf("minispark bench shuffle: %d maps x %d partitions, %d keys of %d "
            "bytes per map, codec %s",
            o->maps, o->partitions, o->keys, o->width,
-           o->codec == MS_CODEC_ZLIB ? "zlib" : "none");
+           o->codec == MS_CODEC_ZLIB  ? "zlib"
+           : o->codec == MS_CODEC_LZ4 ? "lz4"
+                                      : "none");
     if (o->codec == MS_CODEC_ZLIB) printf(" level %d", o->level);
     printf("\nraw shuffle bytes: %.1f MB, %llu groups after merging\n", mb,
            (unsigned long long)groups);
     printf("write (compress, CRC, files): %.0f MB/s\n", mb / wsecs);
-    printf("serve + fetch (loopback, CRC, inflate): %.0f MB/s\n", mb / fsecs);
+    printf("serve + fetch (loopback, CRC, decompress): %.0f MB/s\n",
+           mb / fsecs);
     printf("serve + fetch + merge in reduce tasks: %.0f MB/s\n", mb / rsecs);
     printf("end to end, write + fetch: %.0f MB/s, one task at a time\n",
            mb / (wsecs + fsecs));
@@ -410,6 +413,8 @@ int ms_bench_shuffle_main(int argc, char **argv)
                 o.codec = MS_CODEC_NONE;
             else if (strcmp(optarg, "zlib") == 0)
                 o.codec = MS_CODEC_ZLIB;
+            else if (strcmp(optarg, "lz4") == 0)
+                o.codec = MS_CODEC_LZ4;
             else
                 goto usage;
             break;

@@ -353,7 +353,7 @@ static int s_unpack(ms_plan_t *self, const msgpack_object *root,
     S_DECODE_LIST(&o[7], aggs, naggs, s_agg);
     if (!ms_mp_array(&o[8], 6, &tail, NULL) ||
         !ms_mp_int(&tail[0], 1, 1 << 20, &parts) ||
-        !ms_mp_int(&tail[1], MS_CODEC_NONE, MS_CODEC_ZLIB, &codec) ||
+        !ms_mp_int(&tail[1], MS_CODEC_NONE, MS_CODEC_LZ4, &codec) ||
         !ms_mp_int(&tail[2], 0, 9, &level) ||
         !ms_mp_int(&tail[3], 0, INT64_MAX, &memory) ||
         !ms_mp_int(&tail[4], -1, INT64_MAX, &limit) || self->naggs < 1)

@@ -42,7 +42,11 @@ typedef enum {
     MS_AGG_COUNT_DISTINCT,
 } ms_agg_fn_t;
 
-typedef enum { MS_CODEC_NONE = 0, MS_CODEC_ZLIB = 1 } ms_codec_t;
+typedef enum {
+    MS_CODEC_NONE = 0,
+    MS_CODEC_ZLIB = 1,
+    MS_CODEC_LZ4 = 2
+} ms_codec_t;
 
 typedef struct {
     int col;

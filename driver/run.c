@@ -237,16 +237,20 @@ static int s_planner_opts(const ms_job_spec_t *spec, const ms_conf_t *conf,
                          &level, err);
     if (rc < 0) return rc;
     const char *codec = ms_conf_get(conf, "spark.io.compression.codec");
-    if (codec && strcmp(codec, "zlib") != 0 && strcmp(codec, "none") != 0)
+    if (!codec || strcmp(codec, "zlib") == 0)
+        po->codec = MS_CODEC_ZLIB;
+    else if (strcmp(codec, "lz4") == 0)
+        po->codec = MS_CODEC_LZ4;
+    else if (strcmp(codec, "none") == 0)
+        po->codec = MS_CODEC_NONE;
+    else
         return ms_error_set(
             err, MS_ERR_USAGE,
             "invalid value '%s' for spark.io.compression.codec: "
-            "expected zlib or none",
+            "expected zlib, lz4 or none",
             codec);
+    if (!compress) po->codec = MS_CODEC_NONE;
     po->num_partitions = (int)parts;
-    po->codec = compress && !(codec && strcmp(codec, "none") == 0)
-                    ? MS_CODEC_ZLIB
-                    : MS_CODEC_NONE;
     po->zlib_level = (int)level;
     return s_agg_memory(conf, &po->agg_memory, err);
 }

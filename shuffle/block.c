@@ -2,6 +2,7 @@
 #include "shuffle/block.h"
 
 #include <libdeflate.h>
+#include <lz4.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -74,7 +75,11 @@ int ms_block_encode(const void *raw, size_t len, ms_codec_t codec, int level,
     *out_len = 0;
     if (len == 0) return 0;
     if (len > MS_BLOCK_MAX_RAW) return MS_ERR_OVERFLOW;
-    size_t cap = codec == MS_CODEC_ZLIB ? deflateBound(NULL, (uLong)len) : len;
+    if (codec == MS_CODEC_LZ4 && len > LZ4_MAX_INPUT_SIZE)
+        return MS_ERR_OVERFLOW;
+    size_t cap = codec == MS_CODEC_ZLIB  ? deflateBound(NULL, (uLong)len)
+                 : codec == MS_CODEC_LZ4 ? (size_t)LZ4_compressBound((int)len)
+                                         : len;
     uint8_t *blk = malloc(MS_BLOCK_HEADER + cap);
     if (!blk) return MS_ERR_NOMEM;
     size_t body = cap;
@@ -84,6 +89,14 @@ int ms_block_encode(const void *raw, size_t len, ms_codec_t codec, int level,
             free(blk);
             return rc;
         }
+    } else if (codec == MS_CODEC_LZ4) {
+        int n = LZ4_compress_default(raw, (char *)blk + MS_BLOCK_HEADER,
+                                     (int)len, (int)cap);
+        if (n <= 0) {
+            free(blk);
+            return MS_ERR_IO;
+        }
+        body = (size_t)n;
     } else {
         memcpy(blk + MS_BLOCK_HEADER, raw, len);
     }
@@ -120,18 +133,21 @@ int ms_block_view(const uint8_t *blk, size_t len, const uint8_t **raw,
     uint8_t codec = blk[4];
     uint64_t n = s_get64(blk + 8);
     size_t body = len - MS_BLOCK_HEADER;
-    if (codec > MS_CODEC_ZLIB || blk[5] || blk[6] || blk[7])
+    if (codec > MS_CODEC_LZ4 || blk[5] || blk[6] || blk[7])
         return ms_error_set(err, MS_ERR_CORRUPT, "unknown block codec %u",
                             codec);
-    /* Deflate expands at most ~1032:1; a header claiming more is lying, and
-     * must not make us allocate what it claims. */
+    /* Deflate expands at most ~1032:1 and LZ4 at most ~255:1; a header
+     * claiming more is lying, and must not make us allocate what it
+     * claims. */
     if (n == 0 || n > MS_BLOCK_MAX_RAW ||
         (codec == MS_CODEC_NONE && n != body) ||
-        (codec == MS_CODEC_ZLIB && n > (uint64_t)body * 1032 + 64))
+        (codec == MS_CODEC_ZLIB && n > (uint64_t)body * 1032 + 64) ||
+        (codec == MS_CODEC_LZ4 &&
+         (n > (uint64_t)body * 255 + 64 || body > LZ4_MAX_INPUT_SIZE)))
         return ms_error_set(err, MS_ERR_CORRUPT, "bad block length %llu",
                             (unsigned long long)n);
     const uint8_t *out = blk + MS_BLOCK_HEADER;
-    if (codec == MS_CODEC_ZLIB) {
+    if (codec != MS_CODEC_NONE) {
         if (*cap < n) {
             uint8_t *grown = realloc(*buf, n);
             if (!grown)
@@ -140,8 +156,13 @@ int ms_block_view(const uint8_t *blk, size_t len, const uint8_t **raw,
             *buf = grown;
             *cap = n;
         }
-        if (s_inflate(blk + MS_BLOCK_HEADER, body, *buf, n) < 0)
-            return ms_error_set(err, MS_ERR_CORRUPT, "block does not inflate");
+        if (codec == MS_CODEC_ZLIB
+                ? s_inflate(blk + MS_BLOCK_HEADER, body, *buf, n) < 0
+                : LZ4_decompress_safe((const char *)blk + MS_BLOCK_HEADER,
+                                      (char *)*buf, (int)body,
+                                      (int)n) != (int)n)
+            return ms_error_set(err, MS_ERR_CORRUPT,
+                                "block does not decompress");
         out = *buf;
     }
     if (s_crc32(out, n) != s_get32(blk + 16))

@@ -432,7 +432,7 @@ def shuffle_service_and_codecs(env):
                shuffle_partitions=7)
     server = env.start_shuffle_server()
     try:
-        for codec in ("zlib", "none"):
+        for codec in ("zlib", "lz4", "none"):
             conf = dict(server.conf(), **{
                 "spark.io.compression.codec": codec,
                 "spark.files.maxPartitionBytes": "256k"})
@@ -440,7 +440,7 @@ def shuffle_service_and_codecs(env):
         check(server.proc.poll() is None, "shuffle server died during runs")
     finally:
         server.stop()
-    for codec in ("zlib", "none"):
+    for codec in ("zlib", "lz4", "none"):
         compare(env, job, conf={"spark.shuffle.service.enabled": "false",
                                 "spark.io.compression.codec": codec,
                                 "spark.files.maxPartitionBytes": "64k"})

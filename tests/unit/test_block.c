@@ -14,9 +14,11 @@ typedef struct {
     int level;
 } s_codec_t;
 
-static const s_codec_t s_codecs[] = {
-    {MS_CODEC_NONE, 0}, {MS_CODEC_ZLIB, 1}, {MS_CODEC_ZLIB, 6}};
-#define S_NCODECS 3
+static const s_codec_t s_codecs[] = {{MS_CODEC_NONE, 0},
+                                     {MS_CODEC_ZLIB, 1},
+                                     {MS_CODEC_ZLIB, 6},
+                                     {MS_CODEC_LZ4, 0}};
+#define S_NCODECS 4
 
 static uint32_t s_get32(const uint8_t *p)
 {
@@ -299,7 +301,7 @@ Test(block, raw_length_above_the_limit_is_rejected_before_allocation)
 {
     const uint64_t lens[] = {MS_BLOCK_MAX_RAW + 1, (uint64_t)1 << 40,
                              UINT64_MAX};
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c <= MS_CODEC_LZ4; c++) {
         for (int i = 0; i < 3; i++) {
             size_t len;
             uint8_t *blk = s_forged((ms_codec_t)c, lens[i], &len);
@@ -319,7 +321,7 @@ Test(block, raw_length_above_the_limit_is_rejected_before_allocation)
 Test(block, raw_length_that_disagrees_with_the_body_is_rejected)
 {
     const uint64_t lens[] = {0, 1, 63, 65, 4096};
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c <= MS_CODEC_LZ4; c++) {
         for (int i = 0; i < 5; i++) {
             size_t len;
             uint8_t *blk = s_forged((ms_codec_t)c, lens[i], &len);
@@ -343,7 +345,7 @@ Test(block, unknown_codec_and_reserved_bytes_are_rejected)
     const struct {
         int at;
         uint8_t v;
-    } edits[] = {{4, 2}, {4, 0xff}, {5, 1}, {6, 1}, {7, 0x80}};
+    } edits[] = {{4, 3}, {4, 0xff}, {5, 1}, {6, 1}, {7, 0x80}};
     for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
         uint8_t saved = blk[edits[e].at];
         blk[edits[e].at] = edits[e].v;

@@ -504,9 +504,9 @@ static void s_parts_hi(msgpack_object *r)
 {
     s_set_int(s_at(s_at(r, F_TAIL), 0), (1 << 20) + 1);
 }
-static void s_codec_2(msgpack_object *r)
+static void s_codec_3(msgpack_object *r)
 {
-    s_set_int(s_at(s_at(r, F_TAIL), 1), 2);
+    s_set_int(s_at(s_at(r, F_TAIL), 1), 3);
 }
 static void s_level_10(msgpack_object *r)
 {
@@ -594,7 +594,7 @@ Test(plan, unpack_refuses_enums_out_of_range)
     s_expect_edit_refused(s_col_type_6, "column type 6");
     s_expect_edit_refused(s_col_scale_10, "decimal scale 10");
     s_expect_edit_refused(s_mode_3, "csv mode 3");
-    s_expect_edit_refused(s_codec_2, "codec 2");
+    s_expect_edit_refused(s_codec_3, "codec 3");
     s_expect_edit_refused(s_level_10, "zlib level 10");
     s_expect_edit_refused(s_parts_0, "0 partitions");
     s_expect_edit_refused(s_parts_hi, "2^20 + 1 partitions");
