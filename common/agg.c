@@ -164,12 +164,20 @@ void ms_agg_table_destroy(ms_agg_table_t **self_p)
 
 void ms_agg_table_clear(ms_agg_table_t *self)
 {
-    size_t stride = (size_t)self->plan->naggs * 2 * sizeof(int64_t);
-    if (self->states)
-        memset(self->states, 0, ms_bytemap_count(self->groups) * stride);
+    free(self->states);
+    self->states = NULL;
+    self->states_cap = 0;
     ms_bytemap_clear(self->groups);
-    for (int a = 0; a < self->plan->naggs; a++)
-        if (self->distinct[a].map) ms_bytemap_clear(self->distinct[a].map);
+    for (int a = 0; a < self->plan->naggs; a++) {
+        if (!self->distinct[a].map) continue;
+        ms_bytemap_clear(self->distinct[a].map);
+        free(self->distinct[a].next);
+        self->distinct[a].next = NULL;
+        self->distinct[a].cap = 0;
+    }
+    free(self->strs);
+    self->strs = NULL;
+    self->strs_size = 0;
     self->strs_used = 0;
     self->npending = 0;
     self->bytes_used = 0;

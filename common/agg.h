@@ -18,7 +18,7 @@ typedef struct ms_agg_table ms_agg_table_t;
 /* Borrows plan for the table's lifetime. NULL when out of memory. */
 ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan);
 void ms_agg_table_destroy(ms_agg_table_t **self_p);
-/* Empties the table (after a spill), keeping its memory for reuse. */
+/* Empties the table (after a spill) and gives its memory back. */
 void ms_agg_table_clear(ms_agg_table_t *self);
 
 /* Folds one row: keys[nkeys] are the group key values (already derived),

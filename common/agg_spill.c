@@ -14,7 +14,6 @@
 
 #include "common/mp.h"
 
-#define S_CHECK_EVERY 64 /* calls between looks at the table's size */
 #define S_BATCH_GROUPS 4096
 #define S_HEADER 16
 #define S_KEY_MAX (1 << 16) /* as the table's */
@@ -29,7 +28,6 @@ struct ms_agg_spill {
     const ms_plan_t *plan;
     char *dir;
     int64_t budget;
-    int calls;
     FILE *file;
     uint64_t size;
     s_extent_t *runs;
@@ -211,9 +209,9 @@ static int s_spill(ms_agg_spill_t *self, ms_agg_table_t *t, ms_error_t *err)
 int ms_agg_spill_check(ms_agg_spill_t *self, ms_agg_table_t *table,
                        ms_error_t *err)
 {
-    if (self->budget <= 0 || ++self->calls < S_CHECK_EVERY) return 0;
-    self->calls = 0;
-    if (ms_agg_table_memory(table) <= (uint64_t)self->budget) return 0;
+    if (self->budget <= 0 ||
+        ms_agg_table_memory(table) <= (uint64_t)self->budget)
+        return 0;
     return s_spill(self, table, err);
 }
 

@@ -23,8 +23,10 @@ ms_agg_spill_t *ms_agg_spill_new(const ms_plan_t *plan, const char *dir,
                                  int64_t budget);
 void ms_agg_spill_destroy(ms_agg_spill_t **self_p);
 
-/* Spills table when it holds more than the budget. Cheap enough to call
- * after every row: it looks at the table's size every few dozen calls. */
+/* Spills table when it holds more than the budget. Callers check every
+ * MS_AGG_SPILL_EVERY rows: the table's size is a few loads to add up, but
+ * rows cost tens of nanoseconds. */
+#define MS_AGG_SPILL_EVERY 64
 int ms_agg_spill_check(ms_agg_spill_t *self, ms_agg_table_t *table,
                        ms_error_t *err);
 

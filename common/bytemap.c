@@ -58,9 +58,22 @@ void ms_bytemap_destroy(ms_bytemap_t **self_p)
 
 void ms_bytemap_clear(ms_bytemap_t *self)
 {
+    free(self->entries);
+    free(self->arena);
+    self->entries = NULL;
+    self->arena = NULL;
+    self->count = self->cap = 0;
+    self->used = self->size = 0;
+    if (self->mask > 255) {
+        s_slot_t *slots = calloc(256, sizeof *slots);
+        if (slots) {
+            free(self->slots);
+            self->slots = slots;
+            self->mask = 255;
+            return;
+        }
+    }
     memset(self->slots, 0, ((size_t)self->mask + 1) * sizeof *self->slots);
-    self->count = 0;
-    self->used = 0;
 }
 
 static int s_grow_slots(ms_bytemap_t *self)

@@ -14,7 +14,8 @@ typedef struct ms_bytemap ms_bytemap_t;
 ms_bytemap_t *ms_bytemap_new(void);
 void ms_bytemap_destroy(ms_bytemap_t **self_p);
 
-/* Forgets every key; the memory stays allocated for reuse. */
+/* Forgets every key and gives back the memory they took (the slots shrink
+ * to their first size). */
 void ms_bytemap_clear(ms_bytemap_t *self);
 
 /* Index of key, inserting it if absent (*is_new tells which). Returns -1

@@ -135,7 +135,8 @@ static int s_fold_row(s_scan_t *s, ms_error_t *err)
         if (col >= 0) s->inputs[a] = s->vals[col];
     }
     int rc = ms_agg_table_update(s->table, s->keys, s->inputs, err);
-    return rc < 0 ? rc : ms_agg_spill_check(s->spill, s->table, err);
+    if (rc < 0 || s->m->records_read % MS_AGG_SPILL_EVERY) return rc;
+    return ms_agg_spill_check(s->spill, s->table, err);
 }
 
 static int s_scan(s_scan_t *s, ms_error_t *err)

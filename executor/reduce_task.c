@@ -13,6 +13,7 @@ typedef struct {
     ms_agg_spill_t *spill;
     msgpack_sbuffer *rows;
     uint64_t nrows;
+    uint64_t merged; /* partial rows merged */
 } s_reduce_t;
 
 static int s_merge_block(void *arg, int map, const uint8_t *raw, size_t len,
@@ -34,7 +35,8 @@ static int s_merge_block(void *arg, int map, const uint8_t *raw, size_t len,
             break;
         }
         rc = ms_agg_table_merge(r->table, &row, err);
-        if (rc == 0) rc = ms_agg_spill_check(r->spill, r->table, err);
+        if (rc == 0 && ++r->merged % MS_AGG_SPILL_EVERY == 0)
+            rc = ms_agg_spill_check(r->spill, r->table, err);
     }
     ms_mp_seq_destroy(&seq);
     return rc;

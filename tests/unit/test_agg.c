@@ -1464,6 +1464,33 @@ Test(agg, no_budget_never_spills)
     ms_plan_destroy(&plan);
 }
 
+/* A spill gives the table's memory back, so each run holds about a
+ * budget's worth of groups rather than a handful. */
+Test(agg, each_spilled_run_holds_a_budgets_worth_of_groups)
+{
+    const int keys[] = {C_INT};
+    const s_agg_spec_t aggs[] = {{MS_AGG_COUNT, -1}};
+    ms_plan_t *plan = s_plan(1, keys, 1, aggs);
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    char *dir = s_spill_dir();
+    ms_agg_spill_t *sp = ms_agg_spill_new(plan, dir, 256 << 10);
+    ms_error_t err = {0};
+    for (int k = 0; k < 100000; k++) {
+        s_row_t r = {{s_null(), s_i(k), s_null(), s_null(), s_null()}};
+        s_update_ok(t, plan, &r);
+        if (k % MS_AGG_SPILL_EVERY == 0)
+            cr_assert_eq(ms_agg_spill_check(sp, t, &err), 0, "%s", err.msg);
+        cr_assert_leq(ms_agg_table_memory(t), 2 * (256 << 10) + (64 << 10),
+                      "table of %zu bytes", ms_agg_table_memory(t));
+    }
+    int runs = ms_agg_spill_runs(sp);
+    cr_assert(runs >= 5 && runs <= 60, "%d runs for 100000 groups", runs);
+    ms_agg_spill_destroy(&sp);
+    ms_agg_table_destroy(&t);
+    cr_assert_eq(rmdir(dir), 0);
+    ms_plan_destroy(&plan);
+}
+
 Test(agg, spilling_into_a_missing_directory_names_it)
 {
     const int keys[] = {C_INT};
