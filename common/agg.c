@@ -429,19 +429,35 @@ int ms_agg_table_flush(ms_agg_table_t *self, ms_error_t *err)
     return rc;
 }
 
+int ms_agg_table_fold_group(ms_agg_table_t *self, uint32_t g,
+                            const ms_value_t *inputs, ms_error_t *err)
+{
+    for (int a = 0; a < self->plan->naggs; a++) {
+        int rc = s_fold(self, g, a, &inputs[a], err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
 int ms_agg_table_update(ms_agg_table_t *self, const ms_value_t *keys,
                         const ms_value_t *inputs, ms_error_t *err)
 {
+    int64_t g;
+    return ms_agg_table_update_group(self, keys, inputs, &g, err);
+}
+
+int ms_agg_table_update_group(ms_agg_table_t *self, const ms_value_t *keys,
+                              const ms_value_t *inputs, int64_t *group,
+                              ms_error_t *err)
+{
     int naggs = self->plan->naggs;
+    *group = -1;
     if (self->npending == 0 &&
         ms_bytemap_count(self->groups) < S_BATCH_MIN_GROUPS) {
         int64_t g = s_group(self, keys, err);
         if (g < 0) return (int)g;
-        for (int a = 0; a < naggs; a++) {
-            int rc = s_fold(self, (uint32_t)g, a, &inputs[a], err);
-            if (rc < 0) return rc;
-        }
-        return 0;
+        *group = g;
+        return ms_agg_table_fold_group(self, (uint32_t)g, inputs, err);
     }
     size_t len = s_encode_keys(self, keys);
     if (!len && self->plan->nkeys > 0)

@@ -34,6 +34,16 @@ int ms_agg_table_update(ms_agg_table_t *self, const ms_value_t *keys,
  * ms_agg_table_groups counts folded rows' groups only. */
 int ms_agg_table_flush(ms_agg_table_t *self, ms_error_t *err);
 
+/* For callers that remember which group a row went to: as
+ * ms_agg_table_update, and *group is the row's group, or -1 when the row
+ * was queued. Group numbers hold until the table is cleared. */
+int ms_agg_table_update_group(ms_agg_table_t *self, const ms_value_t *keys,
+                              const ms_value_t *inputs, int64_t *group,
+                              ms_error_t *err);
+/* Folds inputs into group g, as a row with that group's keys. */
+int ms_agg_table_fold_group(ms_agg_table_t *self, uint32_t g,
+                            const ms_value_t *inputs, ms_error_t *err);
+
 /* Packs every group's partial state as one msgpack array per group into
  * parts[partition of the group], for nparts partitions. */
 int ms_agg_table_pack_partials(const ms_agg_table_t *self,

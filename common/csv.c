@@ -32,8 +32,10 @@
 #define S_CHUNK_MIN MS_CSV_CHUNK_MIN
 #define S_LINE_MAX (64 << 20)
 /* The buffer has this many spare bytes past cap, so the vector scan may
- * load a whole block at the end of the data (the excess is masked off). */
+ * load a whole block at the end of the data (the excess is masked off),
+ * and callers may read MS_CSV_FIELD_SLACK bytes past a field. */
 #define S_PAD 16
+_Static_assert(S_PAD >= MS_CSV_FIELD_SLACK, "field slack");
 
 struct ms_csv_reader {
     int fd;

@@ -25,7 +25,10 @@ typedef struct {
 } ms_csv_opts_t;
 
 /* One field of the current record. Bytes are valid until the next call to
- * ms_csv_reader_next; a quoted field has its quotes removed. */
+ * ms_csv_reader_next; a quoted field has its quotes removed. The
+ * MS_CSV_FIELD_SLACK bytes after a field's end may be read too (their
+ * values are unspecified), so that callers can load whole words. */
+#define MS_CSV_FIELD_SLACK 8
 typedef struct {
     const char *p;
     uint32_t len;

@@ -12,6 +12,29 @@
 #include "executor/tasks.h"
 #include "shuffle/files.h"
 
+/* Low-cardinality group keys repeat the same few field texts, and turning
+ * a row's key into its group (conversion, canonical encoding, hashing, the
+ * table probe) costs more than the rest of the row. This small
+ * direct-mapped cache goes from the raw text of a row's key fields (each
+ * length-prefixed, in key order) to the group they gave last time; the
+ * same text always gives the same key. It turns itself off for the rest of
+ * the task when fewer than half the rows of a window hit (high-cardinality
+ * keys), and is emptied whenever the table is (a spill). */
+#define S_CACHE_SLOTS 512
+#define S_CACHE_WORDS 7
+#define S_CACHE_WINDOW 4096
+
+typedef struct {
+    int64_t g; /* -1: empty */
+    int n;
+    uint64_t w[S_CACHE_WORDS]; /* as s_cache_words gives them */
+} s_cache_slot_t;
+
+typedef struct {
+    s_cache_slot_t *slots; /* NULL: off */
+    uint32_t lookups, hits;
+} s_cache_t;
+
 typedef struct {
     const ms_plan_t *plan;
     ms_csv_reader_t *reader;
@@ -24,6 +47,8 @@ typedef struct {
     ms_value_t *inputs;
     int *refs; /* the referenced columns: the only ones parsed */
     int nrefs;
+    int nfields; /* of the current record; -1 when it was malformed */
+    s_cache_t cache;
 } s_scan_t;
 
 static int s_filter_match(const ms_filter_t *f, const ms_value_t *v)
@@ -121,6 +146,45 @@ static int s_malformed(s_scan_t *s, ms_error_t *err)
                         s->plan->input_path, (long long)line);
 }
 
+static void s_cache_clear(s_cache_t *c)
+{
+    for (int i = 0; c->slots && i < S_CACHE_SLOTS; i++)
+        c->slots[i].g = -1;
+}
+
+/* A row's key fields as words: each field's length, then its bytes eight
+ * at a time (the last word masked), as the cache compares them. Returns
+ * the number of words, or 0 when they do not fit a slot. */
+static int s_cache_words(const s_scan_t *s, uint64_t *w)
+{
+    int n = 0;
+    for (int i = 0; i < s->plan->nkeys; i++) {
+        int c = s->plan->keys[i].col;
+        uint32_t len = c < s->nfields ? s->fields[c].len : 0;
+        if (n + 1 + (int)(len + 7) / 8 > S_CACHE_WORDS) return 0;
+        w[n++] = len;
+        for (uint32_t o = 0; o < len; o += 8) {
+            uint64_t x;
+            memcpy(&x, s->fields[c].p + o, 8); /* MS_CSV_FIELD_SLACK */
+            if (len - o < 8) x &= ~(uint64_t)0 >> (64 - 8 * (len - o));
+            w[n++] = x;
+        }
+    }
+    return n;
+}
+
+/* Counts a lookup; turns the cache off after a window of mostly misses. */
+static void s_cache_count(s_cache_t *c, int hit)
+{
+    c->hits += (uint32_t)hit;
+    if (++c->lookups < S_CACHE_WINDOW) return;
+    if (c->hits * 2 < c->lookups) {
+        free(c->slots);
+        c->slots = NULL;
+    }
+    c->lookups = c->hits = 0;
+}
+
 /* Folds the converted row; returns <0 on error. */
 static int s_fold_row(s_scan_t *s, ms_error_t *err)
 {
@@ -128,15 +192,40 @@ static int s_fold_row(s_scan_t *s, ms_error_t *err)
     for (int i = 0; i < plan->nfilters; i++)
         if (!s_filter_match(&plan->filters[i], &s->vals[plan->filters[i].col]))
             return 0;
-    for (int i = 0; i < plan->nkeys; i++)
-        s->keys[i] = s_derive_key(&plan->keys[i], &s->vals[plan->keys[i].col]);
     for (int a = 0; a < plan->naggs; a++) {
         int col = plan->aggs[a].col;
         if (col >= 0) s->inputs[a] = s->vals[col];
     }
-    int rc = ms_agg_table_update(s->table, s->keys, s->inputs, err);
+    uint64_t w[S_CACHE_WORDS], h = 0;
+    int n = s->cache.slots && s->nfields >= 0 ? s_cache_words(s, w) : 0;
+    for (int i = 0; i < n; i++)
+        h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
+    s_cache_slot_t *slot =
+        n ? &s->cache.slots[(h ^ (h >> 29)) % S_CACHE_SLOTS] : NULL;
+    int rc;
+    if (slot && slot->g >= 0 && slot->n == n &&
+        memcmp(slot->w, w, (size_t)n * 8) == 0) {
+        rc = ms_agg_table_fold_group(s->table, (uint32_t)slot->g, s->inputs,
+                                     err);
+        s_cache_count(&s->cache, 1); /* may free the slots */
+    } else {
+        for (int i = 0; i < plan->nkeys; i++)
+            s->keys[i] =
+                s_derive_key(&plan->keys[i], &s->vals[plan->keys[i].col]);
+        int64_t g;
+        rc = ms_agg_table_update_group(s->table, s->keys, s->inputs, &g, err);
+        if (slot && g >= 0) {
+            slot->g = g;
+            slot->n = n;
+            memcpy(slot->w, w, (size_t)n * 8);
+        }
+        if (slot) s_cache_count(&s->cache, 0); /* may free the slots */
+    }
     if (rc < 0 || s->m->records_read % MS_AGG_SPILL_EVERY) return rc;
-    return ms_agg_spill_check(s->spill, s->table, err);
+    int runs = ms_agg_spill_runs(s->spill);
+    rc = ms_agg_spill_check(s->spill, s->table, err);
+    if (ms_agg_spill_runs(s->spill) != runs) s_cache_clear(&s->cache);
+    return rc;
 }
 
 static int s_scan(s_scan_t *s, ms_error_t *err)
@@ -148,6 +237,9 @@ static int s_scan(s_scan_t *s, ms_error_t *err)
         if (rc == 0) return 0;
         if (rc < 0 && rc != MS_ERR_MALFORMED) return rc;
         s->m->records_read++;
+        /* A record the tokeniser refused has every value NULL whatever its
+         * text: the cache must not see it. */
+        s->nfields = rc == MS_ERR_MALFORMED ? -1 : nf;
         int keep = 1;
         if (rc == MS_ERR_MALFORMED) {
             s_all_null(s);
@@ -234,6 +326,10 @@ int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan, const char *app,
     s.refs = calloc((size_t)ncols + 1, sizeof *s.refs);
     s.table = ms_agg_table_new(plan);
     s.spill = ms_agg_spill_new(plan, dir, plan->agg_memory);
+    if (plan->nkeys > 0) {
+        s.cache.slots = malloc(S_CACHE_SLOTS * sizeof *s.cache.slots);
+        s_cache_clear(&s.cache);
+    }
     if (!s.fields || !s.vals || !s.keys || !s.inputs || !s.refs || !s.table ||
         !s.spill) {
         ms_error_set(err, rc, "map task buffers");
@@ -251,6 +347,7 @@ done:
     ms_csv_reader_destroy(&s.reader);
     ms_agg_table_destroy(&s.table);
     ms_agg_spill_destroy(&s.spill);
+    free(s.cache.slots);
     free(s.fields);
     free(s.vals);
     free(s.keys);
