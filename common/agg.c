@@ -18,6 +18,7 @@
 
 #define S_KEY_MAX 65536
 #define S_BATCH 32 /* rows queued before folding (see ms_agg_table_update) */
+_Static_assert(MS_AGG_MERGE_BATCH <= S_BATCH, "merge batch");
 /* Below this many groups the table sits in the cache and rows are folded
  * at once: queueing would only cost the copies. */
 #define S_BATCH_MIN_GROUPS 32768
@@ -600,29 +601,71 @@ static int s_merge_one(ms_agg_table_t *self, uint32_t g, int a,
                         agg->name);
 }
 
-int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
-                       ms_error_t *err)
+/* Checks a row's shape and keys and queues its canonical key; the row's
+ * slot starts loading. */
+static int s_queue_row(ms_agg_table_t *self, const msgpack_object *row,
+                       const msgpack_object **items, ms_error_t *err)
 {
     const ms_plan_t *plan = self->plan;
-    const msgpack_object *items;
     ms_value_t *keys = self->keyvals;
-    if (!ms_mp_array(row, plan->nkeys + plan->naggs, &items, NULL))
+    if (!ms_mp_array(row, plan->nkeys + plan->naggs, items, NULL))
         return ms_error_set(err, MS_ERR_CORRUPT,
                             "shuffle row is not an array "
                             "of keys and states");
     for (int i = 0; i < plan->nkeys; i++)
-        if (!ms_mp_value(&items[i], plan->keys[i].type, &keys[i]))
+        if (!ms_mp_value(&(*items)[i], plan->keys[i].type, &keys[i]))
             return ms_error_set(err, MS_ERR_CORRUPT,
                                 "bad key %s in shuffle row",
                                 plan->keys[i].name);
-    int64_t g = s_group(self, keys, err);
-    if (g < 0) return (int)g;
-    for (int a = 0; a < plan->naggs; a++) {
-        int rc =
-            s_merge_one(self, (uint32_t)g, a, &items[plan->nkeys + a], err);
-        if (rc < 0) return rc;
-    }
+    size_t len = s_encode_keys(self, keys);
+    if (!len && plan->nkeys > 0)
+        return ms_error_set(err, MS_ERR_INPUT, "group key longer than %d bytes",
+                            S_KEY_MAX);
+    s_pending_t *p = &self->pending[self->npending++];
+    p->hash = ms_hash_bytes(self->key, len);
+    p->key_len = (uint32_t)len;
+    p->key_off = s_keep_bytes(self, self->key, len);
+    if (p->key_off == (size_t)-1)
+        return ms_error_set(err, MS_ERR_NOMEM, "aggregation batch");
+    ms_bytemap_prefetch(self->groups, p->hash);
     return 0;
+}
+
+int ms_agg_table_merge_rows(ms_agg_table_t *self, const msgpack_object *rows,
+                            int n, ms_error_t *err)
+{
+    assert(self->npending == 0 && n <= MS_AGG_MERGE_BATCH);
+    const ms_plan_t *plan = self->plan;
+    const msgpack_object *items[MS_AGG_MERGE_BATCH];
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = s_queue_row(self, &rows[i], &items[i], err);
+    for (int i = 0; i < self->npending && rc == 0; i++) {
+        int64_t g =
+            ms_bytemap_prefetch_entry(self->groups, self->pending[i].hash);
+        if (g >= 0 && (uint32_t)g < self->states_cap)
+            __builtin_prefetch(s_state(self, (uint32_t)g, 0), 1);
+    }
+    for (int i = 0; i < self->npending && rc == 0; i++) {
+        const s_pending_t *p = &self->pending[i];
+        int is_new;
+        int64_t g = ms_bytemap_put(self->groups, self->bytes + p->key_off,
+                                   p->key_len, p->hash, &is_new);
+        if (g < 0 || (is_new && s_grow_states(self, (uint32_t)g + 1) < 0))
+            rc = ms_error_set(err, MS_ERR_NOMEM, "aggregation table");
+        for (int a = 0; a < plan->naggs && rc == 0; a++)
+            rc = s_merge_one(self, (uint32_t)g, a, &items[i][plan->nkeys + a],
+                             err);
+    }
+    self->npending = 0;
+    self->bytes_used = 0;
+    return rc;
+}
+
+int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
+                       ms_error_t *err)
+{
+    return ms_agg_table_merge_rows(self, row, 1, err);
 }
 
 /* ---- final values ---------------------------------------------------------

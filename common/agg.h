@@ -55,6 +55,12 @@ void ms_agg_table_pack_partial_row(const ms_agg_table_t *self, uint32_t g,
 /* Merges one packed partial row (untrusted: checked against the plan). */
 int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
                        ms_error_t *err);
+/* Merges rows[0..n), n <= MS_AGG_MERGE_BATCH, as one batch: every row's
+ * slot, entry and states are requested before any row is merged, so their
+ * cache misses overlap. */
+#define MS_AGG_MERGE_BATCH 32
+int ms_agg_table_merge_rows(ms_agg_table_t *self, const msgpack_object *rows,
+                            int n, ms_error_t *err);
 
 /* Packs the final rows (keys then aggregate results) into out. */
 int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,

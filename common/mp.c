@@ -232,8 +232,18 @@ bool ms_mp_seq_init(ms_mp_seq_t *self, const void *data, size_t len)
 
 int ms_mp_seq_next(ms_mp_seq_t *self, msgpack_object *out)
 {
-    if (self->off >= self->len) return 0;
+    ms_mp_seq_release(self);
+    return ms_mp_seq_next_kept(self, out);
+}
+
+void ms_mp_seq_release(ms_mp_seq_t *self)
+{
     msgpack_zone_clear(&self->zone);
+}
+
+int ms_mp_seq_next_kept(ms_mp_seq_t *self, msgpack_object *out)
+{
+    if (self->off >= self->len) return 0;
     msgpack_unpack_return r =
         msgpack_unpack(self->data, self->len, &self->off, &self->zone, out);
     return r == MSGPACK_UNPACK_SUCCESS || r == MSGPACK_UNPACK_EXTRA_BYTES ? 1

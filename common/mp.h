@@ -36,6 +36,10 @@ bool ms_mp_seq_init(ms_mp_seq_t *self, const void *data, size_t len);
 bool ms_mp_seq_reset(ms_mp_seq_t *self, const void *data, size_t len);
 /* 1 with *out set, 0 at the end, -1 on undecodable bytes. */
 int ms_mp_seq_next(ms_mp_seq_t *self, msgpack_object *out);
+/* As ms_mp_seq_next, but the objects read before stay valid too, until
+ * ms_mp_seq_release: for callers that work on a batch of objects. */
+int ms_mp_seq_next_kept(ms_mp_seq_t *self, msgpack_object *out);
+void ms_mp_seq_release(ms_mp_seq_t *self);
 void ms_mp_seq_destroy(ms_mp_seq_t *self);
 
 /* Integer (positive or negative msgpack int) within [min, max]. */

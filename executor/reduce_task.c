@@ -21,21 +21,26 @@ static int s_merge_block(void *arg, int map, const uint8_t *raw, size_t len,
 {
     s_reduce_t *r = arg;
     ms_mp_seq_t seq;
-    msgpack_object row;
-    int rc = 0, got;
+    msgpack_object rows[MS_AGG_MERGE_BATCH];
+    int rc = 0, got = 1, n = 0;
     if (!ms_mp_seq_init(&seq, raw, len)) {
         ms_mp_seq_destroy(&seq);
         return ms_error_set(err, MS_ERR_CORRUPT,
                             "malformed rows in the block of map %d", map);
     }
-    while (rc == 0 && (got = ms_mp_seq_next(&seq, &row)) != 0) {
-        if (got < 0) {
+    while (rc == 0 && got > 0) {
+        got = ms_mp_seq_next_kept(&seq, &rows[n]);
+        if (got < 0)
             rc = ms_error_set(err, MS_ERR_CORRUPT,
                               "undecodable rows in the block of map %d", map);
-            break;
-        }
-        rc = ms_agg_table_merge(r->table, &row, err);
-        if (rc == 0 && ++r->merged % MS_AGG_SPILL_EVERY == 0)
+        else if (got > 0)
+            n++;
+        if (rc < 0 || (n < MS_AGG_MERGE_BATCH && got > 0)) continue;
+        rc = ms_agg_table_merge_rows(r->table, rows, n, err);
+        ms_mp_seq_release(&seq);
+        r->merged += (uint64_t)n;
+        n = 0;
+        if (rc == 0 && r->merged % MS_AGG_SPILL_EVERY < MS_AGG_MERGE_BATCH)
             rc = ms_agg_spill_check(r->spill, r->table, err);
     }
     ms_mp_seq_destroy(&seq);

@@ -762,6 +762,58 @@ Test(agg, partials_keyed_by_two_columns_match_one_table)
     s_check_partitioned(2, keys, 2000);
 }
 
+/* Rows merged in batches give what rows merged one at a time give, in any
+ * batch size up to MS_AGG_MERGE_BATCH. */
+Test(agg, batched_merge_equals_one_row_at_a_time)
+{
+    const int keys[] = {C_INT, C_KEY};
+    ms_plan_t *plan = s_plan(2, keys, S_NAGGS, s_every_agg);
+    s_row_t *rows = s_make_rows(3000);
+    msgpack_sbuffer parts[1];
+    msgpack_sbuffer_init(&parts[0]);
+    for (int m = 0; m < 3; m++) {
+        ms_agg_table_t *t = ms_agg_table_new(plan);
+        for (int i = m; i < 3000; i += 3)
+            s_update_ok(t, plan, &rows[i]);
+        cr_assert_eq(ms_agg_table_pack_partials(t, parts, 1), 0);
+        ms_agg_table_destroy(&t);
+    }
+    ms_agg_table_t *one = ms_agg_table_new(plan);
+    ms_error_t err = {0};
+    cr_assert_eq(s_merge_buf(one, parts[0].data, parts[0].size, &err), 0);
+    s_rows_t want = s_final(one, plan);
+    const int sizes[] = {2, 7, MS_AGG_MERGE_BATCH};
+    for (int s = 0; s < 3; s++) {
+        ms_agg_table_t *t = ms_agg_table_new(plan);
+        msgpack_zone zone;
+        msgpack_zone_init(&zone, 4096);
+        msgpack_object batch[MS_AGG_MERGE_BATCH];
+        size_t off = 0;
+        int n = 0;
+        while (off < parts[0].size) {
+            msgpack_unpack_return r = msgpack_unpack(
+                parts[0].data, parts[0].size, &off, &zone, &batch[n++]);
+            cr_assert(r == MSGPACK_UNPACK_SUCCESS ||
+                      r == MSGPACK_UNPACK_EXTRA_BYTES);
+            if (n == sizes[s] || off == parts[0].size) {
+                cr_assert_eq(ms_agg_table_merge_rows(t, batch, n, &err), 0,
+                             "%s", err.msg);
+                n = 0;
+            }
+        }
+        s_rows_t got = s_final(t, plan);
+        s_expect_rows(&got, &want);
+        s_rows_free(&got);
+        msgpack_zone_destroy(&zone);
+        ms_agg_table_destroy(&t);
+    }
+    s_rows_free(&want);
+    ms_agg_table_destroy(&one);
+    msgpack_sbuffer_destroy(&parts[0]);
+    free(rows);
+    ms_plan_destroy(&plan);
+}
+
 Test(agg, sum_of_decimal_is_exact_across_merges)
 {
     /* 0.10 a hundred thousand times is exactly 10000.00 however it is split;

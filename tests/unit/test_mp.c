@@ -79,3 +79,25 @@ Test(mp, sequence_reset_reads_other_bytes_with_the_same_zone)
     ms_mp_seq_destroy(&seq);
     msgpack_sbuffer_destroy(&sb);
 }
+
+Test(mp, kept_objects_stay_valid_until_released)
+{
+    msgpack_sbuffer sb;
+    s_pack_three(&sb);
+    ms_mp_seq_t seq;
+    cr_assert(ms_mp_seq_init(&seq, sb.data, sb.size));
+    msgpack_object o[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(ms_mp_seq_next_kept(&seq, &o[i]), 1);
+    for (int i = 0; i < 3; i++) {
+        const msgpack_object *items;
+        int64_t v;
+        cr_assert(ms_mp_array(&o[i], 2, &items, NULL), "object %d", i);
+        cr_assert(ms_mp_int(&items[0], 0, 9, &v));
+        cr_assert_eq(v, i);
+    }
+    ms_mp_seq_release(&seq);
+    cr_assert_eq(ms_mp_seq_next_kept(&seq, &o[0]), 0);
+    ms_mp_seq_destroy(&seq);
+    msgpack_sbuffer_destroy(&sb);
+}
