@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
@@ -343,12 +342,6 @@ int ms_executor_main(int argc, char **argv)
                         "driver; bad arguments\n");
         return 2;
     }
-    /* Each task builds its tables afresh. glibc would map tables of over
-     * 32 MiB anew and unmap them at the task's end, so the next task pays
-     * the kernel again for zeroed pages and faults; keeping freed memory
-     * in the heap lets tasks reuse it (up to what the largest task held). */
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
