@@ -19,6 +19,11 @@
 #define S_KEY_MAX (1 << 16) /* as the table's */
 #define S_WINDOW_MIN (64 << 10)
 #define S_WINDOW_MAX (4 << 20)
+/* Records are buffered this much before a write. Keep it under glibc's
+ * mmap threshold (128 KiB): freeing a larger buffer raises the threshold,
+ * and the tables' arrays then come from the heap and stay resident after
+ * a spill frees them (a 1 MiB buffer cost Q2 20 MB of peak RSS). */
+#define S_OUT_MAX (64 << 10)
 
 typedef struct {
     uint64_t off, len;
@@ -28,12 +33,12 @@ struct ms_agg_spill {
     const ms_plan_t *plan;
     char *dir;
     int64_t budget;
-    FILE *file;
+    int fd;              /* the spill file, -1 before the first spill */
+    msgpack_sbuffer out; /* records not yet written */
     uint64_t size;
     s_extent_t *runs;
     int nruns, cap;
     int64_t memory_bytes;
-    msgpack_sbuffer row;
 };
 
 typedef struct {
@@ -60,7 +65,8 @@ ms_agg_spill_t *ms_agg_spill_new(const ms_plan_t *plan, const char *dir,
     self->plan = plan;
     self->budget = budget;
     self->dir = strdup(dir);
-    msgpack_sbuffer_init(&self->row);
+    self->fd = -1;
+    msgpack_sbuffer_init(&self->out);
     if (!self->dir) ms_agg_spill_destroy(&self);
     return self;
 }
@@ -69,8 +75,8 @@ void ms_agg_spill_destroy(ms_agg_spill_t **self_p)
 {
     if (!self_p || !*self_p) return;
     ms_agg_spill_t *self = *self_p;
-    if (self->file) fclose(self->file);
-    msgpack_sbuffer_destroy(&self->row);
+    if (self->fd >= 0) close(self->fd);
+    msgpack_sbuffer_destroy(&self->out);
     free(self->runs);
     free(self->dir);
     free(self);
@@ -103,29 +109,52 @@ static int s_key_cmp(uint64_t ha, const uint8_t *ka, uint32_t la, uint64_t hb,
     return la < lb ? -1 : la > lb;
 }
 
-static int s_order_cmp(const void *a, const void *b)
+/* One least-significant-digit pass: o sorted by the 16 bits of hash at
+ * shift into tmp. */
+static void s_radix_pass(const s_order_t *o, s_order_t *tmp, uint32_t n,
+                         int shift, uint32_t *count)
 {
-    const s_order_t *x = a, *y = b;
-    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
-    return 0;
+    memset(count, 0, (1u << 16) * sizeof *count);
+    for (uint32_t i = 0; i < n; i++)
+        count[(o[i].hash >> shift) & 0xffff]++;
+    uint32_t sum = 0;
+    for (uint32_t d = 0; d < (1u << 16); d++) {
+        uint32_t c = count[d];
+        count[d] = sum;
+        sum += c;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        tmp[count[(o[i].hash >> shift) & 0xffff]++] = o[i];
 }
 
-/* Sorts the groups by hash, then puts the (rare) runs of equal hashes in
- * key order. */
-static void s_sort(const ms_agg_table_t *t, s_order_t *o, uint32_t n)
+/* Sorts the groups by (hash, key): radix passes on the hash's upper 32
+ * bits, then the rare neighbours that share those bits put in full order. */
+static int s_sort(const ms_agg_table_t *t, s_order_t *o, uint32_t n)
 {
-    qsort(o, n, sizeof *o, s_order_cmp);
+    if (n < 2) return 0;
+    s_order_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    uint32_t *count = malloc((1u << 16) * sizeof *count);
+    int ok = tmp && count;
+    if (ok) {
+        s_radix_pass(o, tmp, n, 32, count);
+        s_radix_pass(tmp, o, n, 48, count);
+    }
+    free(count);
+    free(tmp);
+    if (!ok) return -1;
     for (uint32_t i = 1; i < n; i++) {
-        for (uint32_t j = i; j > 0 && o[j - 1].hash == o[j].hash; j--) {
+        for (uint32_t j = i; j > 0 && o[j - 1].hash >> 32 == o[j].hash >> 32;
+             j--) {
             uint32_t la, lb;
             const uint8_t *ka = ms_agg_table_key(t, o[j - 1].g, &la);
             const uint8_t *kb = ms_agg_table_key(t, o[j].g, &lb);
-            if (s_key_cmp(0, ka, la, 0, kb, lb) <= 0) break;
-            s_order_t tmp = o[j];
+            if (s_key_cmp(o[j - 1].hash, ka, la, o[j].hash, kb, lb) <= 0) break;
+            s_order_t x = o[j];
             o[j] = o[j - 1];
-            o[j - 1] = tmp;
+            o[j - 1] = x;
         }
     }
+    return 0;
 }
 
 static int s_open_file(ms_agg_spill_t *self, ms_error_t *err)
@@ -134,44 +163,54 @@ static int s_open_file(ms_agg_spill_t *self, ms_error_t *err)
     char *path = malloc(n);
     if (!path) return ms_error_set(err, MS_ERR_NOMEM, "spill file name");
     snprintf(path, n, "%s/spill-XXXXXX", self->dir);
-    int fd = mkstemp(path);
-    if (fd >= 0) unlink(path);
-    if (fd < 0 || !(self->file = fdopen(fd, "w+"))) {
-        int rc = ms_error_set(err, MS_ERR_IO,
-                              "cannot create a spill file in "
-                              "%s: %s",
-                              self->dir, strerror(errno));
-        if (fd >= 0) close(fd);
-        free(path);
-        return rc;
-    }
+    self->fd = mkstemp(path);
+    int rc = self->fd < 0 ? ms_error_set(err, MS_ERR_IO,
+                                         "cannot create a spill file in %s: %s",
+                                         self->dir, strerror(errno))
+                          : 0;
+    if (rc == 0) unlink(path);
     free(path);
-    setvbuf(self->file, NULL, _IOFBF, 1 << 20);
+    return rc;
+}
+
+/* Writes out the buffered records. */
+static int s_drain(ms_agg_spill_t *self)
+{
+    const char *p = self->out.data;
+    size_t left = self->out.size;
+    while (left > 0) {
+        ssize_t w = write(self->fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        left -= (size_t)w;
+    }
+    self->out.size = 0;
     return 0;
 }
 
+/* Appends group g's record to the output buffer. */
 static int s_write_record(ms_agg_spill_t *self, const ms_agg_table_t *t,
                           uint32_t g)
 {
-    uint32_t klen;
+    uint32_t klen, rlen;
     const uint8_t *key = ms_agg_table_key(t, g, &klen);
     uint64_t hash = ms_agg_table_hash(t, g);
-    msgpack_packer pk;
-    self->row.size = 0;
-    msgpack_packer_init(&pk, &self->row, msgpack_sbuffer_write);
-    ms_agg_table_pack_partial_row(t, g, &pk);
-    if (!self->row.data) return -1;
-    uint32_t rlen = (uint32_t)self->row.size;
-    uint8_t head[S_HEADER];
+    uint8_t head[S_HEADER] = {0};
     memcpy(head, &hash, 8);
     memcpy(head + 8, &klen, 4);
-    memcpy(head + 12, &rlen, 4);
-    if (fwrite(head, 1, S_HEADER, self->file) != S_HEADER ||
-        fwrite(key, 1, klen, self->file) != klen ||
-        fwrite(self->row.data, 1, rlen, self->file) != rlen)
+    size_t at = self->out.size;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+    if (msgpack_sbuffer_write(&self->out, (const char *)head, S_HEADER) < 0 ||
+        msgpack_sbuffer_write(&self->out, (const char *)key, klen) < 0)
         return -1;
+    ms_agg_table_pack_partial_row(t, g, &pk);
+    if (!self->out.data) return -1;
+    rlen = (uint32_t)(self->out.size - at - S_HEADER - klen);
+    memcpy(self->out.data + at + 12, &rlen, 4);
     self->size += S_HEADER + (uint64_t)klen + rlen;
-    return 0;
+    return self->out.size >= S_OUT_MAX ? s_drain(self) : 0;
 }
 
 /* Writes the table's groups as a new run and empties the table. */
@@ -187,19 +226,23 @@ static int s_spill(ms_agg_spill_t *self, ms_agg_table_t *t, ms_error_t *err)
         self->runs = r;
         self->cap = cap;
     }
-    if (!self->file && (rc = s_open_file(self, err)) < 0) return rc;
+    if (self->fd < 0 && (rc = s_open_file(self, err)) < 0) return rc;
     s_order_t *o = malloc((n ? n : 1) * sizeof *o);
     if (!o) return ms_error_set(err, MS_ERR_NOMEM, "spill order");
     for (uint32_t g = 0; g < n; g++)
         o[g] = (s_order_t){ms_agg_table_hash(t, g), g};
-    s_sort(t, o, n);
+    if (s_sort(t, o, n) < 0) {
+        free(o);
+        return ms_error_set(err, MS_ERR_NOMEM, "spill order");
+    }
     uint64_t start = self->size;
     for (uint32_t i = 0; i < n && rc == 0; i++)
-        if (s_write_record(self, t, o[i].g) < 0)
-            rc = ms_error_set(err, MS_ERR_IO, "writing a spill file in %s: %s",
-                              self->dir, strerror(errno));
+        if (s_write_record(self, t, o[i].g) < 0) rc = -1;
+    if (rc == 0) rc = s_drain(self);
     free(o);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return ms_error_set(err, MS_ERR_IO, "writing a spill file in %s: %s",
+                            self->dir, strerror(errno));
     self->runs[self->nruns++] = (s_extent_t){start, self->size - start};
     self->memory_bytes += (int64_t)ms_agg_table_memory(t);
     ms_agg_table_clear(t);
@@ -245,8 +288,7 @@ static int s_advance(ms_agg_spill_t *self, s_reader_t *r)
         }
         size_t want = r->cap - r->have;
         if (want > r->end - r->pos) want = (size_t)(r->end - r->pos);
-        ssize_t got =
-            pread(fileno(self->file), r->buf + r->have, want, (off_t)r->pos);
+        ssize_t got = pread(self->fd, r->buf + r->have, want, (off_t)r->pos);
         if (got <= 0) return -1;
         r->have += (size_t)got;
         r->pos += (uint64_t)got;
@@ -350,9 +392,6 @@ int ms_agg_spill_merge(ms_agg_spill_t *self, ms_agg_table_t *table,
 {
     int rc = s_spill(self, table, err);
     if (rc < 0) return rc;
-    if (fflush(self->file) != 0)
-        return ms_error_set(err, MS_ERR_IO, "writing a spill file in %s: %s",
-                            self->dir, strerror(errno));
     size_t window = self->budget > 0 ? (size_t)self->budget / self->nruns : 0;
     if (window < S_WINDOW_MIN) window = S_WINDOW_MIN;
     if (window > S_WINDOW_MAX) window = S_WINDOW_MAX;
