@@ -46,6 +46,11 @@ bench: setup-bench build $(DATASET)
 	$(BUILD)/minispark bench shuffle --codec none
 	$(BUILD)/minispark bench shuffle --codec zlib --level 1
 	$(BUILD)/minispark bench shuffle --codec zlib --level 6
+	$(BUILD)/minispark bench shuffle --codec lz4
+	python3 bench/rss.py $(BUILD)/minispark bench/data/q1_20000000.json bench/data/q1_rss.csv
+	python3 bench/rss.py $(BUILD)/minispark bench/q2.json bench/data/q2.csv --conf spark.io.compression.codec=lz4
+	python3 bench/rss.py $(BUILD)/minispark bench/q2.json bench/data/q2_spilled.csv --conf spark.io.compression.codec=lz4 --conf spark.executor.memory=32m
+	cmp bench/data/q2.csv bench/data/q2_spilled.csv
 	cd bench && npm install --no-audit --no-fund --silent
 	node bench/compare.mjs $(BUILD)/minispark bench/data/events_20000000.csv 5
 	python3 bench/dynalloc.py $(BUILD)/minispark
