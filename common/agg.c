@@ -402,28 +402,40 @@ static int s_fold_row(ms_agg_table_t *self, uint32_t g, ms_value_t *in,
     return 0;
 }
 
-int ms_agg_table_flush(ms_agg_table_t *self, ms_error_t *err)
+/* The queued rows' slots were requested when they were queued; now
+ * request what those point to (entry and states), all rows' at once,
+ * before any row needs them. */
+static void s_prefetch_queued(const ms_agg_table_t *self)
 {
-    int naggs = self->plan->naggs, rc = 0;
-    /* The slots were requested when the rows were queued; now request what
-     * they point to (entry and states), all rows' at once, before any row
-     * needs them. */
     for (int i = 0; i < self->npending; i++) {
         int64_t g =
             ms_bytemap_prefetch_entry(self->groups, self->pending[i].hash);
         if (g >= 0 && (uint32_t)g < self->states_cap)
             __builtin_prefetch(s_state(self, (uint32_t)g, 0), 1);
     }
+}
+
+/* The group of queued row i, created if new; <0 with err set. */
+static int64_t s_queued_group(ms_agg_table_t *self, int i, ms_error_t *err)
+{
+    const s_pending_t *p = &self->pending[i];
+    int is_new;
+    int64_t g = ms_bytemap_put(self->groups, self->bytes + p->key_off,
+                               p->key_len, p->hash, &is_new);
+    if (g < 0 || (is_new && s_grow_states(self, (uint32_t)g + 1) < 0))
+        return ms_error_set(err, MS_ERR_NOMEM, "aggregation table");
+    return g;
+}
+
+int ms_agg_table_flush(ms_agg_table_t *self, ms_error_t *err)
+{
+    int naggs = self->plan->naggs, rc = 0;
+    s_prefetch_queued(self);
     for (int i = 0; i < self->npending && rc == 0; i++) {
-        const s_pending_t *p = &self->pending[i];
-        int is_new;
-        int64_t g = ms_bytemap_put(self->groups, self->bytes + p->key_off,
-                                   p->key_len, p->hash, &is_new);
-        if (g < 0 || (is_new && s_grow_states(self, (uint32_t)g + 1) < 0))
-            rc = ms_error_set(err, MS_ERR_NOMEM, "aggregation table");
-        else
-            rc = s_fold_row(self, (uint32_t)g, &self->pending_in[i * naggs],
-                            &self->pending_str[i * naggs], err);
+        int64_t g = s_queued_group(self, i, err);
+        rc = g < 0 ? (int)g
+                   : s_fold_row(self, (uint32_t)g, &self->pending_in[i * naggs],
+                                &self->pending_str[i * naggs], err);
     }
     self->npending = 0;
     self->bytes_used = 0;
@@ -640,19 +652,10 @@ int ms_agg_table_merge_rows(ms_agg_table_t *self, const msgpack_object *rows,
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         rc = s_queue_row(self, &rows[i], &items[i], err);
+    if (rc == 0) s_prefetch_queued(self);
     for (int i = 0; i < self->npending && rc == 0; i++) {
-        int64_t g =
-            ms_bytemap_prefetch_entry(self->groups, self->pending[i].hash);
-        if (g >= 0 && (uint32_t)g < self->states_cap)
-            __builtin_prefetch(s_state(self, (uint32_t)g, 0), 1);
-    }
-    for (int i = 0; i < self->npending && rc == 0; i++) {
-        const s_pending_t *p = &self->pending[i];
-        int is_new;
-        int64_t g = ms_bytemap_put(self->groups, self->bytes + p->key_off,
-                                   p->key_len, p->hash, &is_new);
-        if (g < 0 || (is_new && s_grow_states(self, (uint32_t)g + 1) < 0))
-            rc = ms_error_set(err, MS_ERR_NOMEM, "aggregation table");
+        int64_t g = s_queued_group(self, i, err);
+        if (g < 0) rc = (int)g;
         for (int a = 0; a < plan->naggs && rc == 0; a++)
             rc = s_merge_one(self, (uint32_t)g, a, &items[i][plan->nkeys + a],
                              err);
