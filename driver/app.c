@@ -92,11 +92,14 @@ static int s_master(ms_app_t *app, ms_error_t *err)
 static int s_read_settings(ms_app_t *app, ms_error_t *err)
 {
     const ms_conf_t *c = app->conf;
-    int64_t cores, failures, port, launch_failures;
+    int64_t cores, failures, port, launch_failures, stage_attempts;
     int rc = ms_conf_int(c, "spark.executor.cores", 1, 1, 1024, &cores, err);
     if (rc == 0)
         rc = ms_conf_int(c, "spark.task.maxFailures", 4, 1, 1000, &failures,
                          err);
+    if (rc == 0)
+        rc = ms_conf_int(c, "spark.stage.maxConsecutiveAttempts", 4, 1, 1000,
+                         &stage_attempts, err);
     if (rc == 0)
         rc = ms_conf_duration_ms(c, "spark.executor.heartbeatInterval", 1, 1000,
                                  &app->heartbeat_ms, err);
@@ -134,6 +137,7 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
                             "and positive");
     app->cores_per_exec = (int)cores;
     app->max_failures = (int)failures;
+    app->max_stage_attempts = (int)stage_attempts;
     app->max_launch_failures = (int)launch_failures;
     app->fetch_timeout_ms = app->network_timeout_ms == MS_CONF_INFINITE
                                 ? INT32_MAX

@@ -24,6 +24,7 @@ typedef struct {
     int id;
     pid_t pid;
     bool registered, alive, stopping;
+    bool lost; /* stopping because it went silent: its work is redone */
     int cores, running;
     char ident[32];
     char endpoint[256]; /* where its map outputs are served */
@@ -72,6 +73,7 @@ typedef struct ms_app {
     int64_t task_delay_ms;
     int64_t max_partition_bytes, open_cost_bytes;
     int max_failures;
+    int max_stage_attempts; /* spark.stage.maxConsecutiveAttempts */
     /* accounting */
     int peak_execs;
     int64_t start_ms;

@@ -248,17 +248,27 @@ static int s_on_exit(ms_app_t *app, int i, int status, ms_error_t *err)
     ex->alive = false;
     ex->ended_ms = ms_clock_now_ms();
     ms_describe_exit(status, why, sizeof why);
+    bool lost = !ex->stopping || ex->lost;
     if (ex->registered) {
-        snprintf(reason, sizeof reason, "%s (%s)",
-                 ex->stopping ? ex->stop_reason : "lost", why);
+        if (lost && ex->lost)
+            snprintf(reason, sizeof reason, "lost: %s (%s)", ex->stop_reason,
+                     why);
+        else if (lost)
+            snprintf(reason, sizeof reason, "exited: %s", why);
+        else
+            snprintf(reason, sizeof reason, "%s (%s)", ex->stop_reason, why);
         ms_event_t ev = {
             .type = MS_EV_EXECUTOR_REMOVED, .exec = ex->id, .reason = reason};
         ms_bus_post(&app->bus, &ev);
     }
-    if (ex->stopping) return 0;
+    if (!lost) return 0;
     if (!ex->registered) return s_launch_failed(app, ex, why, err);
-    if (app->job) ms_job_on_exec_lost(app->job, i, why);
-    return ms_error_set(err, MS_ERR_FAILED, "executor %d %s", ex->id, why);
+    /* A lost executor is replaced (the target has not changed) and its
+     * tasks, and without a shuffle service its map outputs, are redone. */
+    fprintf(stderr, "minispark: executor %d %s; its tasks run elsewhere\n",
+            ex->id, reason);
+    if (app->job) ms_job_on_exec_lost(app->job, i, reason);
+    return 0;
 }
 
 int ms_app_check_execs(ms_app_t *app, ms_error_t *err)
@@ -283,9 +293,13 @@ int ms_app_check_execs(ms_app_t *app, ms_error_t *err)
         } else if (ex->registered &&
                    app->network_timeout_ms != MS_CONF_INFINITE &&
                    now - ex->last_seen_ms > app->network_timeout_ms) {
-            return ms_error_set(err, MS_ERR_FAILED,
-                                "executor %d missed its heartbeats for %lld ms",
-                                ex->id, (long long)(now - ex->last_seen_ms));
+            /* Silent too long: stop it for good (by PID) and treat it as
+             * lost once it is reaped. */
+            ex->stopping = ex->lost = true;
+            snprintf(ex->stop_reason, sizeof ex->stop_reason,
+                     "no heartbeat for %lld ms",
+                     (long long)(now - ex->last_seen_ms));
+            kill(ex->pid, SIGKILL);
         }
     }
     return 0;

@@ -1,6 +1,16 @@
 /* One job: the map stage, then the reduce stage, then the result. Tasks are
  * handed to executors with free slots in order; a failed attempt is retried
- * (elsewhere when possible) until spark.task.maxFailures. */
+ * (elsewhere when possible) until spark.task.maxFailures.
+ *
+ * Map outputs can be lost: an executor that serves its own dies, or a
+ * reducer cannot fetch a block (gone, corrupt, unreachable). A lost output
+ * is unregistered (once: a report from a reducer launched before the
+ * output was registered again is stale) and its map task is pending again.
+ * If that happens during the reduce stage, no more reduce tasks start; once
+ * the running ones have ended and a short wait has let other failures come
+ * in, the map stage runs again for the missing outputs only, then the
+ * reduce stage for the partitions not yet done, as Spark resubmits stages
+ * after a FetchFailed. spark.stage.maxConsecutiveAttempts bounds it. */
 #include "driver/job.h"
 
 #include <errno.h>
@@ -20,12 +30,20 @@ typedef enum { S_PENDING, S_RUNNING, S_DONE } s_state_t;
 
 typedef struct {
     s_state_t state;
-    int attempts;
+    int attempts; /* launched */
+    int failures; /* attempts that failed by the task's own fault */
     int exec;
     int last_failed_exec;
     int64_t task_id;
     int64_t launch_wall_ms;
+    int64_t epoch; /* reduce: the output registry's epoch at launch */
 } s_task_t;
+
+/* Wait after a lost output before resubmitting, so that the failures of
+ * one event (an executor's death seen by several reducers) are handled
+ * together, as Spark's DAGScheduler does. */
+#define S_RESUBMIT_WAIT_MS 200
+#define S_RESUBMIT 1 /* s_stage_loop: outputs were lost, run the maps again */
 
 struct ms_job_run {
     ms_app_t *app;
@@ -35,11 +53,19 @@ struct ms_job_run {
     size_t plan_len;
     int stage_id, shuffle_id;
     ms_task_kind_t kind;
-    s_task_t *tasks;
+    s_task_t *tasks; /* the current stage's: stage_tasks[kind] */
     int ntasks, done, running;
+    s_task_t *stage_tasks[2];
+    int stage_attempt[2];
     int nsplits;
-    int64_t *splits; /* [nsplits + 1] boundaries */
-    int *map_exec;   /* [nsplits] executor index that holds each output */
+    int64_t *splits;    /* [nsplits + 1] boundaries */
+    int *map_exec;      /* [nsplits] executor holding each output, -1: none */
+    int64_t *map_epoch; /* [nsplits] epoch at which it was registered */
+    int64_t epoch;      /* bumped whenever an output is registered */
+    bool lost;          /* outputs lost in the reduce stage */
+    int64_t corrupted_epoch; /* minispark.test.corruptBlock's last victim */
+    int corruptions;
+    char lost_cause[1400];
     ms_result_t *result;
     int fatal; /* negative code once the job cannot succeed */
     ms_error_t failure;
@@ -94,10 +120,13 @@ static int s_splits(ms_job_run_t *job, ms_error_t *err)
     job->nsplits = (int)n;
     job->splits = calloc((size_t)n + 1, sizeof *job->splits);
     job->map_exec = calloc((size_t)n, sizeof *job->map_exec);
-    if (!job->splits || !job->map_exec)
+    job->map_epoch = calloc((size_t)n, sizeof *job->map_epoch);
+    if (!job->splits || !job->map_exec || !job->map_epoch)
         return ms_error_set(err, MS_ERR_NOMEM, "splits");
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++) {
         job->splits[i] = i * split;
+        job->map_exec[i] = -1;
+    }
     job->splits[n] = size;
     return 0;
 }
@@ -140,6 +169,28 @@ static void s_add_metrics(ms_app_t *app, const ms_task_end_t *e)
     if (m->records_read || m->bytes_read) t->map_ms += m->run_ms;
 }
 
+/* Map m's output is gone (cause says why): unless a newer one was
+ * registered after the reporter launched (at epoch seen), unregister it and
+ * make its task pending again. */
+static bool s_lose_output(ms_job_run_t *job, int m, int64_t seen,
+                          const char *cause)
+{
+    if (m < 0 || m >= job->nsplits || job->map_exec[m] < 0 ||
+        job->map_epoch[m] > seen)
+        return false;
+    job->map_exec[m] = -1;
+    s_task_t *t = &job->stage_tasks[MS_TASK_MAP][m];
+    if (t->state == S_DONE) {
+        t->state = S_PENDING;
+        if (job->kind == MS_TASK_MAP) job->done--;
+    }
+    if (job->kind == MS_TASK_REDUCE) {
+        job->lost = true;
+        snprintf(job->lost_cause, sizeof job->lost_cause, "%s", cause);
+    }
+    return true;
+}
+
 static void s_on_failure(ms_job_run_t *job, int i, int exec,
                          const ms_task_end_t *e)
 {
@@ -150,25 +201,32 @@ static void s_on_failure(ms_job_run_t *job, int i, int exec,
         s_fail(job, MS_ERR_INPUT, "%s: %s", e->message, i);
         return;
     case MS_TASK_FETCH_FAILED:
+        /* Not the task's fault: it runs again once the output is back,
+         * and the attempt does not count toward spark.task.maxFailures. */
+        t->state = S_PENDING;
         snprintf(detail, sizeof detail,
-                 "shuffle %d, map %d, partition %d from %s: %s",
-                 job->shuffle_id, e->fetch_map, i, e->fetch_endpoint,
-                 e->message);
-        s_fail(job, MS_ERR_FETCH, "%s: fetch failed for %s", detail, i);
+                 "fetch failed for stage %d (reduce) task %d: shuffle %d, "
+                 "map %d, partition %d from %s: %s",
+                 job->stage_id, i, job->shuffle_id, e->fetch_map, i,
+                 e->fetch_endpoint, e->message);
+        if (s_lose_output(job, e->fetch_map, t->epoch, detail))
+            fprintf(stderr, "minispark: map output %d lost: %s\n", e->fetch_map,
+                    detail);
         return;
     default:
         break;
     }
     t->state = S_PENDING;
     t->last_failed_exec = exec;
+    t->failures++;
     fprintf(stderr,
             "minispark: stage %d (%s) task %d attempt %d failed on "
             "executor %d: %s\n",
             job->stage_id, s_kind_name(job->kind), i, t->attempts - 1,
             job->app->execs[exec].id, e->message);
-    if (t->attempts >= job->app->max_failures) {
+    if (t->failures >= job->app->max_failures) {
         snprintf(detail, sizeof detail, "failed %d times; last cause: %s",
-                 t->attempts, e->message);
+                 t->failures, e->message);
         s_fail(job, MS_ERR_FAILED, "%s %s", detail, i);
     }
 }
@@ -210,6 +268,7 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
     }
     if (job->kind == MS_TASK_MAP) {
         job->map_exec[i] = exec;
+        job->map_epoch[i] = ++job->epoch;
     } else if (rows && len) {
         ms_error_t err = {0};
         if (ms_result_add(job->result, rows, len, &err) < 0) {
@@ -223,7 +282,6 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
 
 void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
 {
-    (void)why;
     for (int i = 0; i < job->ntasks; i++) {
         s_task_t *t = &job->tasks[i];
         if (t->state == S_RUNNING && t->exec == exec) {
@@ -231,6 +289,20 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
             job->running--;
         }
     }
+    /* Outputs in the shuffle service outlive their executor. */
+    if (job->app->service) return;
+    char cause[400];
+    snprintf(cause, sizeof cause, "executor %d %s", job->app->execs[exec].id,
+             why);
+    int lost = 0;
+    for (int m = 0; m < job->nsplits; m++)
+        if (job->map_exec[m] == exec)
+            lost += s_lose_output(job, m, job->epoch, cause);
+    if (lost)
+        fprintf(stderr,
+                "minispark: %d map outputs of shuffle %d lost with executor "
+                "%d; their maps run again\n",
+                lost, job->shuffle_id, job->app->execs[exec].id);
 }
 
 /* ---- running a stage
@@ -260,6 +332,7 @@ static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
     if (rc < 0) return rc;
     t->task_id = task.task_id;
     t->exec = exec;
+    t->epoch = job->epoch;
     t->attempts++;
     t->state = S_RUNNING;
     t->launch_wall_ms = ms_clock_wall_ms();
@@ -301,20 +374,33 @@ static int s_run_stage(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
     return rc;
 }
 
+/* Runs the stage's tasks that are not done (all of them the first time).
+ * Returns S_RESUBMIT when map outputs were lost during a reduce stage and
+ * its running tasks have ended. */
 static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
                         ms_task_loc_t *locs, ms_error_t *err)
 {
     job->kind = kind;
+    job->stage_id = 2 * job->opts->index + (kind == MS_TASK_REDUCE);
     job->ntasks = ntasks;
-    job->done = job->running = 0;
-    free(job->tasks);
-    job->tasks = calloc((size_t)ntasks, sizeof *job->tasks);
-    if (!job->tasks) return ms_error_set(err, MS_ERR_NOMEM, "tasks");
+    job->running = 0;
+    job->lost = false;
+    if (!job->stage_tasks[kind]) {
+        job->stage_tasks[kind] = calloc((size_t)ntasks, sizeof(s_task_t));
+        if (!job->stage_tasks[kind])
+            return ms_error_set(err, MS_ERR_NOMEM, "tasks");
+        for (int i = 0; i < ntasks; i++)
+            job->stage_tasks[kind][i].last_failed_exec = -1;
+    } else {
+        job->stage_attempt[kind]++;
+    }
+    job->tasks = job->stage_tasks[kind];
+    job->done = 0;
     for (int i = 0; i < ntasks; i++)
-        job->tasks[i].last_failed_exec = -1;
+        job->done += job->tasks[i].state == S_DONE;
     s_post_stage(job, MS_EV_STAGE_SUBMITTED);
-    while (job->done < job->ntasks) {
-        int rc = s_schedule(job, locs);
+    while (job->done < job->ntasks && !(job->lost && job->running == 0)) {
+        int rc = job->lost ? 0 : s_schedule(job, locs);
         if (rc < 0) return ms_error_set(err, rc, "cannot send a task");
         rc = ms_app_pump(job->app, 100, err);
         if (rc < 0) return rc;
@@ -323,26 +409,35 @@ static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
             return job->fatal;
         }
     }
-    return 0;
+    return job->done < job->ntasks ? S_RESUBMIT : 0;
 }
 
 /* ---- test hook: corrupt a block between the stages
  * ------------------------------ */
 
+/* minispark.test.corruptBlock=S:M:P[:N] flips a byte of that block after
+ * the map stage, each time map M's output is new, the first N times (every
+ * time without N). */
 static int s_corrupt_hook(ms_job_run_t *job, ms_error_t *err)
 {
     const char *spec =
         ms_conf_get(job->app->conf, "minispark.test.corruptBlock");
-    int s, m, p;
+    int s, m, p, times = -1;
     uint64_t off, len;
     if (!spec) return 0;
-    if (sscanf(spec, "%d:%d:%d", &s, &m, &p) != 3)
+    int nf = sscanf(spec, "%d:%d:%d:%d", &s, &m, &p, &times);
+    if (nf < 3 || (nf == 4 && times < 1))
         return ms_error_set(err, MS_ERR_USAGE,
-                            "minispark.test.corruptBlock: expected S:M:P");
+                            "minispark.test.corruptBlock: expected S:M:P[:N]");
     if (s != job->shuffle_id) return 0;
     if (m < 0 || m >= job->nsplits || p < 0 || p >= job->plan->num_partitions)
         return ms_error_set(err, MS_ERR_USAGE,
                             "minispark.test.corruptBlock: no block %s", spec);
+    if (job->map_epoch[m] == job->corrupted_epoch ||
+        (times > 0 && job->corruptions >= times))
+        return 0;
+    job->corrupted_epoch = job->map_epoch[m];
+    job->corruptions++;
     const char *dir = job->app->execs[job->map_exec[m]].dir;
     int rc =
         ms_shuffle_block_range(dir, job->app->app_id, s, m, p, &off, &len, err);
@@ -377,11 +472,31 @@ static int s_reduce(ms_job_run_t *job, ms_error_t *err)
     for (int i = 0; i < job->nsplits; i++)
         locs[i] =
             (ms_task_loc_t){i, job->app->execs[job->map_exec[i]].endpoint};
-    job->stage_id++;
     int rc =
         s_run_stage(job, MS_TASK_REDUCE, job->plan->num_partitions, locs, err);
     free(locs);
     return rc;
+}
+
+/* The map stage (again for lost outputs), then the reduce stage, until
+ * the reduce stage ends without losing outputs. */
+static int s_stages(ms_job_run_t *job, ms_error_t *err)
+{
+    for (int resubmits = 0;; resubmits++) {
+        int rc = s_run_stage(job, MS_TASK_MAP, job->nsplits, NULL, err);
+        if (rc == 0) rc = s_corrupt_hook(job, err);
+        if (rc == 0) rc = s_reduce(job, err);
+        if (rc != S_RESUBMIT) return rc;
+        if (resubmits + 1 >= job->app->max_stage_attempts)
+            return ms_error_set(err, MS_ERR_FETCH,
+                                "stage %d (reduce) failed %d times in a row; "
+                                "last: %s",
+                                job->stage_id, resubmits + 1, job->lost_cause);
+        /* Let the rest of the same loss come in before resubmitting. */
+        int64_t until = ms_clock_now_ms() + S_RESUBMIT_WAIT_MS;
+        for (int64_t now; (now = ms_clock_now_ms()) < until;)
+            if ((rc = ms_app_pump(job->app, until - now, err)) < 0) return rc;
+    }
 }
 
 static int s_run(ms_job_run_t *job, ms_error_t *err)
@@ -389,9 +504,7 @@ static int s_run(ms_job_run_t *job, ms_error_t *err)
     int rc = s_splits(job, err);
     if (rc == 0 && ms_plan_pack(job->plan, &job->plan_buf, &job->plan_len) < 0)
         rc = ms_error_set(err, MS_ERR_NOMEM, "plan");
-    if (rc == 0) rc = s_run_stage(job, MS_TASK_MAP, job->nsplits, NULL, err);
-    if (rc == 0) rc = s_corrupt_hook(job, err);
-    if (rc == 0) rc = s_reduce(job, err);
+    if (rc == 0) rc = s_stages(job, err);
     if (rc == 0) rc = ms_result_finish(job->result, err);
     if (rc < 0) return rc;
     ms_console_clear(job->app);
@@ -431,8 +544,10 @@ int ms_job_run(ms_app_t *app, const ms_plan_t *plan, const ms_job_opts_t *opts,
     ms_app_remove_shuffle(app, job.shuffle_id);
     ms_result_destroy(&job.result);
     free(job.plan_buf);
-    free(job.tasks);
+    free(job.stage_tasks[MS_TASK_MAP]);
+    free(job.stage_tasks[MS_TASK_REDUCE]);
     free(job.splits);
     free(job.map_exec);
+    free(job.map_epoch);
     return rc;
 }

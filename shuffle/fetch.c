@@ -25,10 +25,19 @@
  * size (capped by net.core.rmem_max) holds several blocks from the start. */
 #define S_RCVBUF (2 << 20)
 
+/* ZeroMQ reconnects to a server that went away without telling anyone, so
+ * a fetch from a dead executor would wait for the whole timeout. A monitor
+ * on each connection reports the drop (or a refused reconnect) at once:
+ * the server was up when its outputs were registered, so either means it
+ * is gone, and the fetch fails now, as a refused TCP connection does in
+ * Spark. */
+#define S_GONE_EVENTS (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED)
+
 typedef struct {
     const char *endpoint;
     void *sock;
-    int *maps; /* map ids asked of this location, in request order */
+    void *monitor; /* PAIR receiving the connection's S_GONE_EVENTS */
+    int *maps;     /* map ids asked of this location, in request order */
     int nmaps;
     int batch;         /* maps per request */
     int pending;       /* replies still expected */
@@ -64,6 +73,10 @@ static s_peer_t *s_peer(s_fetch_t *f, const char *endpoint, int nlocs)
 static void s_close_peers(s_fetch_t *f)
 {
     for (int i = 0; i < f->npeers; i++) {
+        if (f->peers[i].monitor) {
+            zmq_socket_monitor(f->peers[i].sock, NULL, 0);
+            zmq_close(f->peers[i].monitor);
+        }
         if (f->peers[i].sock) zmq_close(f->peers[i].sock);
         free(f->peers[i].maps);
         free(f->peers[i].answered);
@@ -79,6 +92,16 @@ static int s_send_requests(void *zctx, s_peer_t *p, const char *app,
     if (!p->sock) return MS_ERR_NOMEM;
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(p->sock, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    /* A fresh name each time: a closed monitor's name is released only
+     * once ZeroMQ has finished closing its socket. */
+    static _Atomic unsigned long serial;
+    char mon[64];
+    snprintf(mon, sizeof mon, "inproc://ms-fetch-monitor-%lu", serial++);
+    if (zmq_socket_monitor(p->sock, mon, S_GONE_EVENTS) < 0 ||
+        !(p->monitor = zmq_socket(zctx, ZMQ_PAIR)))
+        return MS_ERR_IO;
+    zmq_setsockopt(p->monitor, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(p->monitor, mon) < 0) return MS_ERR_IO;
     if (zmq_connect(p->sock, p->endpoint) < 0) return MS_ERR_IO;
     p->batch = (p->nmaps + S_SPLIT - 1) / S_SPLIT;
     if (p->batch > S_BATCH) p->batch = S_BATCH;
@@ -154,7 +177,7 @@ static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
 static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
 {
     int64_t deadline = ms_clock_now_ms() + timeout_ms;
-    zmq_pollitem_t *items = calloc((size_t)f->npeers, sizeof *items);
+    zmq_pollitem_t *items = calloc(2 * (size_t)f->npeers, sizeof *items);
     if (!items) return MS_ERR_NOMEM;
     int rc = 0;
     for (;;) {
@@ -166,8 +189,11 @@ static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
             items[n++] = (zmq_pollitem_t){f->peers[i].sock, 0, ZMQ_POLLIN, 0};
         }
         if (n == 0) break;
+        for (int i = 0; i < n; i++)
+            items[n + i] =
+                (zmq_pollitem_t){waiting[i]->monitor, 0, ZMQ_POLLIN, 0};
         int64_t left = deadline - ms_clock_now_ms();
-        int prc = left > 0 ? zmq_poll(items, n, (long)left) : 0;
+        int prc = left > 0 ? zmq_poll(items, 2 * n, (long)left) : 0;
         if (prc < 0 && errno == EINTR) continue;
         if (prc <= 0) {
             rc = s_fail(k->fail, k->err, waiting[0]->maps[0],
@@ -175,6 +201,13 @@ static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
             break;
         }
         for (int i = 0; rc == 0 && i < n; i++) {
+            /* Replies already received are read first: only a peer that
+             * still owes some and whose connection went is failed. */
+            if (!(items[i].revents & ZMQ_POLLIN) &&
+                (items[n + i].revents & ZMQ_POLLIN))
+                rc = s_fail(k->fail, k->err, waiting[i]->maps[0],
+                            waiting[i]->endpoint,
+                            "connection to the shuffle server lost");
             if (!(items[i].revents & ZMQ_POLLIN)) continue;
             zmq_msg_t frames[S_BATCH + 1];
             int nf;

@@ -212,16 +212,20 @@ def failfast_names_file_and_line(env):
 # ------------------------------------------------------------ fault injection
 
 @test
-def corrupt_block_fails_job_with_exit_4(env):
+def block_corrupt_every_time_fails_job_with_exit_4(env):
+    """The block is corrupted again each time map 1 is recomputed: the
+    reduce stage fails spark.stage.maxConsecutiveAttempts times in a row."""
     path = events(env, 20000)
     job = dict(simple_job(path), shuffle_partitions=4)
     conf = {"spark.files.maxPartitionBytes": "64k",
+            "spark.stage.maxConsecutiveAttempts": "3",
             "minispark.test.corruptBlock": "0:1:2"}
     res = env.run_job(job, conf=conf, timeout=90)
     res.expect_rc(4)
-    check(re.search(r"shuffle 0.*map 1.*partition 2", res.err),
-          "stderr does not match 'shuffle 0.*map 1.*partition 2'\n%s"
-          % res.describe())
+    check(re.search(r"failed 3 times in a row.*shuffle 0.*map 1.*partition 2",
+                    res.err),
+          "stderr does not match 'failed 3 times in a row.*shuffle 0.*map "
+          "1.*partition 2'\n%s" % res.describe())
     check(not os.path.exists(res.output), "output written by a failed job")
 
 

@@ -1,0 +1,217 @@
+"""Recovery from lost work, watched through the event log: a block that
+does not check is a lost map output, and only that map runs again before
+the reduce stage resumes; an executor killed (SIGKILL, by PID) during the
+map or the reduce stage is replaced, its running tasks run elsewhere and
+its map outputs (no shuffle service here) are computed again, and only
+those. Results always equal the reference's. Every run also passes both
+leak checks."""
+
+import collections
+import json
+import os
+import signal
+import time
+
+import mslib
+import reference as ref
+from mslib import check, test
+
+QUERY = {"group_by": ["country", "device"],
+         "aggregates": [{"fn": "count", "as": "n"},
+                        {"fn": "sum", "column": "amount", "as": "total"}]}
+
+# Slow tasks, so that a kill lands while the stage runs.
+SLOW = {"spark.files.maxPartitionBytes": "64k",
+        "minispark.test.taskDelay": "150ms",
+        "spark.executor.heartbeatInterval": "500ms"}
+
+_files = {}
+
+
+def events_csv(env):
+    """40000 generated events (~1.7 MB): 27 map tasks at 64k splits."""
+    if "events" not in _files:
+        _files["events"] = env.gen(40000, "rec_events.csv")
+    return _files["events"]
+
+
+def job_for(env):
+    return {"input": {"path": events_csv(env)}, "query": QUERY,
+            "shuffle_partitions": 4}
+
+
+def read_log(log_dir):
+    names = [n for n in os.listdir(log_dir) if n.endswith(".jsonl")]
+    if len(names) != 1:
+        return []
+    events = []
+    with open(os.path.join(log_dir, names[0])) as f:
+        for line in f:
+            if line.endswith("\n"):
+                events.append(json.loads(line))
+    return events
+
+
+def successes(events, stage):
+    """(task index, executor id) of every successful task of stage, in log
+    order."""
+    return [(e["Task Info"]["Index"], e["Task Info"]["Executor ID"])
+            for e in events
+            if e["Event"] == "SparkListenerTaskEnd" and e["Stage ID"] == stage
+            and e["Task End Reason"]["Reason"] == "Success"]
+
+
+def submissions(events, stage):
+    return sum(1 for e in events
+               if e["Event"] == "SparkListenerStageSubmitted"
+               and e["Stage Info"]["Stage ID"] == stage)
+
+
+def expect_reference(res, job, conf):
+    res.expect_rc(0)
+    want = ref.expected_csv(job, conf)
+    got = res.output_bytes()
+    check(got == want, "output differs from the reference\n%s\n%s"
+          % (mslib.csv_diff(want, got), res.describe()))
+
+
+def executor_pid(run, exec_id):
+    for pid in mslib.tagged_pids(run.tag):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--executor-id" in argv and \
+                argv[argv.index(b"--executor-id") + 1] == str(exec_id).encode():
+            return pid
+    return None
+
+
+def wait_for(run, log_dir, what, cond, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if run.proc.poll() is not None:
+            res = run.wait()
+            raise mslib.TestFailure("the run ended before %s\n%s"
+                                    % (what, res.describe()))
+        events = read_log(log_dir)
+        if cond(events):
+            return events
+        time.sleep(0.02)
+    raise mslib.TestFailure("no %s within %.0f s" % (what, timeout))
+
+
+@test
+def corrupt_block_reruns_only_its_map(env):
+    job = job_for(env)
+    log_dir = env.new_dir("events")
+    conf = {"spark.files.maxPartitionBytes": "64k",
+            "minispark.test.corruptBlock": "0:1:2:1",
+            "spark.eventLog.enabled": "true", "spark.eventLog.dir": log_dir}
+    res = env.run_job(job, conf=conf, timeout=90)
+    expect_reference(res, job, conf)
+    events = read_log(log_dir)
+    runs = collections.Counter(i for i, _ in successes(events, 0))
+    check(runs[1] == 2, "map 1 succeeded %d times, expected 2" % runs[1])
+    again = sorted(i for i, n in runs.items() if n > 1 and i != 1)
+    check(not again, "maps other than 1 ran again: %s" % again)
+    check(submissions(events, 0) == 2 and submissions(events, 1) == 2,
+          "stage submissions: map %d, reduce %d (expected 2 and 2)"
+          % (submissions(events, 0), submissions(events, 1)))
+    reduce_runs = collections.Counter(i for i, _ in successes(events, 1))
+    check(sorted(reduce_runs.values()) == [1, 1, 1, 1],
+          "each reduce partition should succeed once: %s" % reduce_runs)
+
+
+def _kill_during(env, stage_ready, sig=signal.SIGKILL, extra=None):
+    """Runs the slow job, sends sig to executor 1 (by PID) once
+    stage_ready(events) holds, and returns (result, events, job, conf)."""
+    job = job_for(env)
+    log_dir = env.new_dir("events")
+    conf = dict(SLOW, **{"spark.eventLog.enabled": "true",
+                         "spark.eventLog.dir": log_dir}, **(extra or {}))
+    run = env.start_job(job, conf=conf)
+    run.wait_for_executors(2)
+    wait_for(run, log_dir, "the moment to kill", stage_ready)
+    pid = executor_pid(run, 1)
+    check(pid is not None, "executor 1 not found among %s"
+          % mslib.tagged_pids(run.tag))
+    os.kill(pid, sig)
+    res = run.wait(timeout=120)
+    env.check_leaks(run.tag, [run.local_dir], res)
+    return res, read_log(log_dir), job, conf
+
+
+def _check_replaced(events, res, reason="killed by signal 9"):
+    removed = [e for e in events
+               if e["Event"] == "SparkListenerExecutorRemoved"
+               and e["Executor ID"] == "1"]
+    check(len(removed) == 1 and reason in removed[0]["Removed Reason"],
+          "executor 1's removal: %s\n%s" % (removed, res.describe()))
+    added = [e["Executor ID"] for e in events
+             if e["Event"] == "SparkListenerExecutorAdded"]
+    check(len(added) >= 3, "no replacement executor: added %s" % added)
+
+
+@test
+def executor_killed_in_map_stage_is_replaced_and_its_maps_rerun(env):
+    def ready(events):
+        return sum(1 for _, ex in successes(events, 0) if ex == "1") >= 3
+
+    res, events, job, conf = _kill_during(env, ready)
+    expect_reference(res, job, conf)
+    _check_replaced(events, res)
+    removed_at = next(n for n, e in enumerate(events)
+                      if e["Event"] == "SparkListenerExecutorRemoved")
+    before = [(i, ex) for i, ex in successes(events[:removed_at], 0)]
+    lost = {i for i, ex in before if ex == "1"}
+    runs = collections.Counter(i for i, _ in successes(events, 0))
+    check(lost and all(runs[i] == 2 for i in lost),
+          "maps of the killed executor %s did not run again once: %s"
+          % (sorted(lost), dict(runs)))
+    kept = {i for i, ex in before if ex != "1"}
+    check(all(runs[i] == 1 for i in kept),
+          "maps of the live executor ran again: %s" % dict(runs))
+
+
+@test
+def executor_killed_in_reduce_stage_has_its_map_outputs_recomputed(env):
+    def ready(events):
+        return submissions(events, 1) >= 1
+
+    res, events, job, conf = _kill_during(env, ready)
+    expect_reference(res, job, conf)
+    _check_replaced(events, res)
+    removed_at = next(n for n, e in enumerate(events)
+                      if e["Event"] == "SparkListenerExecutorRemoved")
+    lost = {i for i, ex in successes(events[:removed_at], 0) if ex == "1"}
+    runs = collections.Counter(i for i, _ in successes(events, 0))
+    check(lost and all(runs[i] == 2 for i in lost) and
+          all(n == 1 for i, n in runs.items() if i not in lost),
+          "map reruns %s, expected exactly the killed executor's %s"
+          % (dict(runs), sorted(lost)))
+    check(submissions(events, 0) == 2,
+          "the map stage should be submitted again once, not %d times"
+          % (submissions(events, 0) - 1))
+
+
+@test
+def silent_executor_is_killed_after_the_network_timeout(env):
+    """A stopped (SIGSTOP) executor sends no heartbeat: after
+    spark.network.timeout the driver kills it by PID and its work is
+    redone."""
+    def ready(events):
+        return sum(1 for _, ex in successes(events, 0) if ex == "1") >= 2
+
+    t0 = time.monotonic()
+    res, events, job, conf = _kill_during(
+        env, ready, signal.SIGSTOP, {"spark.network.timeout": "2s"})
+    expect_reference(res, job, conf)
+    _check_replaced(events, res, "no heartbeat")
+    check(time.monotonic() - t0 < 60, "recovery took %.0f s"
+          % (time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    mslib.main()
