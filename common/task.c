@@ -8,7 +8,7 @@
 #include "common/mp.h"
 
 #define S_LAUNCH_FIELDS 12
-#define S_END_FIELDS 7
+#define S_END_FIELDS 8
 #define S_METRICS 10
 
 void ms_task_pack(const ms_task_t *t, ms_msg_builder_t *b)
@@ -117,6 +117,10 @@ void ms_task_end_pack(const ms_task_end_t *e, ms_msg_builder_t *b)
         msgpack_pack_int64(&b->pk, vals[i]);
     msgpack_pack_int(&b->pk, e->fetch_map);
     ms_mp_pack_str(&b->pk, e->fetch_endpoint);
+    if (e->fetch_unreachable)
+        msgpack_pack_true(&b->pk);
+    else
+        msgpack_pack_false(&b->pk);
 }
 
 static int s_copy_str(const msgpack_object *o, char *dst, size_t size)
@@ -139,7 +143,8 @@ int ms_task_end_unpack(const ms_msg_t *m, ms_task_end_t *e, ms_error_t *err)
         s_copy_str(&f[3], e->message, sizeof e->message) < 0 ||
         !ms_mp_array(&f[4], S_METRICS, &mv, NULL) ||
         !ms_mp_int(&f[5], -1, INT32_MAX, &map) ||
-        s_copy_str(&f[6], e->fetch_endpoint, sizeof e->fetch_endpoint) < 0)
+        s_copy_str(&f[6], e->fetch_endpoint, sizeof e->fetch_endpoint) < 0 ||
+        !ms_mp_bool(&f[7], &e->fetch_unreachable))
         goto bad;
     for (int i = 0; i < S_METRICS; i++)
         if (!ms_mp_int(&mv[i], 0, INT64_MAX, &v[i])) goto bad;

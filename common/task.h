@@ -4,6 +4,7 @@
 #ifndef MS_TASK_H
 #define MS_TASK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,7 @@ typedef struct {
     ms_task_metrics_t metrics;
     int fetch_map; /* MS_TASK_FETCH_FAILED only */
     char fetch_endpoint[256];
+    bool fetch_unreachable; /* the location did not answer at all */
 } ms_task_end_t;
 
 /* Packs a launch message into b (the builder is started here). */

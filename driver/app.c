@@ -253,6 +253,51 @@ static int s_start_service(ms_app_t *app, ms_error_t *err)
                         app->service_ep);
 }
 
+/* A shuffle server we started that died is started again on the same port
+ * and directory, so the outputs still on disk are served as before; this
+ * many restarts at most. */
+#define S_SERVICE_RESTARTS 4
+
+static int s_restart_service(ms_app_t *app, const char *why, ms_error_t *err)
+{
+    if (++app->service_restarts > S_SERVICE_RESTARTS)
+        return ms_error_set(err, MS_ERR_FAILED,
+                            "the shuffle server keeps dying (%d restarts); "
+                            "last: %s",
+                            S_SERVICE_RESTARTS, why);
+    fprintf(stderr,
+            "minispark: shuffle server (pid %d) %s; starting it again\n",
+            (int)app->service_pid, why);
+    app->service_pid = 0;
+    return s_start_service(app, err);
+}
+
+/* Restarts our shuffle server if it has exited. */
+static int s_check_service(ms_app_t *app, ms_error_t *err)
+{
+    int status;
+    if (app->service_pid <= 0 || ms_reap(app->service_pid, false, &status) != 1)
+        return 0;
+    char why[160], text[200];
+    ms_describe_exit(status, why, sizeof why);
+    snprintf(text, sizeof text, "exited: %s", why);
+    return s_restart_service(app, text, err);
+}
+
+int ms_app_revive_service(ms_app_t *app, ms_error_t *err)
+{
+    char dir[sizeof app->service_dir];
+    if (ms_shuffle_ping(app->zctx, app->service_ep, 1000, dir, sizeof dir) == 0)
+        return 0;
+    if (app->service_pid <= 0)
+        return ms_error_set(err, MS_ERR_FETCH,
+                            "the shuffle service at %s does not answer",
+                            app->service_ep);
+    /* Ours, alive but silent: stop it (by PID) and start a fresh one. */
+    ms_stop_child(app->service_pid, 1000);
+    return s_restart_service(app, "does not answer", err);
+}
+
 /* ---- messages from executors ----------------------------------------------
  */
 
@@ -395,6 +440,7 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
     ms_console_progress(app);
     if (s_interrupted)
         return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
+    if ((rc = s_check_service(app, err)) < 0) return rc;
     return ms_app_check_execs(app, err);
 }
 

@@ -68,6 +68,7 @@ typedef struct ms_app {
     bool service;
     char service_ep[256], service_dir[4096];
     pid_t service_pid; /* ours to stop, or 0 */
+    int service_restarts;
     char local_dir[4096], app_dir[4096];
     int64_t heartbeat_ms, network_timeout_ms, fetch_timeout_ms;
     int64_t task_delay_ms;
@@ -128,6 +129,9 @@ int ms_app_reconcile(ms_app_t *app, ms_error_t *err);
 void ms_app_stop_exec(ms_app_t *app, int exec, const char *reason);
 /* Reaps ended executors; a lost one fails the app (MS_ERR_FAILED). */
 int ms_app_check_execs(ms_app_t *app, ms_error_t *err);
+/* The shuffle service did not answer a reducer: returns once it answers
+ * again, restarting it if it is ours; MS_ERR_FETCH if it is not ours. */
+int ms_app_revive_service(ms_app_t *app, ms_error_t *err);
 void ms_app_on_register(ms_app_t *app, int exec, const char *endpoint,
                         int cores);
 /* Stops every executor and waits for all of them. */

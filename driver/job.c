@@ -204,6 +204,14 @@ static void s_on_failure(ms_job_run_t *job, int i, int exec,
         /* Not the task's fault: it runs again once the output is back,
          * and the attempt does not count toward spark.task.maxFailures. */
         t->state = S_PENDING;
+        if (e->fetch_unreachable && job->app->service) {
+            /* The service's files outlive it: bring it back and fetch
+             * again; what is really gone then fails as missing. */
+            ms_error_t serr = {0};
+            if (ms_app_revive_service(job->app, &serr) < 0)
+                s_fail(job, serr.code, "%s: %s", serr.msg, i);
+            return;
+        }
         snprintf(detail, sizeof detail,
                  "fetch failed for stage %d (reduce) task %d: shuffle %d, "
                  "map %d, partition %d from %s: %s",

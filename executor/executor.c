@@ -64,7 +64,7 @@ static void s_run_task(s_job_t *job)
     ms_task_end_t *e = &job->end;
     ms_error_t err = {0};
     ms_plan_t *plan = NULL;
-    ms_fetch_failure_t fail = {-1, ""};
+    ms_fetch_failure_t fail = {.map = -1};
     int64_t start = ms_clock_now_ms();
     if (job->task.delay_ms > 0) {
         struct timespec ts = {job->task.delay_ms / 1000,
@@ -84,6 +84,7 @@ static void s_run_task(s_job_t *job)
     e->attempt = job->task.attempt;
     e->metrics.run_ms = ms_clock_now_ms() - start;
     e->fetch_map = fail.map;
+    e->fetch_unreachable = fail.unreachable;
     snprintf(e->fetch_endpoint, sizeof e->fetch_endpoint, "%s", fail.endpoint);
     e->status = rc == 0                  ? MS_TASK_OK
                 : rc == MS_ERR_FETCH     ? MS_TASK_FETCH_FAILED

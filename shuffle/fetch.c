@@ -53,9 +53,19 @@ static int s_fail(ms_fetch_failure_t *fail, ms_error_t *err, int map,
                   const char *endpoint, const char *why)
 {
     fail->map = map;
+    fail->unreachable = false;
     snprintf(fail->endpoint, sizeof fail->endpoint, "%s", endpoint);
     /* The map and location travel in *fail; the message is the reason. */
     return ms_error_set(err, MS_ERR_FETCH, "%s", why);
+}
+
+/* As s_fail, for a location that did not answer at all. */
+static int s_unreachable(ms_fetch_failure_t *fail, ms_error_t *err, int map,
+                         const char *endpoint, const char *why)
+{
+    int rc = s_fail(fail, err, map, endpoint, why);
+    fail->unreachable = true;
+    return rc;
 }
 
 static s_peer_t *s_peer(s_fetch_t *f, const char *endpoint, int nlocs)
@@ -196,8 +206,9 @@ static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
         int prc = left > 0 ? zmq_poll(items, 2 * n, (long)left) : 0;
         if (prc < 0 && errno == EINTR) continue;
         if (prc <= 0) {
-            rc = s_fail(k->fail, k->err, waiting[0]->maps[0],
-                        waiting[0]->endpoint, "no answer within the timeout");
+            rc = s_unreachable(k->fail, k->err, waiting[0]->maps[0],
+                               waiting[0]->endpoint,
+                               "no answer within the timeout");
             break;
         }
         for (int i = 0; rc == 0 && i < n; i++) {
@@ -205,9 +216,9 @@ static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
              * still owes some and whose connection went is failed. */
             if (!(items[i].revents & ZMQ_POLLIN) &&
                 (items[n + i].revents & ZMQ_POLLIN))
-                rc = s_fail(k->fail, k->err, waiting[i]->maps[0],
-                            waiting[i]->endpoint,
-                            "connection to the shuffle server lost");
+                rc = s_unreachable(k->fail, k->err, waiting[i]->maps[0],
+                                   waiting[i]->endpoint,
+                                   "connection to the shuffle server lost");
             if (!(items[i].revents & ZMQ_POLLIN)) continue;
             zmq_msg_t frames[S_BATCH + 1];
             int nf;
@@ -244,8 +255,8 @@ int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
     }
     for (int i = 0; rc == 0 && i < f.npeers; i++)
         if (s_send_requests(zctx, &f.peers[i], app, shuffle, partition) < 0)
-            rc = s_fail(fail, err, f.peers[i].maps[0], f.peers[i].endpoint,
-                        "cannot connect");
+            rc = s_unreachable(fail, err, f.peers[i].maps[0],
+                               f.peers[i].endpoint, "cannot connect");
     if (rc == 0) rc = s_receive_all(&f, timeout_ms, &k);
     if (rc == MS_ERR_NOMEM) ms_error_set(err, rc, "fetching shuffle blocks");
     if (f.peers) s_close_peers(&f);

@@ -6,6 +6,7 @@
 #ifndef MS_SHUFFLE_FETCH_H
 #define MS_SHUFFLE_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ typedef struct {
 typedef struct {
     int map; /* the map output that could not be fetched */
     char endpoint[256];
+    /* The location did not answer (no connection, dropped, timed out), as
+     * opposed to answering with a missing or bad block: the output may
+     * still be on disk there. */
+    bool unreachable;
 } ms_fetch_failure_t;
 
 /* Receives one map output's raw (decompressed, CRC-checked) rows. */

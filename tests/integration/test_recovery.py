@@ -213,5 +213,47 @@ def silent_executor_is_killed_after_the_network_timeout(env):
           % (time.monotonic() - t0))
 
 
+def server_pid(run):
+    for pid in mslib.tagged_pids(run.tag):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if b"\0shuffle-server\0" in f.read():
+                    return pid
+        except OSError:
+            pass
+    return None
+
+
+@test
+def shuffle_server_killed_in_reduce_stage_is_restarted_without_recompute(env):
+    """The driver's own shuffle server is SIGKILLed while reducers fetch
+    from it: the driver starts it again on the same directory, the files
+    there are served again, and no map task runs twice."""
+    job = job_for(env)
+    log_dir = env.new_dir("events")
+    port = mslib.free_port()
+    conf = dict(SLOW, **{"spark.shuffle.service.enabled": "true",
+                         "spark.shuffle.service.port": str(port),
+                         "spark.eventLog.enabled": "true",
+                         "spark.eventLog.dir": log_dir})
+    run = env.start_job(job, conf=conf)
+    run.wait_for_executors(2)
+    wait_for(run, log_dir, "the reduce stage",
+             lambda events: submissions(events, 1) >= 1)
+    pid = server_pid(run)
+    check(pid is not None, "no shuffle server among %s"
+          % mslib.tagged_pids(run.tag))
+    os.kill(pid, signal.SIGKILL)
+    res = run.wait(timeout=120)
+    env.check_leaks(run.tag, [run.local_dir], res)
+    expect_reference(res, job, conf)
+    check("starting it again" in res.err, "no restart reported\n%s"
+          % res.describe())
+    events = read_log(log_dir)
+    runs = collections.Counter(i for i, _ in successes(events, 0))
+    check(all(n == 1 for n in runs.values()),
+          "map tasks ran again: %s" % dict(runs))
+
+
 if __name__ == "__main__":
     mslib.main()

@@ -132,6 +132,7 @@ Test(task, task_end_round_trips_for_every_status)
         ms_task_end_t e = s_task_end();
         e.status = (ms_task_status_t)s;
         e.fetch_map = s == MS_TASK_FETCH_FAILED ? 9 : -1;
+        e.fetch_unreachable = s == MS_TASK_FETCH_FAILED;
         ms_msg_builder_t b;
         ms_task_end_pack(&e, &b);
         ms_msg_t m;
@@ -148,6 +149,7 @@ Test(task, task_end_round_trips_for_every_status)
         cr_assert_eq(memcmp(&u.metrics, &e.metrics, sizeof u.metrics), 0);
         cr_assert_eq(u.fetch_map, e.fetch_map);
         cr_assert_str_eq(u.fetch_endpoint, e.fetch_endpoint);
+        cr_assert_eq(u.fetch_unreachable, e.fetch_unreachable);
     }
 }
 
@@ -155,7 +157,7 @@ Test(task, task_end_message_too_long_for_the_report_is_cut_not_overrun)
 {
     /* A peer may send a longer message than we would: build one by hand. */
     ms_msg_builder_t b;
-    ms_msg_begin(&b, MS_MSG_TASK_END, 7);
+    ms_msg_begin(&b, MS_MSG_TASK_END, 8);
     char msg[3000];
     memset(msg, 'm', sizeof msg);
     msgpack_pack_int64(&b.pk, 1);
@@ -168,6 +170,7 @@ Test(task, task_end_message_too_long_for_the_report_is_cut_not_overrun)
         msgpack_pack_int(&b.pk, i);
     msgpack_pack_int(&b.pk, -1);
     msgpack_pack_str(&b.pk, 0);
+    msgpack_pack_false(&b.pk);
     ms_msg_t m;
     s_parse_ok(&m, &b, MS_MSG_TASK_END);
     ms_task_end_t u;
