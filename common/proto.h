@@ -34,6 +34,7 @@ typedef enum {
     MS_MSG_PONG = 23,       /* dir */
     MS_MSG_REMOVE_APP = 24, /* app */
     MS_MSG_REMOVED = 25,    /* files removed */
+    MS_MSG_APP_ALIVE = 26,  /* app: its driver is alive (no reply) */
     /* and MS_MSG_REMOVE_SHUFFLE (app, shuffle), answered with REMOVED */
 } ms_msg_type_t;
 

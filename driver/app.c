@@ -392,6 +392,30 @@ static void s_publish_gauges(ms_app_t *app)
     ms_ui_state_set_gauges(app->ui, &g);
 }
 
+/* Tells the shuffle service, every heartbeat interval, that this
+ * application's driver lives: a standalone service deletes the files of an
+ * application it has not heard from for a while (a driver killed without
+ * its cleanup). One-way: nothing waits for an answer. */
+static void s_say_alive(ms_app_t *app, int64_t now)
+{
+    if (!app->service || now < app->next_alive_ms) return;
+    app->next_alive_ms = now + app->heartbeat_ms;
+    if (!app->service_sock) {
+        int linger = 0, hwm = 4, never = 0;
+        app->service_sock = zmq_socket(app->zctx, ZMQ_DEALER);
+        if (!app->service_sock) return;
+        zmq_setsockopt(app->service_sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(app->service_sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        /* A service that is down must not block the event loop. */
+        zmq_setsockopt(app->service_sock, ZMQ_SNDTIMEO, &never, sizeof never);
+        zmq_connect(app->service_sock, app->service_ep);
+    }
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_APP_ALIVE, 1);
+    ms_mp_pack_str(&b.pk, app->app_id);
+    ms_msg_send(app->service_sock, NULL, 0, &b, NULL, NULL, 0);
+}
+
 static int s_tick(ms_app_t *app, ms_error_t *err)
 {
     int64_t now = ms_clock_now_ms();
@@ -410,6 +434,7 @@ static int s_tick(ms_app_t *app, ms_error_t *err)
         app->last_tick_ms = now;
         app->next_tick_ms = now + MS_APP_TICK_MS;
     }
+    s_say_alive(app, now);
     int rc = ms_app_reconcile(app, err);
     s_publish_gauges(app);
     return rc;
@@ -622,9 +647,10 @@ void ms_app_stop(ms_app_t *app, bool ok)
             s_remove_tree_files(app->execs[i].dir, app->app_id);
         rmdir(app->app_dir);
     }
+    if (app->service_sock) zmq_close(app->service_sock);
     if (app->router) zmq_close(app->router);
     if (app->zctx) zmq_ctx_term(app->zctx);
-    app->router = app->zctx = NULL;
+    app->router = app->zctx = app->service_sock = NULL;
     ms_event_t end = {.type = MS_EV_APP_END};
     ms_bus_post(&app->bus, &end);
     ms_webui_stop(&app->webui);

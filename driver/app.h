@@ -67,7 +67,9 @@ typedef struct ms_app {
     /* shuffle service */
     bool service;
     char service_ep[256], service_dir[4096];
-    pid_t service_pid; /* ours to stop, or 0 */
+    pid_t service_pid;  /* ours to stop, or 0 */
+    void *service_sock; /* DEALER saying the application is alive */
+    int64_t next_alive_ms;
     int service_restarts;
     char local_dir[4096], app_dir[4096];
     int64_t heartbeat_ms, network_timeout_ms, fetch_timeout_ms;

@@ -15,8 +15,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/mp.h"
 #include "common/proto.h"
+#include "shuffle/app_reaper.h"
 #include "shuffle/block.h"
 #include "shuffle/files.h"
 
@@ -36,6 +38,7 @@ struct ms_shuffle_server {
     pthread_t thread;
     int thread_started;
     volatile sig_atomic_t stop;
+    ms_app_reaper_t *reaper; /* standalone service only */
 };
 
 int ms_shuffle_server_new(ms_shuffle_server_t **out, void *zctx,
@@ -71,6 +74,7 @@ void ms_shuffle_server_destroy(ms_shuffle_server_t **self_p)
     if (!self_p || !*self_p) return;
     ms_shuffle_server_t *self = *self_p;
     ms_shuffle_server_stop(self);
+    ms_app_reaper_destroy(&self->reaper);
     if (self->sock) zmq_close(self->sock);
     free(self->dir);
     free(self);
@@ -80,6 +84,19 @@ void ms_shuffle_server_destroy(ms_shuffle_server_t **self_p)
 const char *ms_shuffle_server_endpoint(const ms_shuffle_server_t *self)
 {
     return self->endpoint;
+}
+
+int ms_shuffle_server_reap_apps(ms_shuffle_server_t *self, int64_t timeout_ms,
+                                FILE *log)
+{
+    ms_app_reaper_destroy(&self->reaper);
+    self->reaper = ms_app_reaper_new(self->dir, timeout_ms, log);
+    return self->reaper ? 0 : MS_ERR_NOMEM;
+}
+
+static void s_seen(ms_shuffle_server_t *self, const char *app)
+{
+    if (self->reaper) ms_app_reaper_seen(self->reaper, app, ms_clock_now_ms());
 }
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -210,6 +227,7 @@ static int s_on_fetch(ms_shuffle_server_t *self, zmq_msg_t *id,
     if (s_parse_fetch(m, &f) < 0)
         return s_reply_status(self, id, 0, MS_ERR_PROTO,
                               "malformed fetch request", 0);
+    s_seen(self, f.app); /* its executors fetch: the application lives */
     s_block_t *blocks = calloc(f.nmaps ? f.nmaps : 1, sizeof *blocks);
     int rc = blocks ? 0 : MS_ERR_NOMEM;
     for (uint32_t i = 0; rc == 0 && i < f.nmaps; i++)
@@ -260,6 +278,23 @@ static int s_on_remove(ms_shuffle_server_t *self, zmq_msg_t *id,
                        NULL, 0);
 }
 
+/* APP_ALIVE [app]: no reply (the driver does not wait for one). */
+static int s_on_alive(ms_shuffle_server_t *self, zmq_msg_t *id,
+                      const ms_msg_t *m)
+{
+    (void)id;
+    const char *app;
+    uint32_t len;
+    char buf[MS_APP_ID_MAX];
+    if (m->nf == 1 && ms_mp_bytes(&m->f[0], &app, &len) && len < sizeof buf &&
+        !memchr(app, 0, len)) {
+        memcpy(buf, app, len);
+        buf[len] = 0;
+        if (ms_shuffle_valid_app_id(buf)) s_seen(self, buf);
+    }
+    return 0;
+}
+
 typedef int (*s_handler_fn)(ms_shuffle_server_t *, zmq_msg_t *,
                             const ms_msg_t *);
 
@@ -267,10 +302,9 @@ static const struct {
     int type;
     s_handler_fn fn;
 } s_handlers[] = {
-    {MS_MSG_FETCH, s_on_fetch},
-    {MS_MSG_PING, s_on_ping},
-    {MS_MSG_REMOVE_APP, s_on_remove},
-    {MS_MSG_REMOVE_SHUFFLE, s_on_remove},
+    {MS_MSG_FETCH, s_on_fetch},       {MS_MSG_PING, s_on_ping},
+    {MS_MSG_REMOVE_APP, s_on_remove}, {MS_MSG_REMOVE_SHUFFLE, s_on_remove},
+    {MS_MSG_APP_ALIVE, s_on_alive},
 };
 
 static void s_dispatch(ms_shuffle_server_t *self, zmq_msg_t *frames, int n)
@@ -304,6 +338,7 @@ int ms_shuffle_server_run(ms_shuffle_server_t *self,
                                   {self->pipe[0], 0, ZMQ_POLLIN, 0}};
         int rc = zmq_poll(items, self->pipe[0] ? 2 : 1, 100);
         if (rc < 0 && errno != EINTR) return MS_ERR_IO;
+        if (self->reaper) ms_app_reaper_sweep(self->reaper, ms_clock_now_ms());
         if (rc <= 0 || !(items[0].revents & ZMQ_POLLIN)) continue;
         zmq_msg_t frames[4];
         int n;

@@ -7,6 +7,8 @@
 #define MS_SHUFFLE_SERVER_H
 
 #include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "common/err.h"
 
@@ -21,6 +23,12 @@ void ms_shuffle_server_destroy(ms_shuffle_server_t **self_p);
 
 /* The endpoint actually bound (with the port filled in). */
 const char *ms_shuffle_server_endpoint(const ms_shuffle_server_t *self);
+
+/* As the standalone service: deletes the files of applications not heard
+ * from (MS_MSG_APP_ALIVE, or a fetch) for timeout_ms (see app_reaper.h),
+ * saying so on log. */
+int ms_shuffle_server_reap_apps(ms_shuffle_server_t *self, int64_t timeout_ms,
+                                FILE *log);
 
 /* Serves requests until *stop becomes non-zero (checked at least every
  * 100 ms). The socket is used only by the thread that calls this. */

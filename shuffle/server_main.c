@@ -19,7 +19,9 @@ static const char s_usage[] =
     "Serves shuffle files from DIR (created if missing) until SIGTERM or\n"
     "SIGINT. ENDPOINT defaults to tcp://127.0.0.1:PORT with PORT from\n"
     "spark.shuffle.service.port (7337); DIR defaults to\n"
-    "<spark.local.dir>/minispark-shuffle-PORT.\n";
+    "<spark.local.dir>/minispark-shuffle-PORT. The files of an application\n"
+    "whose driver has not been heard from for minispark.shuffle.appTimeout\n"
+    "(120s; 'infinity' keeps them) are deleted.\n";
 
 static volatile sig_atomic_t s_stop;
 
@@ -56,9 +58,12 @@ int ms_shuffle_server_main(int argc, char **argv)
             goto usage;
         }
     }
-    int64_t port;
-    if (optind != argc || ms_conf_int(conf, "spark.shuffle.service.port", 7337,
-                                      1, 65535, &port, &err) < 0)
+    int64_t port, app_timeout;
+    if (optind != argc ||
+        ms_conf_int(conf, "spark.shuffle.service.port", 7337, 1, 65535, &port,
+                    &err) < 0 ||
+        ms_conf_duration_ms(conf, "minispark.shuffle.appTimeout", 1000, 120000,
+                            &app_timeout, &err) < 0)
         goto usage;
     char bind_buf[64], dir_buf[4200];
     const char *local = ms_conf_get(conf, "spark.local.dir");
@@ -80,7 +85,10 @@ int ms_shuffle_server_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     void *zctx = zmq_ctx_new();
     ms_shuffle_server_t *server = NULL;
-    if (ms_shuffle_server_new(&server, zctx, bind, dir, &err) < 0) {
+    if (ms_shuffle_server_new(&server, zctx, bind, dir, &err) < 0 ||
+        (app_timeout != MS_CONF_INFINITE &&
+         ms_shuffle_server_reap_apps(server, app_timeout, stderr) < 0 &&
+         ms_error_set(&err, MS_ERR_NOMEM, "out of memory") < 0)) {
         fprintf(stderr, "minispark shuffle-server: %s\n", err.msg);
         rc = 4;
     } else {

@@ -410,12 +410,14 @@ class Env:
 
     # -- standalone shuffle server ------------------------------------------
 
-    def start_shuffle_server(self, port=None, dir_=None):
+    def start_shuffle_server(self, port=None, dir_=None, conf=None):
         port = port or free_port()
         dir_ = dir_ or self.new_dir("shuffle_server")
         tag = uuid.uuid4().hex
         args = [self.binary, "shuffle-server", "--bind",
                 "tcp://127.0.0.1:%d" % port, "--dir", dir_]
+        for k, v in (conf or {}).items():
+            args += ["--conf", "%s=%s" % (k, v)]
         log = open(os.path.join(dir_ + ".log"), "wb")
         p = self.spawn(args, tag=tag, what="shuffle-server",
                        stdout=log, stderr=subprocess.STDOUT,

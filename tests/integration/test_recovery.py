@@ -255,5 +255,49 @@ def shuffle_server_killed_in_reduce_stage_is_restarted_without_recompute(env):
           "map tasks ran again: %s" % dict(runs))
 
 
+def shuffle_files(dir_):
+    return [n for n in os.listdir(dir_) if n.startswith("shuffle_")]
+
+
+@test
+def standalone_server_drops_the_files_of_a_dead_driver(env):
+    """The driver is SIGKILLed mid-job: its executors exit by themselves,
+    and the standalone server, no longer hearing from the application,
+    deletes its files after minispark.shuffle.appTimeout. An application
+    that lives longer than the timeout keeps its files meanwhile."""
+    server = env.start_shuffle_server(
+        conf={"minispark.shuffle.appTimeout": "2s"})
+    try:
+        job = job_for(env)
+        slow = dict(SLOW, **{"minispark.test.taskDelay": "300ms"})
+        res = env.run_job(job, conf=dict(slow, **server.conf()),
+                          leak_dirs=[server.dir], timeout=120)
+        expect_reference(res, job, dict(slow, **server.conf()))
+
+        log_dir = env.new_dir("events")
+        conf = dict(SLOW, **server.conf(), **{
+            "spark.eventLog.enabled": "true", "spark.eventLog.dir": log_dir})
+        run = env.start_job(job, conf=conf)
+        run.wait_for_executors(2)
+        wait_for(run, log_dir, "map outputs",
+                 lambda events: len(successes(events, 0)) >= 4)
+        check(shuffle_files(server.dir), "no map output in %s" % server.dir)
+        run.proc.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while shuffle_files(server.dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check(not shuffle_files(server.dir),
+              "files of the dead application still there: %s\n%s"
+              % (shuffle_files(server.dir), server.log()))
+        check("no word from application" in server.log(),
+              "the server did not say it removed them\n%s" % server.log())
+        check(server.proc.poll() is None, "the shuffle server died")
+        left = mslib.wait_no_tagged(run.tag, 10)
+        check(not left, "processes of the killed driver left: %s" % left)
+    finally:
+        server.stop()
+
+
 if __name__ == "__main__":
     mslib.main()
