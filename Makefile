@@ -6,8 +6,8 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DATASET    := datasets/big_events_50k.csv
 
-.PHONY: all build setup setup-test setup-bench run test unit-asan bench fuzz format \
-        format-check clean
+.PHONY: all build setup setup-test setup-bench run test unit-asan bench chaos \
+        fuzz format format-check clean
 
 all: build
 
@@ -54,6 +54,11 @@ bench: setup-bench build $(DATASET)
 	cd bench && npm install --no-audit --no-fund --silent
 	node bench/compare.mjs $(BUILD)/minispark bench/data/events_20000000.csv 5
 	python3 bench/dynalloc.py $(BUILD)/minispark
+
+# The chaos test of `make test`, for ten minutes (MS_CHAOS_SECONDS).
+chaos: setup-test build
+	MS_CHAOS_SECONDS=$${MS_CHAOS_SECONDS:-600} MINISPARK_TESTING=1 \
+	    python3 tests/integration/test_chaos.py $(CURDIR)/$(BUILD)/minispark
 
 fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMS_FUZZ=ON >/dev/null

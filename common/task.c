@@ -7,7 +7,7 @@
 
 #include "common/mp.h"
 
-#define S_LAUNCH_FIELDS 12
+#define S_LAUNCH_FIELDS 13
 #define S_END_FIELDS 8
 #define S_METRICS 10
 
@@ -32,6 +32,10 @@ void ms_task_pack(const ms_task_t *t, ms_msg_builder_t *b)
         ms_mp_pack_str(pk, t->locs[i].endpoint);
     }
     ms_mp_pack_bin(pk, t->plan, t->plan_len);
+    if (t->fail)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
 }
 
 static int s_locs(const msgpack_object *o, ms_task_t *t)
@@ -79,7 +83,7 @@ int ms_task_unpack(const ms_msg_t *m, ms_task_t *t, ms_error_t *err)
     t->fetch_timeout_ms = v[8];
     t->delay_ms = v[9];
     if (s_locs(&f[10], t) < 0 || f[11].type != MSGPACK_OBJECT_BIN ||
-        !ms_mp_bytes(&f[11], &plan, &plan_len))
+        !ms_mp_bytes(&f[11], &plan, &plan_len) || !ms_mp_bool(&f[12], &t->fail))
         goto bad;
     t->plan = malloc(plan_len ? plan_len : 1);
     if (!t->plan) goto bad;

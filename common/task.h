@@ -28,6 +28,7 @@ typedef struct {
     int64_t split_start, split_end;
     int64_t fetch_timeout_ms;
     int64_t delay_ms; /* test hook: sleep before running */
+    bool fail;        /* test hook: fail at once (minispark.test.failTask) */
     int nlocs;        /* reduce: where each map output is served */
     ms_task_loc_t *locs;
     char *plan; /* packed ms_plan_t */

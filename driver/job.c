@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ struct ms_job_run {
     bool lost;          /* outputs lost in the reduce stage */
     int64_t corrupted_epoch; /* minispark.test.corruptBlock's last victim */
     int corruptions;
+    bool deleted; /* minispark.test.deleteOutput has been done */
     char lost_cause[1400];
     ms_result_t *result;
     int fatal; /* negative code once the job cannot succeed */
@@ -261,6 +263,19 @@ static void s_post_task(ms_job_run_t *job, ms_event_type_t type, int i,
     ms_bus_post(&job->app->bus, &ev);
 }
 
+/* minispark.test.killExecutorAfter=E:N: executor E is SIGKILLed (by PID)
+ * when its Nth task ends well, as if it crashed there. */
+static void s_kill_hook(ms_job_run_t *job, int exec)
+{
+    const char *spec =
+        ms_conf_get(job->app->conf, "minispark.test.killExecutorAfter");
+    ms_exec_t *ex = &job->app->execs[exec];
+    int id, n;
+    if (spec && sscanf(spec, "%d:%d", &id, &n) == 2 && id == ex->id &&
+        ex->completed == n && ex->alive)
+        kill(ex->pid, SIGKILL);
+}
+
 void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
                         const void *rows, size_t len)
 {
@@ -286,6 +301,7 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
     }
     t->state = S_DONE;
     job->done++;
+    s_kill_hook(job, exec);
 }
 
 void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
@@ -316,6 +332,17 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
 /* ---- running a stage
  * ------------------------------------------------------------ */
 
+/* minispark.test.failTask=STAGE:TASK[:N]: the first N attempts (1 without
+ * N) of that task fail at once on the executor. */
+static bool s_fail_hook(const ms_job_run_t *job, int i)
+{
+    const char *spec = ms_conf_get(job->app->conf, "minispark.test.failTask");
+    int stage, task, times = 1;
+    return spec && sscanf(spec, "%d:%d:%d", &stage, &task, &times) >= 2 &&
+           stage == job->stage_id && task == i &&
+           job->tasks[i].attempts < times;
+}
+
 static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
 {
     static int64_t next_task_id = 1;
@@ -335,6 +362,7 @@ static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
         .locs = locs,
         .plan = job->plan_buf,
         .plan_len = job->plan_len,
+        .fail = s_fail_hook(job, i),
     };
     int rc = ms_app_send_task(job->app, exec, &task);
     if (rc < 0) return rc;
@@ -349,12 +377,24 @@ static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
     return 0;
 }
 
+/* Whether an executor other than exec is up or starting. */
+static bool s_other_exec(const ms_app_t *app, int exec)
+{
+    for (int i = 0; i < app->nexecs; i++)
+        if (i != exec && app->execs[i].alive && !app->execs[i].stopping)
+            return true;
+    return false;
+}
+
 static int s_schedule(ms_job_run_t *job, ms_task_loc_t *locs)
 {
     for (int i = 0; i < job->ntasks; i++) {
         if (job->tasks[i].state != S_PENDING) continue;
-        int exec = ms_app_free_exec(job->app, job->tasks[i].last_failed_exec);
+        int failed_on = job->tasks[i].last_failed_exec;
+        int exec = ms_app_free_exec(job->app, failed_on);
         if (exec < 0) return 0;
+        /* A failed task waits for another executor while one exists. */
+        if (exec == failed_on && s_other_exec(job->app, failed_on)) continue;
         int rc = s_launch(job, i, exec, locs);
         if (rc < 0) return rc;
     }
@@ -470,6 +510,30 @@ io:
                         strerror(errno));
 }
 
+/* minispark.test.deleteOutput=S:M deletes map M's output files after the
+ * map stage, once, as a disk losing them would. */
+static int s_delete_hook(ms_job_run_t *job, ms_error_t *err)
+{
+    const char *spec =
+        ms_conf_get(job->app->conf, "minispark.test.deleteOutput");
+    int s, m;
+    if (!spec || job->deleted) return 0;
+    if (sscanf(spec, "%d:%d", &s, &m) != 2)
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "minispark.test.deleteOutput: expected S:M");
+    if (s != job->shuffle_id || m < 0 || m >= job->nsplits) return 0;
+    const char *dir = job->app->service ? job->app->service_dir
+                                        : job->app->execs[job->map_exec[m]].dir;
+    char path[4200];
+    for (int i = 0; i < 2; i++) {
+        ms_shuffle_path(path, sizeof path, dir, job->app->app_id, s, m,
+                        i ? "index" : "data");
+        unlink(path);
+    }
+    job->deleted = true;
+    return 0;
+}
+
 /* ---- the job
  * ---------------------------------------------------------------------- */
 
@@ -493,6 +557,7 @@ static int s_stages(ms_job_run_t *job, ms_error_t *err)
     for (int resubmits = 0;; resubmits++) {
         int rc = s_run_stage(job, MS_TASK_MAP, job->nsplits, NULL, err);
         if (rc == 0) rc = s_corrupt_hook(job, err);
+        if (rc == 0) rc = s_delete_hook(job, err);
         if (rc == 0) rc = s_reduce(job, err);
         if (rc != S_RESUBMIT) return rc;
         if (resubmits + 1 >= job->app->max_stage_attempts)

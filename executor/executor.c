@@ -72,7 +72,10 @@ static void s_run_task(s_job_t *job)
         nanosleep(&ts, NULL);
     }
     int rc = ms_plan_unpack(&plan, job->task.plan, job->task.plan_len, &err);
-    if (rc == 0 && job->task.kind == MS_TASK_MAP)
+    if (rc == 0 && job->task.fail)
+        rc = ms_error_set(&err, MS_ERR_FAILED,
+                          "injected failure (minispark.test.failTask)");
+    else if (rc == 0 && job->task.kind == MS_TASK_MAP)
         rc = ms_map_task_run(&job->task, plan, ex->args.app, ex->args.dir,
                              &e->metrics, &err);
     else if (rc == 0)

@@ -342,13 +342,16 @@ class Env:
             res.expect_rc(expect)
         return res
 
-    def start_job(self, job, conf=None, output_dir=None, master="local[2]"):
-        """Starts `minispark run` without waiting; returns a Running."""
+    def start_job(self, job, conf=None, output_dir=None, master="local[2]",
+                  output=True):
+        """Starts `minispark run` without waiting; returns a Running.
+        output=False leaves the outputs to the job file."""
         job_path = self.write_job(job)
         run_dir = self.new_dir("run")
         local_dir = os.path.join(run_dir, "local")
         os.makedirs(local_dir)
-        out_path = os.path.join(output_dir or run_dir, "out.csv")
+        out_path = (os.path.join(output_dir or run_dir, "out.csv") if output
+                    else None)
         args = self.base_args(job_path, master, conf, out_path, True,
                               local_dir)
         tag = uuid.uuid4().hex

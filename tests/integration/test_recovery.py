@@ -9,6 +9,7 @@ leak checks."""
 import collections
 import json
 import os
+import re
 import signal
 import time
 
@@ -297,6 +298,78 @@ def standalone_server_drops_the_files_of_a_dead_driver(env):
         check(not left, "processes of the killed driver left: %s" % left)
     finally:
         server.stop()
+
+
+def task_ends(events, stage, index):
+    return [e for e in events if e["Event"] == "SparkListenerTaskEnd"
+            and e["Stage ID"] == stage and e["Task Info"]["Index"] == index]
+
+
+def logged_run(env, conf, expect=None):
+    job = job_for(env)
+    log_dir = env.new_dir("events")
+    conf = dict(conf, **{"spark.files.maxPartitionBytes": "64k",
+                         "spark.eventLog.enabled": "true",
+                         "spark.eventLog.dir": log_dir})
+    res = env.run_job(job, conf=conf, timeout=120, expect=expect)
+    return res, read_log(log_dir), job, conf
+
+
+@test
+def failed_task_is_retried_on_another_executor(env):
+    res, events, job, conf = logged_run(
+        env, {"minispark.test.failTask": "0:2"})
+    expect_reference(res, job, conf)
+    ends = task_ends(events, 0, 2)
+    check(len(ends) == 2, "map 2 ended %d times, expected 2" % len(ends))
+    first, second = ends
+    check(first["Task End Reason"]["Reason"] != "Success" and
+          "injected failure" in first["Task End Reason"]["Description"],
+          "first attempt: %s" % first["Task End Reason"])
+    check(second["Task End Reason"]["Reason"] == "Success" and
+          second["Task Info"]["Executor ID"] !=
+          first["Task Info"]["Executor ID"],
+          "the retry did not run on the other executor: %s, %s"
+          % (first["Task Info"], second["Task Info"]))
+
+
+@test
+def task_failing_max_failures_times_fails_the_job(env):
+    res, events, job, conf = logged_run(
+        env, {"minispark.test.failTask": "1:0:4"}, expect=4)
+    check(re.search(r"stage 1 \(reduce\) task 0.*failed 4 times; last "
+                    r"cause: injected failure", res.err),
+          "stderr does not name stage, task and cause\n%s" % res.describe())
+    check(len(task_ends(events, 1, 0)) == 4, "reduce task 0 ran %d times"
+          % len(task_ends(events, 1, 0)))
+    check(not os.path.exists(res.output), "output written by a failed job")
+
+
+@test
+def executor_killed_by_the_hook_after_n_tasks_is_replaced(env):
+    res, events, job, conf = logged_run(
+        env, {"minispark.test.killExecutorAfter": "1:3"})
+    expect_reference(res, job, conf)
+    _check_replaced(events, res)
+    check(sum(1 for _, ex in successes(events, 0) if ex == "1") >= 3,
+          "executor 1 was killed before its third task")
+
+
+@test
+def deleted_output_is_recomputed_alone(env):
+    for service in (False, True):
+        extra = {"minispark.test.deleteOutput": "0:2"}
+        if service:
+            extra.update({"spark.shuffle.service.enabled": "true",
+                          "spark.shuffle.service.port":
+                          str(mslib.free_port())})
+        res, events, job, conf = logged_run(env, extra)
+        expect_reference(res, job, conf)
+        runs = collections.Counter(i for i, _ in successes(events, 0))
+        check(runs[2] == 2 and all(n == 1 for i, n in runs.items()
+                                   if i != 2),
+              "service %s: map runs %s, expected map 2 twice, the others "
+              "once" % (service, dict(runs)))
 
 
 if __name__ == "__main__":

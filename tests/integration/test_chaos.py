@@ -1,0 +1,157 @@
+"""Chaos: runs of a two-job application (two shuffles, four stages) while a
+killer SIGKILLs, by PID, a random executor or the shuffle server at random
+moments. Every run must end with the reference's results, or with exit 4
+only when a task really failed spark.task.maxFailures times; no process
+and no shuffle file of the run may remain. MS_CHAOS_SECONDS sets how long
+it goes on (`make chaos` runs it for ten minutes); the last line sums up
+runs, kills and recoveries."""
+
+import os
+import random
+import re
+import signal
+import threading
+import time
+
+import mslib
+import reference as ref
+from mslib import check, test
+
+SECONDS = float(os.environ.get("MS_CHAOS_SECONDS", "45"))
+QUERIES = [
+    {"group_by": ["country", "device"],
+     "aggregates": [{"fn": "count", "as": "n"},
+                    {"fn": "sum", "column": "amount", "as": "total"}]},
+    {"group_by": [{"column": "event_id", "mod": 97, "as": "k"}],
+     "aggregates": [{"fn": "count", "as": "n"},
+                    {"fn": "max", "column": "amount", "as": "top"}]},
+]
+CONF = {"spark.files.maxPartitionBytes": "32k",
+        "minispark.test.taskDelay": "20ms",
+        "spark.executor.heartbeatInterval": "500ms",
+        "spark.network.timeout": "5s"}
+# A process younger than this is left alone: killing executors before they
+# register counts toward spark.executor.maxNumFailures, a real limit.
+MIN_AGE_S = 0.4
+MAX_SERVER_KILLS = 3  # the driver restarts its server at most 4 times
+
+
+def role(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return None
+    if b"executor" in argv:
+        return "executor"
+    if b"shuffle-server" in argv:
+        return "server"
+    return None
+
+
+class Killer(threading.Thread):
+    def __init__(self, running, rng):
+        super().__init__(daemon=True)
+        self.running, self.rng = running, rng
+        self.kills = {"executor": 0, "server": 0}
+        self.done = threading.Event()
+        self.first_seen = {}
+
+    def targets(self):
+        now = time.monotonic()
+        out = []
+        for pid in mslib.tagged_pids(self.running.tag):
+            if pid == self.running.proc.pid:
+                continue
+            r = role(pid)
+            if r is None:
+                continue
+            self.first_seen.setdefault(pid, now)
+            if now - self.first_seen[pid] < MIN_AGE_S:
+                continue
+            if r == "server" and self.kills["server"] >= MAX_SERVER_KILLS:
+                continue
+            out.append((pid, r))
+        return out
+
+    def run(self):
+        while not self.done.wait(self.rng.uniform(0.2, 0.9)):
+            if self.running.proc.poll() is not None:
+                return
+            targets = self.targets()
+            if not targets:
+                continue
+            pid, r = self.rng.choice(targets)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                self.kills[r] += 1
+            except ProcessLookupError:
+                pass
+
+
+def jobs_file(env, path):
+    out_dir = env.new_dir("chaos_out")
+    jobs, outs = [], []
+    for i, q in enumerate(QUERIES):
+        outs.append(os.path.join(out_dir, "job%d.csv" % i))
+        jobs.append(dict(q, output={"path": outs[-1], "format": "csv"}))
+    return {"input": {"path": path}, "jobs": jobs,
+            "shuffle_partitions": 4}, outs
+
+
+@test
+def runs_survive_random_kills(env):
+    path = env.gen(30000, "chaos_events.csv")
+    want = [ref.expected_csv({"input": {"path": path}, "query": q})
+            for q in QUERIES]
+    rng = random.Random(int(os.environ.get("MS_CHAOS_SEED", "7")))
+    runs = ok = failed = 0
+    kills = {"executor": 0, "server": 0}
+    recoveries = {"executor lost": 0, "map outputs recomputed": 0,
+                  "server restarted": 0}
+    deadline = time.monotonic() + SECONDS
+    while time.monotonic() < deadline:
+        runs += 1
+        service = rng.random() < 0.4
+        conf = dict(CONF)
+        if service:
+            conf.update({"spark.shuffle.service.enabled": "true",
+                         "spark.shuffle.service.port": str(mslib.free_port())})
+        job, outs = jobs_file(env, path)
+        run = env.start_job(job, conf=conf, output=False)
+        killer = Killer(run, rng)
+        killer.start()
+        res = run.wait(timeout=180)
+        killer.done.set()
+        killer.join()
+        env.check_leaks(run.tag, [run.local_dir], res)
+        for k in kills:
+            kills[k] += killer.kills[k]
+        recoveries["executor lost"] += res.err.count("its tasks run elsewhere")
+        recoveries["map outputs recomputed"] += len(
+            re.findall(r"map outputs? .*lost", res.err))
+        recoveries["server restarted"] += res.err.count("starting it again")
+        if res.rc == 4:
+            check(re.search(r"failed \d+ times; last cause", res.err),
+                  "run %d failed without a task failing maxFailures "
+                  "times\n%s" % (runs, res.describe()))
+            failed += 1
+            continue
+        res.expect_rc(0)
+        for i, out in enumerate(outs):
+            with open(out, "rb") as f:
+                got = f.read()
+            check(got == want[i], "run %d, job %d differs from the reference"
+                  "\n%s\n%s" % (runs, i, mslib.csv_diff(want[i], got),
+                                res.describe()))
+        ok += 1
+    print("chaos: %d runs in %.0f s (%d exact, %d failed as allowed); kills: "
+          "%d executors, %d shuffle servers; recoveries: %s"
+          % (runs, SECONDS, ok, failed, kills["executor"], kills["server"],
+             ", ".join("%d %s" % (v, k) for k, v in recoveries.items())),
+          flush=True)
+    check(runs >= 3, "only %d runs" % runs)
+
+
+if __name__ == "__main__":
+    mslib.main()
