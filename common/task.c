@@ -32,10 +32,7 @@ void ms_task_pack(const ms_task_t *t, ms_msg_builder_t *b)
         ms_mp_pack_str(pk, t->locs[i].endpoint);
     }
     ms_mp_pack_bin(pk, t->plan, t->plan_len);
-    if (t->fail)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
+    msgpack_pack_int(pk, t->inject);
 }
 
 static int s_locs(const msgpack_object *o, ms_task_t *t)
@@ -61,7 +58,7 @@ static int s_locs(const msgpack_object *o, ms_task_t *t)
 int ms_task_unpack(const ms_msg_t *m, ms_task_t *t, ms_error_t *err)
 {
     const msgpack_object *f = m->f;
-    int64_t v[10];
+    int64_t v[10], inject;
     const char *plan;
     uint32_t plan_len;
     static const int64_t lim[10][2] = {
@@ -83,8 +80,10 @@ int ms_task_unpack(const ms_msg_t *m, ms_task_t *t, ms_error_t *err)
     t->fetch_timeout_ms = v[8];
     t->delay_ms = v[9];
     if (s_locs(&f[10], t) < 0 || f[11].type != MSGPACK_OBJECT_BIN ||
-        !ms_mp_bytes(&f[11], &plan, &plan_len) || !ms_mp_bool(&f[12], &t->fail))
+        !ms_mp_bytes(&f[11], &plan, &plan_len) ||
+        !ms_mp_int(&f[12], MS_INJECT_NONE, MS_INJECT_STALL_FETCH, &inject))
         goto bad;
+    t->inject = (ms_inject_t)inject;
     t->plan = malloc(plan_len ? plan_len : 1);
     if (!t->plan) goto bad;
     memcpy(t->plan, plan, plan_len);

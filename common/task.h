@@ -13,6 +13,13 @@
 
 typedef enum { MS_TASK_MAP = 0, MS_TASK_REDUCE = 1 } ms_task_kind_t;
 
+/* Test hooks carried by a launch (minispark.test.failTask, stallFetch). */
+typedef enum {
+    MS_INJECT_NONE = 0,
+    MS_INJECT_FAIL = 1,        /* the attempt fails at once */
+    MS_INJECT_STALL_FETCH = 2, /* its fetch gets no answer in time */
+} ms_inject_t;
+
 typedef struct {
     int map;
     char *endpoint;
@@ -28,8 +35,8 @@ typedef struct {
     int64_t split_start, split_end;
     int64_t fetch_timeout_ms;
     int64_t delay_ms; /* test hook: sleep before running */
-    bool fail;        /* test hook: fail at once (minispark.test.failTask) */
-    int nlocs;        /* reduce: where each map output is served */
+    ms_inject_t inject;
+    int nlocs; /* reduce: where each map output is served */
     ms_task_loc_t *locs;
     char *plan; /* packed ms_plan_t */
     size_t plan_len;

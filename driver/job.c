@@ -332,15 +332,27 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
 /* ---- running a stage
  * ------------------------------------------------------------ */
 
-/* minispark.test.failTask=STAGE:TASK[:N]: the first N attempts (1 without
- * N) of that task fail at once on the executor. */
-static bool s_fail_hook(const ms_job_run_t *job, int i)
+/* Whether the conf's key=STAGE:TASK[:N] names this attempt of task i: one
+ * of the task's first N (1 without N). */
+static bool s_hook_names(const ms_job_run_t *job, const char *key, int i)
 {
-    const char *spec = ms_conf_get(job->app->conf, "minispark.test.failTask");
+    const char *spec = ms_conf_get(job->app->conf, key);
     int stage, task, times = 1;
     return spec && sscanf(spec, "%d:%d:%d", &stage, &task, &times) >= 2 &&
            stage == job->stage_id && task == i &&
            job->tasks[i].attempts < times;
+}
+
+/* minispark.test.failTask: the attempt fails at once on the executor;
+ * minispark.test.stallFetch (reduce tasks): its fetch gets no answer in
+ * time, as from a location that hangs. */
+static ms_inject_t s_inject_hook(const ms_job_run_t *job, int i)
+{
+    if (s_hook_names(job, "minispark.test.failTask", i)) return MS_INJECT_FAIL;
+    if (job->kind == MS_TASK_REDUCE &&
+        s_hook_names(job, "minispark.test.stallFetch", i))
+        return MS_INJECT_STALL_FETCH;
+    return MS_INJECT_NONE;
 }
 
 static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
@@ -362,7 +374,7 @@ static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
         .locs = locs,
         .plan = job->plan_buf,
         .plan_len = job->plan_len,
-        .fail = s_fail_hook(job, i),
+        .inject = s_inject_hook(job, i),
     };
     int rc = ms_app_send_task(job->app, exec, &task);
     if (rc < 0) return rc;

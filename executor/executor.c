@@ -72,7 +72,7 @@ static void s_run_task(s_job_t *job)
         nanosleep(&ts, NULL);
     }
     int rc = ms_plan_unpack(&plan, job->task.plan, job->task.plan_len, &err);
-    if (rc == 0 && job->task.fail)
+    if (rc == 0 && job->task.inject == MS_INJECT_FAIL)
         rc = ms_error_set(&err, MS_ERR_FAILED,
                           "injected failure (minispark.test.failTask)");
     else if (rc == 0 && job->task.kind == MS_TASK_MAP)

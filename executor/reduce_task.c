@@ -73,9 +73,12 @@ int ms_reduce_task_run(void *zctx, const ms_task_t *t, const ms_plan_t *plan,
     for (int i = 0; i < t->nlocs; i++)
         locs[i] = (ms_map_loc_t){t->locs[i].map, t->locs[i].endpoint};
     uint64_t fetched = 0;
-    rc = ms_shuffle_fetch(zctx, app, t->shuffle_id, t->partition, locs,
-                          t->nlocs, (int)t->fetch_timeout_ms, s_merge_block, &r,
-                          &fetched, fail, err);
+    /* minispark.test.stallFetch: no time at all for the answers. */
+    int timeout_ms =
+        t->inject == MS_INJECT_STALL_FETCH ? 0 : (int)t->fetch_timeout_ms;
+    rc =
+        ms_shuffle_fetch(zctx, app, t->shuffle_id, t->partition, locs, t->nlocs,
+                         timeout_ms, s_merge_block, &r, &fetched, fail, err);
     m->shuffle_fetched = (int64_t)fetched;
     if (rc == 0 && ms_agg_spill_runs(r.spill) == 0) {
         rc = s_emit_final(&r, r.table, err);

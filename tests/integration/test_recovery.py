@@ -372,5 +372,31 @@ def deleted_output_is_recomputed_alone(env):
               "once" % (service, dict(runs)))
 
 
+@test
+def stalled_fetch_loses_the_output_it_waited_for(env):
+    """Reduce task 2's first fetch gets no answer in time: without the
+    shuffle service the output it waited for is recomputed (its server may
+    hang); with the service, which answers the driver's ping, the task just
+    runs again. Either way the result is exact."""
+    for service in (False, True):
+        extra = {"minispark.test.stallFetch": "1:2"}
+        if service:
+            extra.update({"spark.shuffle.service.enabled": "true",
+                          "spark.shuffle.service.port":
+                          str(mslib.free_port())})
+        res, events, job, conf = logged_run(env, extra)
+        expect_reference(res, job, conf)
+        ends = task_ends(events, 1, 2)
+        check(len(ends) == 2 and
+              ends[0]["Task End Reason"]["Reason"] != "Success" and
+              "no answer" in ends[0]["Task End Reason"]["Description"],
+              "service %s: reduce 2 ends %s" % (service, [
+                  e["Task End Reason"] for e in ends]))
+        reruns = sum(n - 1 for n in collections.Counter(
+            i for i, _ in successes(events, 0)).values())
+        check(reruns == (0 if service else 1),
+              "service %s: %d map reruns" % (service, reruns))
+
+
 if __name__ == "__main__":
     mslib.main()

@@ -82,7 +82,7 @@ static void s_expect_task_round_trip(const ms_task_t *t)
     cr_assert_eq(u.split_end, t->split_end);
     cr_assert_eq(u.fetch_timeout_ms, t->fetch_timeout_ms);
     cr_assert_eq(u.delay_ms, t->delay_ms);
-    cr_assert_eq(u.fail, t->fail);
+    cr_assert_eq(u.inject, t->inject);
     cr_assert_eq(u.nlocs, t->nlocs);
     for (int i = 0; i < t->nlocs; i++) {
         cr_assert_eq(u.locs[i].map, t->locs[i].map);
@@ -109,7 +109,7 @@ Test(task, launch_of_a_map_task_round_trips)
     t.split_start = 128LL << 20;
     t.split_end = 256LL << 20;
     t.delay_ms = 1500;
-    t.fail = true;
+    t.inject = MS_INJECT_STALL_FETCH;
     t.task_id = 0;
     t.attempt = 0;
     s_expect_task_round_trip(&t);
