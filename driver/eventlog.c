@@ -59,8 +59,8 @@ static json_t *s_exec_id(int exec)
 static json_t *s_stage_info(const ms_event_t *ev, bool done)
 {
     json_t *o = json_pack("{s:i, s:i, s:s, s:i}", "Stage ID", ev->stage,
-                          "Stage Attempt ID", 0, "Stage Name", ev->stage_name,
-                          "Number of Tasks", ev->ntasks);
+                          "Stage Attempt ID", ev->stage_attempt, "Stage Name",
+                          ev->stage_name, "Number of Tasks", ev->ntasks);
     json_object_set_new(o, done ? "Completion Time" : "Submission Time",
                         json_integer(ev->time_ms));
     return o;
@@ -99,7 +99,7 @@ static json_t *s_metrics(const ms_task_metrics_t *m)
 static json_t *s_task_end(const ms_event_t *ev)
 {
     json_t *o = json_pack("{s:i, s:i, s:s}", "Stage ID", ev->stage,
-                          "Stage Attempt ID", 0, "Task Type",
+                          "Stage Attempt ID", ev->stage_attempt, "Task Type",
                           strcmp(ev->stage_name, "map") == 0 ? "ShuffleMapTask"
                                                              : "ResultTask");
     json_object_set_new(
@@ -149,7 +149,7 @@ static json_t *s_build(const ms_event_t *ev)
                          s_stage_info(ev, ev->type == MS_EV_STAGE_COMPLETED));
     case MS_EV_TASK_START:
         return json_pack("{s:i, s:i, s:o}", "Stage ID", ev->stage,
-                         "Stage Attempt ID", 0, "Task Info",
+                         "Stage Attempt ID", ev->stage_attempt, "Task Info",
                          s_task_info(ev, false));
     case MS_EV_TASK_END:
         return s_task_end(ev);

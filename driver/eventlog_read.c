@@ -193,10 +193,9 @@ static int s_job_end(json_t *o, ms_event_t *ev, ms_task_metrics_t *m,
 
 static int s_stage_info(json_t *info, ms_event_t *ev, ms_error_t *err)
 {
-    int attempt;
     int64_t t;
     int rc = s_int(info, "Stage ID", &ev->stage, err);
-    if (rc == 0) rc = s_int(info, "Stage Attempt ID", &attempt, err);
+    if (rc == 0) rc = s_int(info, "Stage Attempt ID", &ev->stage_attempt, err);
     if (rc == 0) rc = s_str(info, "Stage Name", &ev->stage_name, err);
     if (rc == 0) rc = s_int(info, "Number of Tasks", &ev->ntasks, err);
     if (rc == 0)
@@ -236,10 +235,9 @@ static int s_task_info(json_t *info, ms_event_t *ev, bool *failed,
 static int s_task_common(json_t *o, ms_event_t *ev, bool *failed,
                          ms_error_t *err)
 {
-    int attempt;
     json_t *info;
     int rc = s_int(o, "Stage ID", &ev->stage, err);
-    if (rc == 0) rc = s_int(o, "Stage Attempt ID", &attempt, err);
+    if (rc == 0) rc = s_int(o, "Stage Attempt ID", &ev->stage_attempt, err);
     if (rc == 0) rc = s_obj(o, "Task Info", &info, err);
     if (rc == 0)
         rc = s_in(err, "Task Info", s_task_info(info, ev, failed, err));

@@ -38,7 +38,8 @@ typedef struct {
     /* tasks */
     int64_t task_id;
     int index, attempt;
-    int64_t launch_ms;   /* task start, or an executor's launch */
+    int stage_attempt; /* stage and task events: 0, then 1, 2 on resubmission */
+    int64_t launch_ms; /* task start, or an executor's launch */
     const char *failure; /* task end reason when !success */
     const ms_task_metrics_t *metrics;
     /* executors */

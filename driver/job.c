@@ -248,6 +248,7 @@ static void s_post_task(ms_job_run_t *job, ms_event_type_t type, int i,
     ms_event_t ev = {
         .type = type,
         .stage = job->stage_id,
+        .stage_attempt = job->stage_attempt[job->kind],
         .stage_name = s_kind_name(job->kind),
         .shuffle = job->kind == MS_TASK_MAP ? job->shuffle_id : -1,
         .task_id = t->task_id,
@@ -416,13 +417,18 @@ static int s_schedule(ms_job_run_t *job, ms_task_loc_t *locs)
 static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
                         ms_task_loc_t *locs, ms_error_t *err);
 
+/* A resubmission counts only the tasks it runs, as Spark's stage attempts
+ * do: the allocation manager sizes the backlog from it. */
 static void s_post_stage(ms_job_run_t *job, ms_event_type_t type)
 {
     ms_event_t ev = {.type = type,
                      .job = job->opts->index,
                      .stage = job->stage_id,
+                     .stage_attempt = job->stage_attempt[job->kind],
                      .stage_name = s_kind_name(job->kind),
-                     .ntasks = job->ntasks};
+                     .ntasks = type == MS_EV_STAGE_SUBMITTED
+                                   ? job->ntasks - job->done
+                                   : job->ntasks};
     ms_bus_post(&job->app->bus, &ev);
 }
 

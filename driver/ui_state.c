@@ -230,13 +230,16 @@ static int s_job_of_stage(ms_ui_state_t *self, int stage, int fallback)
 
 static void s_on_stage_submitted(ms_ui_state_t *self, const ms_event_t *ev)
 {
-    /* A resubmitted stage keeps its counts: only its missing tasks run. */
+    /* A resubmitted stage keeps its counts: only its missing tasks run,
+     * and its event counts only those. */
     ms_ui_stage_t *st = s_find_stage(self, ev->stage);
-    if (!st && !(st = s_new_stage(self))) return;
+    if (!st) {
+        if (!(st = s_new_stage(self))) return;
+        st->ntasks = ev->ntasks;
+    }
     st->id = ev->stage;
     st->job = s_job_of_stage(self, ev->stage, ev->job);
     ms_utf8_copy(st->name, sizeof st->name, ev->stage_name);
-    st->ntasks = ev->ntasks;
     st->submitted = ev->time_ms;
     st->completed = 0;
 }

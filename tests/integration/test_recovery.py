@@ -123,6 +123,13 @@ def corrupt_block_reruns_only_its_map(env):
     reduce_runs = collections.Counter(i for i, _ in successes(events, 1))
     check(sorted(reduce_runs.values()) == [1, 1, 1, 1],
           "each reduce partition should succeed once: %s" % reduce_runs)
+    again = [e["Stage Info"] for e in events
+             if e["Event"] == "SparkListenerStageSubmitted"
+             and e["Stage Info"]["Stage Attempt ID"] == 1]
+    check([(s["Stage ID"], s["Number of Tasks"]) for s in again][:1] ==
+          [(0, 1)] and [s["Stage ID"] for s in again] == [0, 1],
+          "resubmissions: %s (expected map stage attempt 1 with 1 task, "
+          "then reduce stage attempt 1)" % again)
 
 
 def _kill_during(env, stage_ready, sig=signal.SIGKILL, extra=None):
