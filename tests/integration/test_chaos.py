@@ -1,5 +1,6 @@
-"""Chaos: runs of a two-job application (two shuffles, four stages) while a
-killer SIGKILLs, by PID, a random executor or the shuffle server at random
+"""Chaos: runs of a two-job application (two shuffles, four stages; some
+with the shuffle service, some with dynamic allocation) while a killer
+SIGKILLs, by PID, a random executor or the shuffle server at random
 moments. Every run must end with the reference's results, or with exit 4
 only when a task really failed spark.task.maxFailures times; no process
 and no shuffle file of the run may remain. MS_CHAOS_SECONDS sets how long
@@ -117,6 +118,14 @@ def runs_survive_random_kills(env):
         if service:
             conf.update({"spark.shuffle.service.enabled": "true",
                          "spark.shuffle.service.port": str(mslib.free_port())})
+        if rng.random() < 0.3:
+            conf.update({"spark.dynamicAllocation.enabled": "true",
+                         "spark.dynamicAllocation.minExecutors": "1",
+                         "spark.dynamicAllocation.maxExecutors": "2",
+                         "spark.dynamicAllocation.schedulerBacklogTimeout":
+                         "50ms",
+                         "spark.dynamicAllocation.executorIdleTimeout":
+                         "300ms"})
         job, outs = jobs_file(env, path)
         run = env.start_job(job, conf=conf, output=False)
         killer = Killer(run, rng)
