@@ -326,11 +326,15 @@ static int s_distinct_add(ms_agg_table_t *self, int a, uint32_t g, int64_t *s,
     return 0;
 }
 
+/* *acc += v, or an error leaving *acc as it was (a wrapped value would
+ * later be packed as a state that no merge accepts). */
 static int s_add(int64_t *acc, int64_t v, ms_error_t *err)
 {
-    if (__builtin_add_overflow(*acc, v, acc))
+    int64_t sum;
+    if (__builtin_add_overflow(*acc, v, &sum))
         return ms_error_set(err, MS_ERR_OVERFLOW,
                             "integer sum exceeds the 64-bit range");
+    *acc = sum;
     return 0;
 }
 
@@ -347,7 +351,9 @@ static int s_fold(ms_agg_table_t *self, uint32_t g, int a, const ms_value_t *v,
     switch (agg->fn) {
     case MS_AGG_SUM:
     case MS_AGG_AVG:
-        s[1]++;
+        /* Merged partial counts can be near the limit (shuffle rows are
+         * untrusted): the count must not wrap either. */
+        if (s_add(&s[1], 1, err) < 0) return err->code;
         if (v->type != MS_TYPE_DOUBLE) return s_add(&s[0], v->i, err);
         double d;
         memcpy(&d, &s[0], 8);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/agg.h"
+#include "common/mp.h"
 #include "shuffle/block.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -60,17 +61,18 @@ static const ms_plan_t *s_plan(void)
     return plan;
 }
 
-/* Merges every row of raw[0..len) into t until one is refused. */
+/* Merges every row of raw[0..len) into t until one is refused, reading
+ * them as the reduce task does (sanity pre-check included: msgpack-c
+ * would allocate whatever a container claims). */
 static void s_merge_rows(ms_agg_table_t *t, const char *raw, size_t len)
 {
-    msgpack_unpacked up;
-    size_t off = 0;
+    ms_mp_seq_t seq;
+    msgpack_object row;
     ms_error_t err;
-    msgpack_unpacked_init(&up);
-    while (off < len &&
-           msgpack_unpack_next(&up, raw, len, &off) == MSGPACK_UNPACK_SUCCESS)
-        if (ms_agg_table_merge(t, &up.data, &err) < 0) break;
-    msgpack_unpacked_destroy(&up);
+    if (ms_mp_seq_init(&seq, raw, len))
+        while (ms_mp_seq_next(&seq, &row) == 1)
+            if (ms_agg_table_merge(t, &row, &err) < 0) break;
+    ms_mp_seq_destroy(&seq);
 }
 
 /* The table's own partials, in one partition, must merge into a fresh table

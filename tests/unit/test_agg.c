@@ -920,6 +920,39 @@ Test(agg, integer_sum_overflow_in_merge_is_an_error)
     ms_plan_destroy(&plan);
 }
 
+/* A row whose count would overflow is refused and leaves the group as it
+ * was: what the table packs afterwards still merges. */
+Test(agg, overflowing_partial_count_leaves_the_state_whole)
+{
+    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_DEC}};
+    ms_plan_t *plan = s_plan(0, NULL, 1, aggs);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    for (int r = 0; r < 2; r++) { /* [[sum, n]]: n 3, then INT64_MAX */
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_int64(&pk, 1170);
+        msgpack_pack_int64(&pk, r ? INT64_MAX : 3);
+    }
+    ms_agg_table_t *t = ms_agg_table_new(plan);
+    ms_error_t err = {0};
+    cr_assert_eq(s_merge_buf(t, sb.data, sb.size, &err), MS_ERR_OVERFLOW);
+    cr_assert_str_eq(s_global_row(t, plan), "11.70");
+    msgpack_sbuffer part;
+    msgpack_sbuffer_init(&part);
+    cr_assert_eq(ms_agg_table_pack_partials(t, &part, 1), 0);
+    ms_agg_table_t *again = ms_agg_table_new(plan);
+    cr_assert_eq(s_merge_buf(again, part.data, part.size, &err), 0, "%s",
+                 err.msg);
+    ms_agg_table_destroy(&again);
+    ms_agg_table_destroy(&t);
+    msgpack_sbuffer_destroy(&part);
+    msgpack_sbuffer_destroy(&sb);
+    ms_plan_destroy(&plan);
+}
+
 Test(agg, group_key_over_64k_is_an_input_error)
 {
     const int keys[] = {C_KEY};

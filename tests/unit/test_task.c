@@ -42,7 +42,7 @@ static ms_task_end_t s_task_end(void)
     ms_task_end_t e = {.task_id = 42,
                        .attempt = 3,
                        .status = MS_TASK_FETCH_FAILED,
-                       .metrics = {1, 2, 3, 4, 5, 6, 7, INT64_MAX},
+                       .metrics = {1, 2, 3, 4, 5, 6, 7, INT64_MAX, 8, 9},
                        .fetch_map = 9};
     snprintf(e.message, sizeof e.message, "fetch of map 9 failed: \"timeout\"");
     snprintf(e.fetch_endpoint, sizeof e.fetch_endpoint, "tcp://host:7337");
