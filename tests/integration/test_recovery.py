@@ -322,6 +322,15 @@ def logged_run(env, conf, expect=None):
     return res, read_log(log_dir), job, conf
 
 
+def with_service(service, conf):
+    """conf, with the driver's own shuffle server on a free port if
+    service."""
+    if not service:
+        return conf
+    return dict(conf, **{"spark.shuffle.service.enabled": "true",
+                         "spark.shuffle.service.port": str(mslib.free_port())})
+
+
 @test
 def failed_task_is_retried_on_another_executor(env):
     res, events, job, conf = logged_run(
@@ -365,12 +374,8 @@ def executor_killed_by_the_hook_after_n_tasks_is_replaced(env):
 @test
 def deleted_output_is_recomputed_alone(env):
     for service in (False, True):
-        extra = {"minispark.test.deleteOutput": "0:2"}
-        if service:
-            extra.update({"spark.shuffle.service.enabled": "true",
-                          "spark.shuffle.service.port":
-                          str(mslib.free_port())})
-        res, events, job, conf = logged_run(env, extra)
+        res, events, job, conf = logged_run(
+            env, with_service(service, {"minispark.test.deleteOutput": "0:2"}))
         expect_reference(res, job, conf)
         runs = collections.Counter(i for i, _ in successes(events, 0))
         check(runs[2] == 2 and all(n == 1 for i, n in runs.items()
@@ -386,12 +391,8 @@ def stalled_fetch_loses_the_output_it_waited_for(env):
     hang); with the service, which answers the driver's ping, the task just
     runs again. Either way the result is exact."""
     for service in (False, True):
-        extra = {"minispark.test.stallFetch": "1:2"}
-        if service:
-            extra.update({"spark.shuffle.service.enabled": "true",
-                          "spark.shuffle.service.port":
-                          str(mslib.free_port())})
-        res, events, job, conf = logged_run(env, extra)
+        res, events, job, conf = logged_run(
+            env, with_service(service, {"minispark.test.stallFetch": "1:2"}))
         expect_reference(res, job, conf)
         ends = task_ends(events, 1, 2)
         check(len(ends) == 2 and
