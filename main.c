@@ -9,6 +9,7 @@
 #include "driver/report.h"
 #include "executor/executor.h"
 #include "shuffle/server.h"
+#include "worker/worker.h"
 
 #define MS_VERSION "0.1.0"
 
@@ -20,6 +21,8 @@ static const struct {
     {"run", ms_driver_main, "run a job file (driver, executors, shuffle)"},
     {"shuffle-server", ms_shuffle_server_main,
      "serve shuffle files of this host (external shuffle service)"},
+    {"worker", ms_worker_main,
+     "start executors on this host for drivers (LAN mode, workers://)"},
     {"gen", ms_gen_main, "generate the synthetic events CSV"},
     {"bench", ms_bench_main,
      "time the data path in-process (bench scan FILE | bench shuffle)"},

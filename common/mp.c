@@ -143,6 +143,18 @@ char *ms_mp_strdup(const msgpack_object *o)
     return s;
 }
 
+bool ms_mp_str(const msgpack_object *o, char *dst, size_t size)
+{
+    uint32_t len = o->type == MSGPACK_OBJECT_STR ? o->via.str.size : 0;
+    /* An empty string may have no pointer at all. */
+    if (o->type != MSGPACK_OBJECT_STR || len >= size ||
+        (len && memchr(o->via.str.ptr, '\0', len)))
+        return false;
+    if (len) memcpy(dst, o->via.str.ptr, len);
+    dst[len] = '\0';
+    return true;
+}
+
 bool ms_mp_array(const msgpack_object *o, int n, const msgpack_object **items,
                  uint32_t *count)
 {

@@ -50,6 +50,9 @@ bool ms_mp_bytes(const msgpack_object *o, const char **p, uint32_t *len);
 /* NUL-terminated malloc'ed copy of a string (no embedded NULs); NULL on a
  * type error or out of memory. */
 char *ms_mp_strdup(const msgpack_object *o);
+/* Copies a string that fits dst with its terminator and holds no NUL;
+ * false (dst untouched) otherwise. */
+bool ms_mp_str(const msgpack_object *o, char *dst, size_t size);
 /* Array with exactly n elements (n < 0: any), giving its items. */
 bool ms_mp_array(const msgpack_object *o, int n, const msgpack_object **items,
                  uint32_t *count);

@@ -28,15 +28,31 @@ typedef enum {
     MS_MSG_STOP = 13,
     MS_MSG_REMOVE_SHUFFLE = 14, /* app, shuffle: delete its map outputs */
     /* shuffle client <-> shuffle server */
-    MS_MSG_FETCH = 20,  /* req_id, app, shuffle, partition, [map ids] */
-    MS_MSG_BLOCKS = 21, /* req_id, status, message; then one frame a block */
-    MS_MSG_PING = 22,
+    MS_MSG_FETCH = 20,      /* req_id, app, shuffle, partition, [map ids] */
+    MS_MSG_BLOCKS = 21,     /* req_id, status, message, index of the failed
+                               block; then one frame a block */
+    MS_MSG_PING = 22,       /* [] or [app], which registers app */
     MS_MSG_PONG = 23,       /* dir */
     MS_MSG_REMOVE_APP = 24, /* app */
     MS_MSG_REMOVED = 25,    /* files removed */
     MS_MSG_APP_ALIVE = 26,  /* app: its driver is alive (no reply) */
     /* and MS_MSG_REMOVE_SHUFFLE (app, shuffle), answered with REMOVED */
+    /* driver -> worker (the driver's DEALER, one per worker) */
+    MS_MSG_WORKER_HELLO = 30, /* app: heartbeat, answered with WORKER_STATE */
+    MS_MSG_EXEC_LAUNCH = 31,  /* app, exec, cores, driver ep, heartbeat ms,
+                                 host, use the shuffle service (bool) */
+    MS_MSG_EXEC_KILL = 32,    /* exec (-1: all of this driver's), signal */
+    /* worker -> driver */
+    MS_MSG_WORKER_STATE = 33, /* cores, free cores, shuffle endpoint or "" */
+    MS_MSG_EXEC_STATE = 34,   /* exec, state (ms_exec_state_t), pid, wait
+                                 status, message, dir, free cores */
 } ms_msg_type_t;
+
+typedef enum {
+    MS_EXEC_STARTED = 0,
+    MS_EXEC_FAILED = 1, /* never started: message says why */
+    MS_EXEC_EXITED = 2, /* wait status says how */
+} ms_exec_state_t;
 
 typedef struct {
     msgpack_sbuffer sb;

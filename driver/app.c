@@ -1,8 +1,11 @@
 /* Application lifecycle and the driver's event loop. */
 #include "driver/app.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +15,12 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/auth.h"
+#include "common/launcher.h"
 #include "common/mp.h"
 #include "common/proto.h"
 #include "driver/console.h"
 #include "driver/job.h"
-#include "driver/launcher.h"
 #include "shuffle/client.h"
 #include "shuffle/files.h"
 
@@ -49,12 +53,18 @@ void ms_app_install_signals(void)
     sigaction(SIGCHLD, &sa, NULL);
 }
 
-/* Polls the router and the wake-up pipe; drains the pipe. */
+#define S_MAX_POLLED_WORKERS 62
+
+/* Polls the router, the wake-up pipe and the workers; drains the pipe. */
 static int s_poll(ms_app_t *app, int64_t timeout_ms)
 {
-    zmq_pollitem_t items[] = {{app->router, 0, ZMQ_POLLIN, 0},
-                              {NULL, s_wake[0], ZMQ_POLLIN, 0}};
-    int rc = zmq_poll(items, s_wake[0] >= 0 ? 2 : 1, (long)timeout_ms);
+    zmq_pollitem_t items[2 + S_MAX_POLLED_WORKERS] = {
+        {app->router, 0, ZMQ_POLLIN, 0}, {NULL, s_wake[0], ZMQ_POLLIN, 0}};
+    int n = 2;
+    for (int i = 0; i < app->nworkers && i < S_MAX_POLLED_WORKERS; i++)
+        items[n++] = (zmq_pollitem_t){app->workers[i].sock, 0, ZMQ_POLLIN, 0};
+    if (s_wake[0] < 0) items[1].fd = -1;
+    int rc = zmq_poll(items, n, (long)timeout_ms);
     if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) {
         char buf[64];
         while (read(s_wake[0], buf, sizeof buf) > 0) {
@@ -70,6 +80,8 @@ static int s_master(ms_app_t *app, ms_error_t *err)
 {
     const char *m = ms_conf_get(app->conf, "spark.master");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (m && strncmp(m, "workers://", 10) == 0)
+        return ms_app_connect_workers(app, m, err);
     if (!m || strcmp(m, "local[*]") == 0) {
         app->max_local = cpus > 0 ? (int)cpus : 1;
         return 0;
@@ -83,7 +95,8 @@ static int s_master(ms_app_t *app, ms_error_t *err)
     if (n < 1 || n > 4096 || strcmp(end, "]") != 0)
         return ms_error_set(err, MS_ERR_USAGE,
                             "invalid value '%s' for spark.master: expected "
-                            "local, local[N] or local[*]",
+                            "local, local[N], local[*] or "
+                            "workers://HOST:PORT[,HOST:PORT...]",
                             m);
     app->max_local = (int)n;
     return 0;
@@ -106,6 +119,9 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
     if (rc == 0)
         rc = ms_conf_duration_ms(c, "spark.network.timeout", 1000, 120000,
                                  &app->network_timeout_ms, err);
+    if (rc == 0)
+        rc = ms_conf_duration_ms(c, "spark.worker.timeout", 1000, 60000,
+                                 &app->worker_timeout_ms, err);
     if (rc == 0)
         rc = ms_conf_duration_ms(c, "minispark.executor.registrationTimeout",
                                  1000, 30000, &app->register_timeout_ms, err);
@@ -177,8 +193,8 @@ static int64_t s_clock(void *arg)
 static int s_settings(ms_app_t *app, ms_error_t *err)
 {
     bool dynamic;
-    int rc = s_master(app, err);
-    if (rc == 0) rc = s_read_settings(app, err);
+    int rc = s_read_settings(app, err);
+    if (rc == 0) rc = s_master(app, err);
     if (rc == 0)
         rc = ms_conf_bool(app->conf, "spark.dynamicAllocation.enabled", false,
                           &dynamic, err);
@@ -224,8 +240,8 @@ int ms_app_max_slots(const ms_app_t *app)
 
 static int s_start_service(ms_app_t *app, ms_error_t *err)
 {
-    if (ms_shuffle_ping(app->zctx, app->service_ep, 500, app->service_dir,
-                        sizeof app->service_dir) == 0)
+    if (ms_shuffle_ping(app->zctx, app->service_ep, app->app_id, 500,
+                        app->service_dir, sizeof app->service_dir) == 0)
         return 0;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/minispark-shuffle-%s", app->local_dir,
@@ -238,8 +254,8 @@ static int s_start_service(ms_app_t *app, ms_error_t *err)
         return err->code;
     }
     for (int i = 0; i < 50; i++) {
-        if (ms_shuffle_ping(app->zctx, app->service_ep, 100, app->service_dir,
-                            sizeof app->service_dir) == 0)
+        if (ms_shuffle_ping(app->zctx, app->service_ep, app->app_id, 100,
+                            app->service_dir, sizeof app->service_dir) == 0)
             return 0;
         int status;
         if (ms_reap(app->service_pid, false, &status) == 1) {
@@ -287,7 +303,8 @@ static int s_check_service(ms_app_t *app, ms_error_t *err)
 int ms_app_revive_service(ms_app_t *app, ms_error_t *err)
 {
     char dir[sizeof app->service_dir];
-    if (ms_shuffle_ping(app->zctx, app->service_ep, 1000, dir, sizeof dir) == 0)
+    if (ms_shuffle_ping(app->zctx, app->service_ep, app->app_id, 1000, dir,
+                        sizeof dir) == 0)
         return 0;
     if (app->service_pid <= 0)
         return ms_error_set(err, MS_ERR_FETCH,
@@ -323,11 +340,15 @@ static void s_on_register(ms_app_t *app, int i, const ms_msg_t *m)
     char endpoint[256];
     if (ex->registered || m->nf != 5 ||
         !ms_mp_int(&m->f[0], ex->id, ex->id, &id) ||
-        !ms_mp_int(&m->f[1], ex->pid, ex->pid, &pid) ||
+        /* A worker's executor may register before the worker's report
+         * of its PID arrives. */
+        !ms_mp_int(&m->f[1], ex->worker < 0 ? ex->pid : 1,
+                   ex->worker < 0 ? ex->pid : INT32_MAX, &pid) ||
         !ms_mp_int(&m->f[3], 1, 1024, &cores) ||
         !ms_mp_bytes(&m->f[4], &ep, &len) || len == 0 || len >= sizeof endpoint)
         return;
     snprintf(endpoint, sizeof endpoint, "%.*s", (int)len, ep);
+    ex->pid = (pid_t)pid;
     ms_app_on_register(app, i, endpoint, (int)cores);
 }
 
@@ -398,7 +419,7 @@ static void s_publish_gauges(ms_app_t *app)
  * its cleanup). One-way: nothing waits for an answer. */
 static void s_say_alive(ms_app_t *app, int64_t now)
 {
-    if (!app->service || now < app->next_alive_ms) return;
+    if (!app->service || app->nworkers || now < app->next_alive_ms) return;
     app->next_alive_ms = now + app->heartbeat_ms;
     if (!app->service_sock) {
         int linger = 0, hwm = 4, never = 0;
@@ -435,7 +456,8 @@ static int s_tick(ms_app_t *app, ms_error_t *err)
         app->next_tick_ms = now + MS_APP_TICK_MS;
     }
     s_say_alive(app, now);
-    int rc = ms_app_reconcile(app, err);
+    int rc = ms_app_tick_workers(app, now, err);
+    if (rc == 0) rc = ms_app_reconcile(app, err);
     s_publish_gauges(app);
     return rc;
 }
@@ -452,6 +474,9 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
         int64_t to_tick = s_next_wake(app) - ms_clock_now_ms();
         if (to_tick < timeout_ms) timeout_ms = to_tick > 0 ? to_tick : 0;
     }
+    /* Hellos to workers and APP_ALIVE are due every heartbeat. */
+    if ((app->service || app->nworkers) && timeout_ms > app->heartbeat_ms)
+        timeout_ms = app->heartbeat_ms;
     rc = s_poll(app, timeout_ms);
     if (rc < 0 && errno != EINTR)
         return ms_error_set(err, MS_ERR_IO, "poll: %s", zmq_strerror(errno));
@@ -462,6 +487,7 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
         s_on_message(app, frames, n);
         ms_frames_close(frames, n);
     }
+    if ((rc = ms_app_drain_workers(app, err)) < 0) return rc;
     ms_console_progress(app);
     if (s_interrupted)
         return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
@@ -472,18 +498,85 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
 /* ---- start and stop
  * ----------------------------------------------------------- */
 
+/* Where executors reach the driver. Local executors are children on this
+ * machine: loopback. Executors on workers need an address they can reach:
+ * spark.driver.host, else loopback when every worker is on loopback, else
+ * (as Spark's Utils.findLocalInetAddress) the first non-loopback IPv4
+ * address of an interface that is up. */
+static bool s_workers_on_loopback(const ms_app_t *app)
+{
+    bool loopback = true;
+    for (int i = 0; i < app->nworkers; i++)
+        loopback &= strncmp(app->workers[i].host, "127.", 4) == 0 ||
+                    strcmp(app->workers[i].host, "localhost") == 0;
+    return loopback;
+}
+
+static int s_driver_host(ms_app_t *app, char *host, size_t size,
+                         ms_error_t *err)
+{
+    const char *set = ms_conf_get(app->conf, "spark.driver.host");
+    if (!app->nworkers || (!set && s_workers_on_loopback(app))) {
+        snprintf(host, size, "127.0.0.1");
+        return 0;
+    }
+    if (set) {
+        snprintf(host, size, "%s", set);
+        return 0;
+    }
+    struct ifaddrs *ifs, *i;
+    if (getifaddrs(&ifs) < 0)
+        return ms_error_set(err, MS_ERR_IO, "getifaddrs: %s", strerror(errno));
+    host[0] = '\0';
+    for (i = ifs; i && !host[0]; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+            (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK))
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+                      host, (socklen_t)size);
+    freeifaddrs(ifs);
+    if (!host[0])
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "no address for executors to reach the driver: "
+                            "set spark.driver.host");
+    if (!app->quiet)
+        fprintf(stderr,
+                "minispark: spark.driver.host not set; executors reach the "
+                "driver at %s\n",
+                host);
+    return 0;
+}
+
 static int s_bind(ms_app_t *app, ms_error_t *err)
 {
     int linger = 0;
-    size_t len = sizeof app->endpoint;
-    app->zctx = zmq_ctx_new();
-    app->router = app->zctx ? zmq_socket(app->zctx, ZMQ_ROUTER) : NULL;
+    int64_t port;
+    char host[256], bind[300];
+    int rc =
+        ms_conf_int(app->conf, "spark.driver.port", 0, 0, 65535, &port, err);
+    if (rc == 0) rc = s_driver_host(app, host, sizeof host, err);
+    if (rc < 0) return rc;
+    const char *addr = ms_conf_get(app->conf, "spark.driver.bindAddress");
+    if (!addr || !app->nworkers) addr = host;
+    if (port)
+        snprintf(bind, sizeof bind, "tcp://%s:%d", addr, (int)port);
+    else
+        snprintf(bind, sizeof bind, "tcp://%s:*", addr);
+    app->router = zmq_socket(app->zctx, ZMQ_ROUTER);
     if (!app->router) return ms_error_set(err, MS_ERR_NOMEM, "zmq socket");
     zmq_setsockopt(app->router, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_bind(app->router, "tcp://127.0.0.1:*") < 0)
-        return ms_error_set(err, MS_ERR_IO, "driver cannot bind: %s",
+    if ((rc = ms_auth_server(app->router, err)) < 0 ||
+        (rc = ms_auth_guard(app->zctx, app->router, "driver", err)) < 0)
+        return rc;
+    if (zmq_bind(app->router, bind) < 0)
+        return ms_error_set(err, MS_ERR_IO, "driver cannot bind %s: %s", bind,
                             zmq_strerror(errno));
-    zmq_getsockopt(app->router, ZMQ_LAST_ENDPOINT, app->endpoint, &len);
+    /* The port the system chose, at the address executors use. */
+    char last[300];
+    size_t len = sizeof last;
+    zmq_getsockopt(app->router, ZMQ_LAST_ENDPOINT, last, &len);
+    const char *colon = strrchr(last, ':');
+    snprintf(app->endpoint, sizeof app->endpoint, "tcp://%s%s", host,
+             colon ? colon : ":0");
     return 0;
 }
 
@@ -577,8 +670,16 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
     app->tty = isatty(STDERR_FILENO);
     app->start_ms = ms_clock_now_ms();
     s_app_id(app);
-    int rc = s_settings(app, err);
+    int rc = ms_auth_conf(conf, err);
     if (rc < 0) return rc;
+    if (!(app->zctx = zmq_ctx_new()))
+        return ms_error_set(err, MS_ERR_NOMEM, "zmq context");
+    if ((rc = s_settings(app, err)) < 0) return rc;
+    if (!s_workers_on_loopback(app) && !ms_auth_enabled() && !quiet)
+        fprintf(stderr,
+                "minispark: warning: spark.authenticate is off: the cluster "
+                "is open to anyone who can reach the driver and the "
+                "workers\n");
     if (app->alloc)
         ms_bus_subscribe(&app->bus, ms_alloc_manager_listener, app->alloc);
     ms_bus_subscribe(&app->bus, ms_console_listener, app);
@@ -594,8 +695,10 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
     snprintf(app->app_dir, sizeof app->app_dir, "%s/minispark-%s",
              app->local_dir, app->app_id);
     if ((rc = s_bind(app, err)) < 0) return rc;
-    if (app->service && (rc = s_start_service(app, err)) < 0) return rc;
-    if (!app->service && mkdir(app->app_dir, 0755) < 0 && errno != EEXIST)
+    if (app->service && !app->nworkers && (rc = s_start_service(app, err)) < 0)
+        return rc;
+    if (!app->service && !app->nworkers && mkdir(app->app_dir, 0755) < 0 &&
+        errno != EEXIST)
         return ms_error_set(err, MS_ERR_IO, "cannot create %s: %s",
                             app->app_dir, strerror(errno));
     return ms_app_reconcile(app, err);
@@ -604,7 +707,9 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
 void ms_app_remove_shuffle(ms_app_t *app, int shuffle)
 {
     int removed;
-    if (app->service) {
+    if (app->service && app->nworkers) {
+        ms_app_remove_remote(app, shuffle);
+    } else if (app->service) {
         ms_shuffle_remove_shuffle_remote(app->zctx, app->service_ep,
                                          app->app_id, shuffle, 2000, &removed);
     } else {
@@ -633,7 +738,12 @@ void ms_app_stop(ms_app_t *app, bool ok)
 {
     (void)ok;
     ms_app_stop_all_execs(app);
-    if (app->service) {
+    if (app->nworkers) {
+        /* Executors on workers remove their own files (the worker those
+         * of executors that died); the shuffle servers are asked. */
+        if (app->service) ms_app_remove_remote(app, -1);
+        ms_app_close_workers(app);
+    } else if (app->service) {
         int removed = 0;
         if (app->zctx && app->service_dir[0])
             ms_shuffle_remove_app_remote(app->zctx, app->service_ep,
@@ -662,6 +772,9 @@ void ms_app_free(ms_app_t *app)
     ms_alloc_manager_destroy(&app->alloc);
     ms_ui_state_destroy(&app->ui);
     free(app->execs);
+    free(app->workers);
+    app->workers = NULL;
+    app->nworkers = 0;
     app->execs = NULL;
     app->nexecs = app->cap = 0;
 }

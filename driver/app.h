@@ -22,11 +22,13 @@
 
 typedef struct {
     int id;
-    pid_t pid;
+    int worker; /* index in app->workers, or -1: a child of the driver */
+    pid_t pid;  /* on the worker's host when remote */
     bool registered, alive, stopping;
     bool lost; /* stopping because it went silent: its work is redone */
     int cores, running;
     char ident[32];
+    char host[256];     /* where it runs */
     char endpoint[256]; /* where its map outputs are served */
     char dir[4096];     /* where it writes map outputs */
     char stop_reason[320];
@@ -43,6 +45,18 @@ typedef struct {
 
 struct ms_job_run;
 
+/* A `minispark worker` agent of a workers:// master (driver/workers.c). */
+typedef struct {
+    char endpoint[256]; /* as the master names it: tcp://HOST:PORT */
+    char host[256];
+    void *sock;       /* DEALER: hellos, launches, kills */
+    void *alive_sock; /* DEALER to its shuffle server: APP_ALIVE */
+    bool answered, lost;
+    int cores, free_cores, inflight;
+    char shuffle[256]; /* its host's shuffle server, "" if none */
+    int64_t last_seen_ms, next_hello_ms, next_alive_ms;
+} ms_worker_t;
+
 typedef struct ms_app {
     const ms_conf_t *conf;
     bool quiet, tty;
@@ -55,7 +69,10 @@ typedef struct ms_app {
     ms_ui_state_t *ui;
     ms_webui_t *webui;
     int64_t ui_linger_ms; /* keep the UI up this long after the last job */
-    /* executors */
+    /* executors, and the workers that run them (none: local master) */
+    ms_worker_t *workers;
+    int nworkers;
+    int64_t worker_timeout_ms;
     ms_exec_t *execs;
     int nexecs, cap;
     int static_target, max_local, cores_per_exec;
@@ -140,5 +157,32 @@ void ms_app_on_register(ms_app_t *app, int exec, const char *endpoint,
 void ms_app_stop_all_execs(ms_app_t *app);
 ms_exec_t *ms_app_exec_by_id(ms_app_t *app, int id, int *index);
 void ms_app_send_simple(ms_app_t *app, ms_exec_t *ex, int type);
+/* An executor has ended (how: "exited with code 1", ...); a lost one is
+ * replaced and its work redone; a launch that never registered counts
+ * toward spark.executor.maxNumFailures (MS_ERR_FAILED past it). */
+int ms_app_exec_ended(ms_app_t *app, int exec, const char *how,
+                      ms_error_t *err);
+/* SIGTERM or SIGKILL to an executor, by PID, here or through its worker. */
+void ms_app_signal_exec(ms_app_t *app, int exec, int sig);
+
+/* ---- workers (driver/workers.c) ------------------------------------------ */
+
+/* Connects to the workers of a workers:// master and waits for their
+ * first answer; sets the capacity (app->max_local) from their cores. */
+int ms_app_connect_workers(ms_app_t *app, const char *master, ms_error_t *err);
+/* Asks the least loaded worker with room to start ex; MS_ERR_NOTFOUND when
+ * none has room now. */
+int ms_app_launch_remote(ms_app_t *app, ms_exec_t *ex, ms_error_t *err);
+/* Hellos every heartbeat interval, APP_ALIVE to their shuffle servers, and
+ * a worker silent past spark.worker.timeout is lost with its executors
+ * and the map outputs its host serves. */
+int ms_app_tick_workers(ms_app_t *app, int64_t now, ms_error_t *err);
+/* Handles what the workers sent (non-blocking). */
+int ms_app_drain_workers(ms_app_t *app, ms_error_t *err);
+/* Deletes the application's (or one shuffle's, shuffle >= 0) files on
+ * every worker's shuffle server. */
+void ms_app_remove_remote(ms_app_t *app, int shuffle);
+/* Kills whatever executors of ours the workers still run; closes. */
+void ms_app_close_workers(ms_app_t *app);
 
 #endif

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/launcher.h"
 #include "common/mp.h"
 #include "common/proto.h"
 #include "driver/app.h"
 #include "driver/job.h"
-#include "driver/launcher.h"
 
 #define S_BACKOFF_MAX_MS 30000
 
@@ -115,7 +115,9 @@ static ms_exec_t *s_new_exec(ms_app_t *app, ms_error_t *err)
     ms_exec_t *ex = &app->execs[app->nexecs];
     memset(ex, 0, sizeof *ex);
     ex->id = app->nexecs + 1;
+    ex->worker = -1;
     snprintf(ex->ident, sizeof ex->ident, "exec-%d", ex->id);
+    snprintf(ex->host, sizeof ex->host, "127.0.0.1");
     if (app->service)
         snprintf(ex->dir, sizeof ex->dir, "%s", app->service_dir);
     else
@@ -124,11 +126,9 @@ static ms_exec_t *s_new_exec(ms_app_t *app, ms_error_t *err)
     return ex;
 }
 
-static int s_launch(ms_app_t *app, int have, ms_error_t *err)
+static int s_launch_local(ms_app_t *app, ms_exec_t *ex, ms_error_t *err)
 {
-    ms_exec_t *ex = s_new_exec(app, err);
-    if (!ex) return err->code;
-    char id[16], cores[16], hb[32], why[160];
+    char id[16], cores[16], hb[32];
     snprintf(id, sizeof id, "%d", ex->id);
     snprintf(cores, sizeof cores, "%d", app->cores_per_exec);
     snprintf(hb, sizeof hb, "%lld", (long long)app->heartbeat_ms);
@@ -142,7 +142,19 @@ static int s_launch(ms_app_t *app, int have, ms_error_t *err)
         argv[14] = app->service_ep;
     }
     ex->pid = ms_launch_self(argv, false, err);
-    if (ex->pid < 0) return err->code;
+    return ex->pid < 0 ? err->code : 0;
+}
+
+/* 1 when no worker has room for another executor now. */
+static int s_launch(ms_app_t *app, int have, ms_error_t *err)
+{
+    ms_exec_t *ex = s_new_exec(app, err);
+    if (!ex) return err->code;
+    char why[160];
+    int rc = app->nworkers ? ms_app_launch_remote(app, ex, err)
+                           : s_launch_local(app, ex, err);
+    if (rc == MS_ERR_NOTFOUND) return 1;
+    if (rc < 0) return rc;
     ex->alive = true;
     ex->launched_ms = ex->last_seen_ms = ms_clock_now_ms();
     ex->launched_wall_ms = ms_clock_wall_ms();
@@ -167,7 +179,7 @@ static void s_cancel_launches(ms_app_t *app, int excess)
         ex->stopping = true;
         snprintf(ex->stop_reason, sizeof ex->stop_reason,
                  "launch cancelled: target lowered to %d", ms_app_target(app));
-        kill(ex->pid, SIGTERM);
+        ms_app_signal_exec(app, i, SIGTERM);
         snprintf(why, sizeof why, "cancel executor %d: %s", ex->id,
                  ex->stop_reason);
         s_decision(app, "cancel", ex->id, why);
@@ -183,6 +195,7 @@ int ms_app_reconcile(ms_app_t *app, ms_error_t *err)
     while (have < target && ms_clock_now_ms() >= app->next_launch_ms) {
         int rc = s_launch(app, have, err);
         if (rc < 0) return rc;
+        if (rc == 1) break;
         have++;
     }
     if (have > target) s_cancel_launches(app, have - target);
@@ -205,7 +218,7 @@ void ms_app_on_register(ms_app_t *app, int i, const char *endpoint, int cores)
     ms_app_send_simple(app, ex, MS_MSG_REGISTERED);
     ms_event_t ev = {.type = MS_EV_EXECUTOR_ADDED,
                      .exec = ex->id,
-                     .host = "127.0.0.1",
+                     .host = ex->host,
                      .cores = cores,
                      .launch_ms = ex->launched_wall_ms};
     ms_bus_post(&app->bus, &ev);
@@ -241,13 +254,12 @@ static int s_launch_failed(ms_app_t *app, ms_exec_t *ex, const char *why,
                         app->launch_failures, ex->id, why);
 }
 
-static int s_on_exit(ms_app_t *app, int i, int status, ms_error_t *err)
+int ms_app_exec_ended(ms_app_t *app, int i, const char *why, ms_error_t *err)
 {
     ms_exec_t *ex = &app->execs[i];
-    char why[160], reason[512];
+    char reason[800];
     ex->alive = false;
     ex->ended_ms = ms_clock_now_ms();
-    ms_describe_exit(status, why, sizeof why);
     bool lost = !ex->stopping || ex->lost;
     if (ex->registered) {
         if (lost && ex->lost)
@@ -271,13 +283,21 @@ static int s_on_exit(ms_app_t *app, int i, int status, ms_error_t *err)
     return 0;
 }
 
+static int s_on_exit(ms_app_t *app, int i, int status, ms_error_t *err)
+{
+    char how[160];
+    ms_describe_exit(status, how, sizeof how);
+    return ms_app_exec_ended(app, i, how, err);
+}
+
 int ms_app_check_execs(ms_app_t *app, ms_error_t *err)
 {
     int64_t now = ms_clock_now_ms();
     for (int i = 0; i < app->nexecs; i++) {
         ms_exec_t *ex = &app->execs[i];
         int status, rc;
-        if (ex->alive && ms_reap(ex->pid, false, &status) == 1 &&
+        if (ex->alive && ex->worker < 0 &&
+            ms_reap(ex->pid, false, &status) == 1 &&
             (rc = s_on_exit(app, i, status, err)) < 0)
             return rc;
         if (!ex->alive || ex->stopping) continue;
@@ -288,7 +308,7 @@ int ms_app_check_execs(ms_app_t *app, ms_error_t *err)
                      (double)app->register_timeout_ms / 1000.0);
             ex->stopping = true;
             snprintf(ex->stop_reason, sizeof ex->stop_reason, "%s", why);
-            kill(ex->pid, SIGKILL);
+            ms_app_signal_exec(app, i, SIGKILL);
             if ((rc = s_launch_failed(app, ex, why, err)) < 0) return rc;
         } else if (ex->registered &&
                    app->network_timeout_ms != MS_CONF_INFINITE &&
@@ -299,7 +319,7 @@ int ms_app_check_execs(ms_app_t *app, ms_error_t *err)
             snprintf(ex->stop_reason, sizeof ex->stop_reason,
                      "no heartbeat for %lld ms",
                      (long long)(now - ex->last_seen_ms));
-            kill(ex->pid, SIGKILL);
+            ms_app_signal_exec(app, i, SIGKILL);
         }
     }
     return 0;
@@ -315,7 +335,7 @@ void ms_app_stop_all_execs(ms_app_t *app)
         if (!ex->stopping && ex->registered)
             ms_app_send_simple(app, ex, MS_MSG_STOP);
         else if (!ex->registered)
-            kill(ex->pid, SIGTERM);
+            ms_app_signal_exec(app, i, SIGTERM);
         if (!ex->stopping)
             snprintf(ex->stop_reason, sizeof ex->stop_reason,
                      "application finished");
@@ -324,6 +344,7 @@ void ms_app_stop_all_execs(ms_app_t *app)
     int64_t deadline = ms_clock_now_ms() + 3000;
     ms_error_t err;
     for (;;) {
+        ms_app_drain_workers(app, &err);
         ms_app_check_execs(app, &err);
         if (!ms_app_alive_execs(app) || ms_clock_now_ms() >= deadline) break;
         zmq_poll(NULL, 0, 20);
@@ -331,6 +352,11 @@ void ms_app_stop_all_execs(ms_app_t *app)
     for (int i = 0; i < app->nexecs; i++) {
         ms_exec_t *ex = &app->execs[i];
         if (!ex->alive) continue;
+        if (ex->worker >= 0) {
+            /* Its worker kills it when closed (ms_app_close_workers). */
+            ms_app_exec_ended(app, i, "no exit report from its worker", &err);
+            continue;
+        }
         int status = ms_stop_child(ex->pid, 0);
         s_on_exit(app, i, status, &err);
     }

@@ -206,9 +206,10 @@ static void s_on_failure(ms_job_run_t *job, int i, int exec,
         /* Not the task's fault: it runs again once the output is back,
          * and the attempt does not count toward spark.task.maxFailures. */
         t->state = S_PENDING;
-        if (e->fetch_unreachable && job->app->service) {
+        if (e->fetch_unreachable && job->app->service && !job->app->nworkers) {
             /* The service's files outlive it: bring it back and fetch
-             * again; what is really gone then fails as missing. */
+             * again; what is really gone then fails as missing. (A
+             * worker's host that does not answer has lost its outputs.) */
             ms_error_t serr = {0};
             if (ms_app_revive_service(job->app, &serr) < 0)
                 s_fail(job, serr.code, "%s: %s", serr.msg, i);
@@ -229,14 +230,16 @@ static void s_on_failure(ms_job_run_t *job, int i, int exec,
     t->state = S_PENDING;
     t->last_failed_exec = exec;
     t->failures++;
+    const ms_exec_t *ex = &job->app->execs[exec];
     fprintf(stderr,
             "minispark: stage %d (%s) task %d attempt %d failed on "
-            "executor %d: %s\n",
-            job->stage_id, s_kind_name(job->kind), i, t->attempts - 1,
-            job->app->execs[exec].id, e->message);
+            "executor %d (host %s): %s\n",
+            job->stage_id, s_kind_name(job->kind), i, t->attempts - 1, ex->id,
+            ex->host, e->message);
     if (t->failures >= job->app->max_failures) {
-        snprintf(detail, sizeof detail, "failed %d times; last cause: %s",
-                 t->failures, e->message);
+        snprintf(detail, sizeof detail,
+                 "failed %d times; last cause: %s (on host %s)", t->failures,
+                 e->message, ex->host);
         s_fail(job, MS_ERR_FAILED, "%s %s", detail, i);
     }
 }
@@ -256,7 +259,7 @@ static void s_post_task(ms_job_run_t *job, ms_event_type_t type, int i,
         .attempt = t->attempts - 1,
         .launch_ms = t->launch_wall_ms,
         .exec = job->app->execs[t->exec].id,
-        .host = "127.0.0.1",
+        .host = job->app->execs[t->exec].host,
         .success = !e || e->status == MS_TASK_OK,
         .failure = e ? e->message : NULL,
         .metrics = e ? &e->metrics : NULL,
@@ -328,6 +331,21 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
                 "minispark: %d map outputs of shuffle %d lost with executor "
                 "%d; their maps run again\n",
                 lost, job->shuffle_id, job->app->execs[exec].id);
+}
+
+void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
+                            const char *why)
+{
+    int lost = 0;
+    for (int m = 0; m < job->nsplits; m++)
+        if (job->map_exec[m] >= 0 &&
+            strcmp(job->app->execs[job->map_exec[m]].endpoint, endpoint) == 0)
+            lost += s_lose_output(job, m, job->epoch, why);
+    if (lost)
+        fprintf(stderr,
+                "minispark: %d map outputs of shuffle %d served by %s lost; "
+                "their maps run again\n",
+                lost, job->shuffle_id, endpoint);
 }
 
 /* ---- running a stage
@@ -540,8 +558,7 @@ static int s_delete_hook(ms_job_run_t *job, ms_error_t *err)
         return ms_error_set(err, MS_ERR_USAGE,
                             "minispark.test.deleteOutput: expected S:M");
     if (s != job->shuffle_id || m < 0 || m >= job->nsplits) return 0;
-    const char *dir = job->app->service ? job->app->service_dir
-                                        : job->app->execs[job->map_exec[m]].dir;
+    const char *dir = job->app->execs[job->map_exec[m]].dir;
     char path[4200];
     for (int i = 0; i < 2; i++) {
         ms_shuffle_path(path, sizeof path, dir, job->app->app_id, s, m,

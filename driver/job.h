@@ -27,6 +27,10 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
                         const void *rows, size_t len);
 /* An executor died: its running tasks are lost. */
 void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why);
+/* The server at endpoint (a lost worker's host) no longer serves the map
+ * outputs registered there: their maps run again. */
+void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
+                            const char *why);
 /* Fills the stage part of the console's live line. */
 struct ms_console_line;
 void ms_job_progress(const ms_job_run_t *job, struct ms_console_line *line);

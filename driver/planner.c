@@ -217,7 +217,11 @@ int ms_planner_build(const ms_job_spec_t *spec, int query,
     plan->codec = opts->codec;
     plan->zlib_level = opts->zlib_level;
     plan->agg_memory = opts->agg_memory;
-    int rc = (plan->input_path = strdup(spec->input_path)) ? 0 : MS_ERR_NOMEM;
+    /* Absolute: executors on workers run in other folders, and the input
+     * must be at the same path on every host. */
+    plan->input_path = realpath(spec->input_path, NULL);
+    if (!plan->input_path) plan->input_path = strdup(spec->input_path);
+    int rc = plan->input_path ? 0 : MS_ERR_NOMEM;
     if (rc == 0) rc = s_filters(&c, q);
     if (rc == 0) rc = s_keys(&c, q);
     if (rc == 0) rc = s_aggs(&c, q);

@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
+#include "common/conf.h"
 #include "common/fsutil.h"
 #include "common/mp.h"
 #include "common/plan.h"
@@ -29,6 +32,7 @@
 typedef struct {
     const char *driver, *app, *dir, *shuffle_endpoint, *host;
     int id, cores;
+    pid_t parent; /* a worker's executor dies with it */
     int64_t heartbeat_ms;
 } s_args_t;
 
@@ -241,6 +245,7 @@ static int s_parse_args(int argc, char **argv, s_args_t *a)
         {"heartbeat-ms", required_argument, 0, 'h'},
         {"shuffle-endpoint", required_argument, 0, 's'},
         {"host", required_argument, 0, 'H'},
+        {"parent-pid", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
     *a = (s_args_t){
         .id = -1, .cores = 1, .heartbeat_ms = 1000, .host = "127.0.0.1"};
@@ -272,6 +277,9 @@ static int s_parse_args(int argc, char **argv, s_args_t *a)
         case 'H':
             a->host = optarg;
             break;
+        case 'P':
+            a->parent = (pid_t)atoi(optarg);
+            break;
         default:
             return -1;
         }
@@ -287,10 +295,21 @@ static int s_setup(s_executor_t *ex)
     int linger = 0;
     char ident[32], ep[300];
     ms_error_t err = {0};
+    /* Killed with the worker that started it, as Spark's WorkerWatcher
+     * ends an executor whose worker is gone: executors of a lost worker
+     * must not keep running unseen. A parent that died before this line
+     * is seen by the check that follows. */
+    if (ex->args.parent &&
+        (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != ex->args.parent))
+        return -1;
     ex->zctx = zmq_ctx_new();
     ex->dealer = zmq_socket(ex->zctx, ZMQ_DEALER);
     ex->results = zmq_socket(ex->zctx, ZMQ_PULL);
     if (!ex->dealer || !ex->results) return -1;
+    if (ms_auth_client(ex->dealer, &err) < 0) {
+        fprintf(stderr, "executor %d: %s\n", ex->args.id, err.msg);
+        return -1;
+    }
     snprintf(ident, sizeof ident, "exec-%d", ex->args.id);
     zmq_setsockopt(ex->dealer, ZMQ_ROUTING_ID, ident, strlen(ident));
     zmq_setsockopt(ex->dealer, ZMQ_LINGER, &linger, sizeof linger);
@@ -353,6 +372,16 @@ int ms_executor_main(int argc, char **argv)
     /* Ctrl-C reaches the whole process group; the driver decides. */
     signal(SIGINT, SIG_IGN);
     int rc = 1;
+    ms_error_t err = {0};
+    ms_conf_t *conf = ms_conf_new();
+    /* The secret comes from the environment its launcher set. */
+    if (!conf || ms_auth_conf(conf, &err) < 0) {
+        fprintf(stderr, "executor %d: %s\n", ex.args.id,
+                conf ? err.msg : "out of memory");
+        ms_conf_destroy(&conf);
+        return 1;
+    }
+    ms_conf_destroy(&conf);
     if (s_setup(&ex) == 0) {
         s_send_simple(&ex, MS_MSG_REGISTER);
         rc = s_loop(&ex);

@@ -6,7 +6,8 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev zlib1g-dev
-libjansson-dev libxxhash-dev libdeflate-dev liblz4-dev libmicrohttpd-dev libcriterion-dev python3"
+libjansson-dev libxxhash-dev libdeflate-dev liblz4-dev libmicrohttpd-dev libsodium-dev
+libcriterion-dev python3"
 [ "${1:-}" = test ] && PKGS="$PKGS chromium clang-format git"
 # bench/compare.mjs runs DuckDB from the npm registry under Node.js.
 [ "${1:-}" = bench ] && ! command -v node >/dev/null && PKGS="$PKGS nodejs npm"

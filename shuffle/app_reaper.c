@@ -14,6 +14,7 @@
 typedef struct {
     char id[MS_APP_ID_MAX];
     int64_t seen_ms;
+    bool registered;
 } s_app_t;
 
 struct ms_app_reaper {
@@ -46,7 +47,7 @@ void ms_app_reaper_destroy(ms_app_reaper_t **self_p)
     *self_p = NULL;
 }
 
-static s_app_t *s_find(ms_app_reaper_t *self, const char *app)
+static s_app_t *s_find(const ms_app_reaper_t *self, const char *app)
 {
     for (int i = 0; i < self->napps; i++)
         if (strcmp(self->apps[i].id, app) == 0) return &self->apps[i];
@@ -76,6 +77,21 @@ void ms_app_reaper_seen(ms_app_reaper_t *self, const char *app, int64_t now_ms)
 {
     s_app_t *a = s_entry(self, app, now_ms);
     if (a) a->seen_ms = now_ms;
+}
+
+void ms_app_reaper_register(ms_app_reaper_t *self, const char *app,
+                            int64_t now_ms)
+{
+    s_app_t *a = s_entry(self, app, now_ms);
+    if (!a) return;
+    a->seen_ms = now_ms;
+    a->registered = true;
+}
+
+bool ms_app_reaper_registered(const ms_app_reaper_t *self, const char *app)
+{
+    const s_app_t *a = s_find(self, app);
+    return a && a->registered;
 }
 
 /* Notes every application that has files in the directory. */

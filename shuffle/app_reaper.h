@@ -7,6 +7,7 @@
 #ifndef MS_APP_REAPER_H
 #define MS_APP_REAPER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -20,6 +21,12 @@ void ms_app_reaper_destroy(ms_app_reaper_t **self_p);
 
 /* app (a valid application id) was heard from at now_ms. */
 void ms_app_reaper_seen(ms_app_reaper_t *self, const char *app, int64_t now_ms);
+
+/* Its driver said so (APP_ALIVE, or a ping naming it): the service serves
+ * only the files of registered applications. */
+void ms_app_reaper_register(ms_app_reaper_t *self, const char *app,
+                            int64_t now_ms);
+bool ms_app_reaper_registered(const ms_app_reaper_t *self, const char *app);
 
 /* At most once a second: looks for applications with files, and deletes
  * the files of those silent for the timeout, saying so on the log. Returns

@@ -6,12 +6,15 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/auth.h"
 #include "common/mp.h"
 #include "common/proto.h"
 
-/* Sends b and waits for one reply of type want; the caller frees *m. */
+/* Sends b and waits for one reply of type want, which take reads while
+ * the received frame (that its strings point into) is still open. */
 static int s_call(void *zctx, const char *endpoint, ms_msg_builder_t *b,
-                  int want, int timeout_ms, ms_msg_t *m)
+                  int want, int timeout_ms,
+                  int (*take)(const ms_msg_t *m, void *arg), void *arg)
 {
     int linger = 0, rc = MS_ERR_TIMEOUT;
     void *sock = zmq_socket(zctx, ZMQ_DEALER);
@@ -21,19 +24,20 @@ static int s_call(void *zctx, const char *endpoint, ms_msg_builder_t *b,
     }
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    if (zmq_connect(sock, endpoint) < 0 ||
+    if (ms_auth_client(sock, NULL) < 0 || zmq_connect(sock, endpoint) < 0 ||
         ms_msg_send(sock, NULL, 0, b, NULL, NULL, 0) < 0) {
         zmq_close(sock);
         return MS_ERR_IO;
     }
     zmq_msg_t frames[2];
     int n;
+    ms_msg_t m;
     if (ms_frames_recv(sock, frames, 2, &n, 0) == 0) {
-        rc = ms_msg_parse(m, zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
-                          NULL);
-        if (rc == 0 && (m->type != want || m->nf != 1)) {
-            ms_msg_free(m);
-            rc = MS_ERR_PROTO;
+        rc = ms_msg_parse(&m, zmq_msg_data(&frames[0]),
+                          zmq_msg_size(&frames[0]), NULL);
+        if (rc == 0) {
+            rc = m.type == want && m.nf == 1 ? take(&m, arg) : MS_ERR_PROTO;
+            ms_msg_free(&m);
         }
         ms_frames_close(frames, n);
     }
@@ -41,45 +45,47 @@ static int s_call(void *zctx, const char *endpoint, ms_msg_builder_t *b,
     return rc;
 }
 
-int ms_shuffle_ping(void *zctx, const char *endpoint, int timeout_ms, char *dir,
-                    size_t dir_size)
+typedef struct {
+    char *dir;
+    size_t size;
+} s_dir_t;
+
+static int s_take_dir(const ms_msg_t *m, void *arg)
 {
-    ms_msg_builder_t b;
-    ms_msg_t m;
+    s_dir_t *d = arg;
     const char *p;
     uint32_t len;
-    ms_msg_begin(&b, MS_MSG_PING, 0);
-    int rc = s_call(zctx, endpoint, &b, MS_MSG_PONG, timeout_ms, &m);
-    if (rc < 0) return rc;
-    if (!ms_mp_bytes(&m.f[0], &p, &len) || len >= dir_size)
-        rc = MS_ERR_PROTO;
-    else
-        snprintf(dir, dir_size, "%.*s", (int)len, p);
-    ms_msg_free(&m);
-    return rc;
+    if (!ms_mp_bytes(&m->f[0], &p, &len) || len >= d->size) return MS_ERR_PROTO;
+    snprintf(d->dir, d->size, "%.*s", (int)len, p);
+    return 0;
 }
 
-static int s_removed(ms_msg_t *m, int *removed)
+int ms_shuffle_ping(void *zctx, const char *endpoint, const char *app,
+                    int timeout_ms, char *dir, size_t dir_size)
+{
+    ms_msg_builder_t b;
+    s_dir_t d = {dir, dir_size};
+    ms_msg_begin(&b, MS_MSG_PING, app ? 1 : 0);
+    if (app) ms_mp_pack_str(&b.pk, app);
+    return s_call(zctx, endpoint, &b, MS_MSG_PONG, timeout_ms, s_take_dir, &d);
+}
+
+static int s_take_removed(const ms_msg_t *m, void *arg)
 {
     int64_t n;
-    int rc = 0;
-    if (!ms_mp_int(&m->f[0], INT32_MIN, INT32_MAX, &n) || n < 0)
-        rc = MS_ERR_PROTO;
-    else
-        *removed = (int)n;
-    ms_msg_free(m);
-    return rc;
+    if (!ms_mp_int(&m->f[0], 0, INT32_MAX, &n)) return MS_ERR_PROTO;
+    *(int *)arg = (int)n;
+    return 0;
 }
 
 int ms_shuffle_remove_app_remote(void *zctx, const char *endpoint,
                                  const char *app, int timeout_ms, int *removed)
 {
     ms_msg_builder_t b;
-    ms_msg_t m;
     ms_msg_begin(&b, MS_MSG_REMOVE_APP, 1);
     ms_mp_pack_str(&b.pk, app);
-    int rc = s_call(zctx, endpoint, &b, MS_MSG_REMOVED, timeout_ms, &m);
-    return rc < 0 ? rc : s_removed(&m, removed);
+    return s_call(zctx, endpoint, &b, MS_MSG_REMOVED, timeout_ms,
+                  s_take_removed, removed);
 }
 
 int ms_shuffle_remove_shuffle_remote(void *zctx, const char *endpoint,
@@ -87,10 +93,9 @@ int ms_shuffle_remove_shuffle_remote(void *zctx, const char *endpoint,
                                      int timeout_ms, int *removed)
 {
     ms_msg_builder_t b;
-    ms_msg_t m;
     ms_msg_begin(&b, MS_MSG_REMOVE_SHUFFLE, 2);
     ms_mp_pack_str(&b.pk, app);
     msgpack_pack_int(&b.pk, shuffle);
-    int rc = s_call(zctx, endpoint, &b, MS_MSG_REMOVED, timeout_ms, &m);
-    return rc < 0 ? rc : s_removed(&m, removed);
+    return s_call(zctx, endpoint, &b, MS_MSG_REMOVED, timeout_ms,
+                  s_take_removed, removed);
 }

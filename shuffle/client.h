@@ -8,9 +8,11 @@
 
 #include "common/err.h"
 
-/* 0 and the server's directory when it answered; MS_ERR_TIMEOUT if not. */
-int ms_shuffle_ping(void *zctx, const char *endpoint, int timeout_ms, char *dir,
-                    size_t dir_size);
+/* 0 and the server's directory when it answered; MS_ERR_TIMEOUT if not.
+ * A driver names its application (app), which registers it there; others
+ * pass NULL. */
+int ms_shuffle_ping(void *zctx, const char *endpoint, const char *app,
+                    int timeout_ms, char *dir, size_t dir_size);
 
 /* 0 and the number of files removed; MS_ERR_TIMEOUT if no answer. */
 int ms_shuffle_remove_app_remote(void *zctx, const char *endpoint,

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/mp.h"
 #include "common/proto.h"
@@ -112,7 +113,9 @@ static int s_send_requests(void *zctx, s_peer_t *p, const char *app,
         return MS_ERR_IO;
     zmq_setsockopt(p->monitor, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_connect(p->monitor, mon) < 0) return MS_ERR_IO;
-    if (zmq_connect(p->sock, p->endpoint) < 0) return MS_ERR_IO;
+    if (ms_auth_client(p->sock, NULL) < 0 ||
+        zmq_connect(p->sock, p->endpoint) < 0)
+        return MS_ERR_IO;
     p->batch = (p->nmaps + S_SPLIT - 1) / S_SPLIT;
     if (p->batch > S_BATCH) p->batch = S_BATCH;
     for (int off = 0; off < p->nmaps; off += p->batch) {
@@ -146,7 +149,7 @@ typedef struct {
 static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
 {
     ms_msg_t m;
-    int64_t req, status;
+    int64_t req, status, index;
     const char *text;
     uint32_t tlen;
     char why[512];
@@ -154,16 +157,18 @@ static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
     if (n < 1 || ms_msg_parse(&m, zmq_msg_data(&frames[0]),
                               zmq_msg_size(&frames[0]), NULL) < 0)
         return s_fail(k->fail, k->err, first, p->endpoint, "malformed reply");
-    int ok = m.type == MS_MSG_BLOCKS && m.nf == 3 &&
+    int ok = m.type == MS_MSG_BLOCKS && m.nf == 4 &&
              ms_mp_int(&m.f[0], 0, p->nmaps - 1, &req) && req % p->batch == 0 &&
              !p->answered[req] && ms_mp_int(&m.f[1], INT32_MIN, 0, &status) &&
-             ms_mp_bytes(&m.f[2], &text, &tlen);
+             ms_mp_bytes(&m.f[2], &text, &tlen) &&
+             ms_mp_int(&m.f[3], 0, p->batch - 1, &index);
     snprintf(why, sizeof why, "%.*s", ok ? (int)tlen : 0, ok ? text : "");
     ms_msg_free(&m);
     if (!ok) return s_fail(k->fail, k->err, first, p->endpoint, "bad reply");
     int batch = p->nmaps - (int)req < p->batch ? p->nmaps - (int)req : p->batch;
-    if (status < 0 || n - 1 != batch)
-        return s_fail(k->fail, k->err, p->maps[req], p->endpoint,
+    if (status < 0 || n - 1 != batch || index >= batch)
+        return s_fail(k->fail, k->err,
+                      p->maps[req + (index < batch ? index : 0)], p->endpoint,
                       status < 0 ? why : "wrong number of blocks");
     p->answered[req] = 1;
     for (int i = 0; i < batch; i++) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/mp.h"
 #include "common/proto.h"
@@ -54,6 +55,13 @@ int ms_shuffle_server_new(ms_shuffle_server_t **out, void *zctx,
     self->sock = zmq_socket(zctx, ZMQ_ROUTER);
     if (!self->dir || !self->sock) goto fail_nomem;
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* Requests are small: a peer sending more is dropped before anything
+     * is allocated for it. */
+    int64_t most = MS_PROTO_MAX_BODY;
+    zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &most, sizeof most);
+    if (ms_auth_server(self->sock, err) < 0 ||
+        ms_auth_guard(zctx, self->sock, "shuffle server", err) < 0)
+        goto fail;
     if (zmq_bind(self->sock, endpoint) < 0) {
         ms_error_set(err, MS_ERR_IO, "shuffle server cannot bind %s: %s",
                      endpoint, zmq_strerror(errno));
@@ -174,14 +182,18 @@ static int s_send_frame(void *sock, s_block_t *b, int more)
     return 0;
 }
 
+/* BLOCKS [req, status, text, index]: index is the block of the request
+ * that failed, so that the fetcher blames the right map output. */
 static int s_reply_status(ms_shuffle_server_t *self, zmq_msg_t *id, int64_t req,
-                          int status, const char *text, int more)
+                          int status, const char *text, uint32_t index,
+                          int more)
 {
     ms_msg_builder_t b;
-    ms_msg_begin(&b, MS_MSG_BLOCKS, 3);
+    ms_msg_begin(&b, MS_MSG_BLOCKS, 4);
     msgpack_pack_int64(&b.pk, req);
     msgpack_pack_int(&b.pk, status);
     ms_mp_pack_str(&b.pk, text);
+    msgpack_pack_uint32(&b.pk, index);
     zmq_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
     int rc = zmq_send(self->sock, b.sb.data, b.sb.size, more ? ZMQ_SNDMORE : 0);
     ms_msg_builder_free(&b);
@@ -226,19 +238,27 @@ static int s_on_fetch(ms_shuffle_server_t *self, zmq_msg_t *id,
     ms_error_t err = {0};
     if (s_parse_fetch(m, &f) < 0)
         return s_reply_status(self, id, 0, MS_ERR_PROTO,
-                              "malformed fetch request", 0);
+                              "malformed fetch request", 0, 0);
+    /* A standalone service serves registered applications only. */
+    if (self->reaper && !ms_app_reaper_registered(self->reaper, f.app)) {
+        snprintf(err.msg, sizeof err.msg,
+                 "application %s is not registered with this shuffle service",
+                 f.app);
+        return s_reply_status(self, id, f.req, MS_ERR_NOTFOUND, err.msg, 0, 0);
+    }
     s_seen(self, f.app); /* its executors fetch: the application lives */
     s_block_t *blocks = calloc(f.nmaps ? f.nmaps : 1, sizeof *blocks);
     int rc = blocks ? 0 : MS_ERR_NOMEM;
-    for (uint32_t i = 0; rc == 0 && i < f.nmaps; i++)
-        rc = s_load_block(self, f.app, (int)f.shuffle, (int)f.maps[i].via.u64,
-                          (int)f.partition, &blocks[i], &err);
+    uint32_t at = 0; /* the block being loaded */
+    for (; rc == 0 && at < f.nmaps; at++)
+        rc = s_load_block(self, f.app, (int)f.shuffle, (int)f.maps[at].via.u64,
+                          (int)f.partition, &blocks[at], &err);
     if (rc < 0) {
         for (uint32_t i = 0; blocks && i < f.nmaps; i++)
             if (blocks[i].data) s_free_block(blocks[i].data, blocks[i].hint);
-        s_reply_status(self, id, f.req, rc, err.msg, 0);
+        s_reply_status(self, id, f.req, rc, err.msg, at ? at - 1 : 0, 0);
     } else {
-        s_reply_status(self, id, f.req, 0, "", f.nmaps > 0);
+        s_reply_status(self, id, f.req, 0, "", 0, f.nmaps > 0);
         for (uint32_t i = 0; i < f.nmaps; i++)
             s_send_frame(self->sock, &blocks[i], i + 1 < f.nmaps);
     }
@@ -246,10 +266,25 @@ static int s_on_fetch(ms_shuffle_server_t *self, zmq_msg_t *id,
     return 0;
 }
 
+/* Reads [app] into buf (MS_APP_ID_MAX): false unless a valid id. */
+static bool s_app_field(const ms_msg_t *m, char *buf)
+{
+    return m->nf >= 1 && ms_mp_str(&m->f[0], buf, MS_APP_ID_MAX) &&
+           ms_shuffle_valid_app_id(buf);
+}
+
+static void s_register(ms_shuffle_server_t *self, const ms_msg_t *m)
+{
+    char app[MS_APP_ID_MAX];
+    if (self->reaper && s_app_field(m, app))
+        ms_app_reaper_register(self->reaper, app, ms_clock_now_ms());
+}
+
+/* PING [] or PING [app], which also registers app. */
 static int s_on_ping(ms_shuffle_server_t *self, zmq_msg_t *id,
                      const ms_msg_t *m)
 {
-    (void)m;
+    s_register(self, m);
     ms_msg_builder_t b;
     ms_msg_begin(&b, MS_MSG_PONG, 1);
     ms_mp_pack_str(&b.pk, self->dir);
@@ -283,15 +318,7 @@ static int s_on_alive(ms_shuffle_server_t *self, zmq_msg_t *id,
                       const ms_msg_t *m)
 {
     (void)id;
-    const char *app;
-    uint32_t len;
-    char buf[MS_APP_ID_MAX];
-    if (m->nf == 1 && ms_mp_bytes(&m->f[0], &app, &len) && len < sizeof buf &&
-        !memchr(app, 0, len)) {
-        memcpy(buf, app, len);
-        buf[len] = 0;
-        if (ms_shuffle_valid_app_id(buf)) s_seen(self, buf);
-    }
+    if (m->nf == 1) s_register(self, m);
     return 0;
 }
 
@@ -314,7 +341,7 @@ static void s_dispatch(ms_shuffle_server_t *self, zmq_msg_t *frames, int n)
                                zmq_msg_size(&frames[1]), NULL) < 0) {
         if (n >= 1)
             s_reply_status(self, &frames[0], 0, MS_ERR_PROTO,
-                           "malformed message", 0);
+                           "malformed message", 0, 0);
         return;
     }
     size_t i;
@@ -324,7 +351,7 @@ static void s_dispatch(ms_shuffle_server_t *self, zmq_msg_t *frames, int n)
         s_handlers[i].fn(self, &frames[0], &m);
     else
         s_reply_status(self, &frames[0], 0, MS_ERR_PROTO,
-                       "unknown message type", 0);
+                       "unknown message type", 0, 0);
     ms_msg_free(&m);
 }
 

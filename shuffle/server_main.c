@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/auth.h"
 #include "common/conf.h"
 #include "common/fsutil.h"
 #include "shuffle/server.h"
@@ -21,7 +22,9 @@ static const char s_usage[] =
     "spark.shuffle.service.port (7337); DIR defaults to\n"
     "<spark.local.dir>/minispark-shuffle-PORT. The files of an application\n"
     "whose driver has not been heard from for minispark.shuffle.appTimeout\n"
-    "(120s; 'infinity' keeps them) are deleted.\n";
+    "(120s; 'infinity' keeps them) are deleted. With spark.authenticate=true\n"
+    "(and spark.authenticate.secret or spark.authenticate.secret.file) only\n"
+    "peers with the secret are served, over encrypted connections.\n";
 
 static volatile sig_atomic_t s_stop;
 
@@ -63,7 +66,8 @@ int ms_shuffle_server_main(int argc, char **argv)
         ms_conf_int(conf, "spark.shuffle.service.port", 7337, 1, 65535, &port,
                     &err) < 0 ||
         ms_conf_duration_ms(conf, "minispark.shuffle.appTimeout", 1000, 120000,
-                            &app_timeout, &err) < 0)
+                            &app_timeout, &err) < 0 ||
+        ms_auth_conf(conf, &err) < 0)
         goto usage;
     char bind_buf[64], dir_buf[4200];
     const char *local = ms_conf_get(conf, "spark.local.dir");
@@ -86,12 +90,16 @@ int ms_shuffle_server_main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     ms_shuffle_server_t *server = NULL;
     if (ms_shuffle_server_new(&server, zctx, bind, dir, &err) < 0 ||
-        (app_timeout != MS_CONF_INFINITE &&
-         ms_shuffle_server_reap_apps(server, app_timeout, stderr) < 0 &&
+        (ms_shuffle_server_reap_apps(server, app_timeout, stderr) < 0 &&
          ms_error_set(&err, MS_ERR_NOMEM, "out of memory") < 0)) {
         fprintf(stderr, "minispark shuffle-server: %s\n", err.msg);
         rc = 4;
     } else {
+        if (!ms_auth_enabled() && strncmp(bind, "tcp://127.", 10) != 0)
+            fprintf(stderr,
+                    "minispark shuffle-server: warning: spark.authenticate is "
+                    "off: anyone who can reach %s can read shuffle data\n",
+                    bind);
         printf("minispark shuffle-server: serving %s on %s\n", dir,
                ms_shuffle_server_endpoint(server));
         fflush(stdout);

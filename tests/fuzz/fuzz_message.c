@@ -1,8 +1,9 @@
-/* libFuzzer harness for the control messages an executor and a driver
- * receive: the envelope, then the launch (and the plan inside it) or the
- * task-end report; the bytes are also tried as a packed plan directly. Any
- * bytes must give a value or an error, never a crash, a leak or a read past
- * the buffer, and a plan that decodes must re-encode to one that decodes. */
+/* libFuzzer harness for the control messages an executor, a driver and a
+ * worker receive: the envelope, then the launch (and the plan inside it),
+ * the task-end report or a driver <-> worker message; the bytes are also tried
+ * as a packed plan directly. Any bytes must give a value or an error, never a
+ * crash, a leak or a read past the buffer, and a plan that decodes must
+ * re-encode to one that decodes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "common/plan.h"
 #include "common/proto.h"
 #include "common/task.h"
+#include "common/worker_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,6 +59,27 @@ static void s_check_task_end(const ms_msg_t *m)
         __builtin_trap();
 }
 
+/* A decoded string always ends inside its buffer. */
+#define S_TERMINATED(s) (strnlen((s), sizeof(s)) < sizeof(s))
+
+static void s_check_worker(const ms_msg_t *m)
+{
+    ms_exec_launch_t l;
+    ms_exec_report_t r;
+    ms_worker_state_t st;
+    if (ms_exec_launch_unpack(m, &l, NULL) == 0 &&
+        (!S_TERMINATED(l.app) || !S_TERMINATED(l.driver) ||
+         !S_TERMINATED(l.host) || l.cores < 1))
+        __builtin_trap();
+    if (ms_exec_report_unpack(m, &r, NULL) == 0 &&
+        (!S_TERMINATED(r.message) || !S_TERMINATED(r.dir) ||
+         r.state > MS_EXEC_EXITED))
+        __builtin_trap();
+    if (ms_worker_state_unpack(m, &st, NULL) == 0 &&
+        (!S_TERMINATED(st.shuffle) || st.free_cores > st.cores))
+        __builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ms_msg_t m;
@@ -66,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s_check_launch(&m);
         else if (m.type == MS_MSG_TASK_END)
             s_check_task_end(&m);
+        else
+            s_check_worker(&m);
         ms_msg_free(&m);
     }
     s_check_plan((const char *)data, size);

@@ -32,6 +32,10 @@ class TestFailure(AssertionError):
     pass
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here; it is reported, not failed."""
+
+
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
@@ -59,7 +63,7 @@ def main():
     binary = os.path.abspath(sys.argv[1])
     filters = sys.argv[2:]
     env = Env(binary)
-    passed = failed = 0
+    passed = failed = skipped = 0
     try:
         for fn in _tests:
             if filters and not any(f in fn.__name__ for f in filters):
@@ -71,6 +75,10 @@ def main():
                 passed += 1
                 print("PASS %s (%.1fs)" % (fn.__name__, time.monotonic() - t0),
                       flush=True)
+            except Skip as e:
+                env.reap_all(fail=False)
+                skipped += 1
+                print("SKIP %s: %s" % (fn.__name__, e), flush=True)
             except Exception as e:  # noqa: BLE001 - report and go on
                 env.reap_all(fail=False)
                 failed += 1
@@ -81,7 +89,8 @@ def main():
                     flush=True)
     finally:
         env.close()
-    print("%d passed, %d failed" % (passed, failed), flush=True)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped),
+          flush=True)
     sys.exit(1 if failed else 0)
 
 

@@ -1,5 +1,5 @@
 /* Starting our own binary in another role, and reaping. */
-#include "driver/launcher.h"
+#include "common/launcher.h"
 
 #include <errno.h>
 #include <fcntl.h>

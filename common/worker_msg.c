@@ -1,0 +1,103 @@
+/* Codecs of the driver <-> worker messages. Every field is checked for
+ * type and range; a string that does not fit is an error, never cut. */
+#include "common/worker_msg.h"
+
+#include <string.h>
+
+#include "common/mp.h"
+
+#define S_MAX_CORES 4096
+
+void ms_exec_launch_pack(const ms_exec_launch_t *l, ms_msg_builder_t *b)
+{
+    ms_msg_begin(b, MS_MSG_EXEC_LAUNCH, 7);
+    ms_mp_pack_str(&b->pk, l->app);
+    msgpack_pack_int(&b->pk, l->exec);
+    msgpack_pack_int(&b->pk, l->cores);
+    ms_mp_pack_str(&b->pk, l->driver);
+    msgpack_pack_int64(&b->pk, l->heartbeat_ms);
+    ms_mp_pack_str(&b->pk, l->host);
+    if (l->service)
+        msgpack_pack_true(&b->pk);
+    else
+        msgpack_pack_false(&b->pk);
+}
+
+int ms_exec_launch_unpack(const ms_msg_t *m, ms_exec_launch_t *l,
+                          ms_error_t *err)
+{
+    const msgpack_object *f = m->f;
+    int64_t exec, cores;
+    memset(l, 0, sizeof *l);
+    if (m->type != MS_MSG_EXEC_LAUNCH || m->nf != 7 ||
+        !ms_mp_str(&f[0], l->app, sizeof l->app) ||
+        !ms_mp_int(&f[1], 0, INT32_MAX, &exec) ||
+        !ms_mp_int(&f[2], 1, S_MAX_CORES, &cores) ||
+        !ms_mp_str(&f[3], l->driver, sizeof l->driver) ||
+        !ms_mp_int(&f[4], 1, INT32_MAX, &l->heartbeat_ms) ||
+        !ms_mp_str(&f[5], l->host, sizeof l->host) ||
+        !ms_mp_bool(&f[6], &l->service))
+        return ms_error_set(err, MS_ERR_PROTO, "malformed executor launch");
+    l->exec = (int)exec;
+    l->cores = (int)cores;
+    return 0;
+}
+
+void ms_exec_report_pack(const ms_exec_report_t *r, ms_msg_builder_t *b)
+{
+    ms_msg_begin(b, MS_MSG_EXEC_STATE, 7);
+    msgpack_pack_int(&b->pk, r->exec);
+    msgpack_pack_int(&b->pk, (int)r->state);
+    msgpack_pack_int(&b->pk, r->pid);
+    msgpack_pack_int(&b->pk, r->status);
+    ms_mp_pack_str(&b->pk, r->message);
+    ms_mp_pack_str(&b->pk, r->dir);
+    msgpack_pack_int(&b->pk, r->free_cores);
+}
+
+int ms_exec_report_unpack(const ms_msg_t *m, ms_exec_report_t *r,
+                          ms_error_t *err)
+{
+    const msgpack_object *f = m->f;
+    int64_t exec, state, pid, status, free_cores;
+    memset(r, 0, sizeof *r);
+    if (m->type != MS_MSG_EXEC_STATE || m->nf != 7 ||
+        !ms_mp_int(&f[0], 0, INT32_MAX, &exec) ||
+        !ms_mp_int(&f[1], MS_EXEC_STARTED, MS_EXEC_EXITED, &state) ||
+        !ms_mp_int(&f[2], 0, INT32_MAX, &pid) ||
+        !ms_mp_int(&f[3], INT32_MIN, INT32_MAX, &status) ||
+        !ms_mp_str(&f[4], r->message, sizeof r->message) ||
+        !ms_mp_str(&f[5], r->dir, sizeof r->dir) ||
+        !ms_mp_int(&f[6], 0, S_MAX_CORES, &free_cores))
+        return ms_error_set(err, MS_ERR_PROTO, "malformed executor report");
+    r->exec = (int)exec;
+    r->state = (ms_exec_state_t)state;
+    r->pid = (int)pid;
+    r->status = (int)status;
+    r->free_cores = (int)free_cores;
+    return 0;
+}
+
+void ms_worker_state_pack(const ms_worker_state_t *s, ms_msg_builder_t *b)
+{
+    ms_msg_begin(b, MS_MSG_WORKER_STATE, 3);
+    msgpack_pack_int(&b->pk, s->cores);
+    msgpack_pack_int(&b->pk, s->free_cores);
+    ms_mp_pack_str(&b->pk, s->shuffle);
+}
+
+int ms_worker_state_unpack(const ms_msg_t *m, ms_worker_state_t *s,
+                           ms_error_t *err)
+{
+    const msgpack_object *f = m->f;
+    int64_t cores, free_cores;
+    memset(s, 0, sizeof *s);
+    if (m->type != MS_MSG_WORKER_STATE || m->nf != 3 ||
+        !ms_mp_int(&f[0], 1, S_MAX_CORES, &cores) ||
+        !ms_mp_int(&f[1], 0, cores, &free_cores) ||
+        !ms_mp_str(&f[2], s->shuffle, sizeof s->shuffle))
+        return ms_error_set(err, MS_ERR_PROTO, "malformed worker state");
+    s->cores = (int)cores;
+    s->free_cores = (int)free_cores;
+    return 0;
+}

@@ -1,0 +1,382 @@
+/* The driver's side of a workers:// master: one DEALER per worker agent
+ * (its routing id the application id, so the worker knows whose executors
+ * are whose across reconnects), hellos every heartbeat interval that the
+ * workers answer with their free cores, launches on the least loaded
+ * worker, and the loss of a worker that stops answering. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/auth.h"
+#include "common/clock.h"
+#include "common/mp.h"
+#include "common/proto.h"
+#include "common/worker_msg.h"
+#include "driver/app.h"
+#include "driver/job.h"
+#include "shuffle/client.h"
+
+#define S_CONNECT_WAIT_MS 10000
+
+/* "HOST:PORT" -> w->host, w->endpoint; false if it is not that. */
+static bool s_parse_one(const char *item, size_t len, ms_worker_t *w)
+{
+    const char *colon = memrchr(item, ':', len);
+    size_t hlen = colon ? (size_t)(colon - item) : 0;
+    char port[8];
+    if (!colon || hlen == 0 || hlen >= sizeof w->host || len - hlen - 1 == 0 ||
+        len - hlen - 1 >= sizeof port)
+        return false;
+    for (size_t i = 0; i < hlen; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789.-_",
+                    item[i]))
+            return false;
+    memcpy(port, colon + 1, len - hlen - 1);
+    port[len - hlen - 1] = '\0';
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (*end || p < 1 || p > 65535) return false;
+    snprintf(w->host, sizeof w->host, "%.*s", (int)hlen, item);
+    snprintf(w->endpoint, sizeof w->endpoint, "tcp://%s:%ld", w->host, p);
+    return true;
+}
+
+static int s_parse(ms_app_t *app, const char *master, ms_error_t *err)
+{
+    const char *list = master + strlen("workers://");
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        ms_worker_t w;
+        memset(&w, 0, sizeof w);
+        if (!s_parse_one(p, len, &w))
+            return ms_error_set(err, MS_ERR_USAGE,
+                                "invalid value '%s' for spark.master: expected "
+                                "workers://HOST:PORT[,HOST:PORT...]",
+                                master);
+        ms_worker_t *ws =
+            realloc(app->workers, (size_t)(app->nworkers + 1) * sizeof *ws);
+        if (!ws) return ms_error_set(err, MS_ERR_NOMEM, "workers");
+        app->workers = ws;
+        app->workers[app->nworkers++] = w;
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (!app->nworkers)
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "spark.master workers:// names no worker");
+    return 0;
+}
+
+static void *s_dealer(ms_app_t *app, const char *endpoint, bool named)
+{
+    int linger = 0, never = 0, hwm = 64;
+    void *sock = zmq_socket(app->zctx, ZMQ_DEALER);
+    if (!sock) return NULL;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    /* A worker that is down must not block the event loop. */
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &never, sizeof never);
+    if (named)
+        zmq_setsockopt(sock, ZMQ_ROUTING_ID, app->app_id, strlen(app->app_id));
+    if (ms_auth_client(sock, NULL) < 0 || zmq_connect(sock, endpoint) < 0) {
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
+static void s_hello(ms_app_t *app, ms_worker_t *w, int64_t now)
+{
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_WORKER_HELLO, 1);
+    ms_mp_pack_str(&b.pk, app->app_id);
+    ms_msg_send(w->sock, NULL, 0, &b, NULL, NULL, 0);
+    w->next_hello_ms = now + app->heartbeat_ms;
+}
+
+/* Free cores as the worker counted them, less our launches it had not
+ * seen yet when it answered (replies come in the order of requests). */
+static void s_set_free(ms_app_t *app, ms_worker_t *w, int reported)
+{
+    w->free_cores = reported - w->inflight * app->cores_per_exec;
+    if (w->free_cores < 0) w->free_cores = 0;
+}
+
+static int s_on_report(ms_app_t *app, int wi, const ms_msg_t *m,
+                       ms_error_t *err)
+{
+    ms_worker_t *w = &app->workers[wi];
+    ms_exec_report_t r;
+    int i;
+    if (ms_exec_report_unpack(m, &r, NULL) < 0) return 0;
+    ms_exec_t *ex = ms_app_exec_by_id(app, r.exec, &i);
+    if (!ex || ex->worker != wi || !ex->alive) return 0;
+    if (r.state != MS_EXEC_EXITED && w->inflight > 0) w->inflight--;
+    s_set_free(app, w, r.free_cores);
+    if (r.state == MS_EXEC_STARTED) {
+        ex->pid = (pid_t)r.pid;
+        snprintf(ex->dir, sizeof ex->dir, "%s", r.dir);
+        return 0;
+    }
+    char how[320];
+    if (r.state == MS_EXEC_FAILED)
+        snprintf(how, sizeof how, "not started by worker %s: %s", w->endpoint,
+                 r.message);
+    else
+        snprintf(how, sizeof how, "%s", r.message);
+    return ms_app_exec_ended(app, i, how, err);
+}
+
+static int s_on_message(ms_app_t *app, int wi, ms_error_t *err)
+{
+    ms_worker_t *w = &app->workers[wi];
+    zmq_msg_t frames[2];
+    int n, rc = 0;
+    if (ms_frames_recv(w->sock, frames, 2, &n, ZMQ_DONTWAIT) < 0) return 1;
+    ms_msg_t m;
+    ms_worker_state_t st;
+    if (n >= 1 && ms_msg_parse(&m, zmq_msg_data(&frames[0]),
+                               zmq_msg_size(&frames[0]), NULL) == 0) {
+        w->last_seen_ms = ms_clock_now_ms();
+        if (w->lost)
+            fprintf(stderr, "minispark: worker %s answers again\n",
+                    w->endpoint);
+        w->lost = false;
+        if (m.type == MS_MSG_WORKER_STATE &&
+            ms_worker_state_unpack(&m, &st, NULL) == 0) {
+            w->answered = true;
+            w->cores = st.cores;
+            snprintf(w->shuffle, sizeof w->shuffle, "%s", st.shuffle);
+            s_set_free(app, w, st.free_cores);
+        } else if (m.type == MS_MSG_EXEC_STATE) {
+            rc = s_on_report(app, wi, &m, err);
+        }
+        ms_msg_free(&m);
+    }
+    ms_frames_close(frames, n);
+    return rc;
+}
+
+int ms_app_drain_workers(ms_app_t *app, ms_error_t *err)
+{
+    for (int wi = 0; wi < app->nworkers; wi++) {
+        int rc;
+        while ((rc = s_on_message(app, wi, err)) == 0) {
+        }
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* ---- connecting ------------------------------------------------------- */
+
+static int s_capacity(ms_app_t *app, ms_error_t *err)
+{
+    int slots = 0;
+    for (int wi = 0; wi < app->nworkers; wi++) {
+        ms_worker_t *w = &app->workers[wi];
+        if (!w->answered) {
+            fprintf(stderr,
+                    "minispark: warning: worker %s does not answer; going on "
+                    "without it until it does\n",
+                    w->endpoint);
+            continue;
+        }
+        if (app->service && !w->shuffle[0])
+            return ms_error_set(err, MS_ERR_USAGE,
+                                "spark.shuffle.service.enabled is true but "
+                                "worker %s has no shuffle server (start it "
+                                "with --shuffle ENDPOINT)",
+                                w->endpoint);
+        /* Registers the application there before any fetch. */
+        char dir[4096];
+        if (app->service && ms_shuffle_ping(app->zctx, w->shuffle, app->app_id,
+                                            2000, dir, sizeof dir) < 0)
+            return ms_error_set(err, MS_ERR_FAILED,
+                                "worker %s's shuffle server %s does not answer",
+                                w->endpoint, w->shuffle);
+        slots += w->cores / app->cores_per_exec;
+    }
+    if (slots == 0)
+        return ms_error_set(
+            err, MS_ERR_FAILED,
+            "no worker can run an executor of %d cores: none of %s answered "
+            "with enough cores (is `minispark worker` running there, with "
+            "the same spark.authenticate setting and secret?)",
+            app->cores_per_exec, app->workers[0].endpoint);
+    app->max_local = slots;
+    return 0;
+}
+
+int ms_app_connect_workers(ms_app_t *app, const char *master, ms_error_t *err)
+{
+    int rc = s_parse(app, master, err);
+    if (rc < 0) return rc;
+    int64_t now = ms_clock_now_ms(), wait = app->worker_timeout_ms;
+    if (wait > S_CONNECT_WAIT_MS) wait = S_CONNECT_WAIT_MS;
+    for (int wi = 0; wi < app->nworkers; wi++) {
+        ms_worker_t *w = &app->workers[wi];
+        if (!(w->sock = s_dealer(app, w->endpoint, true)))
+            return ms_error_set(err, MS_ERR_IO, "cannot connect to worker %s",
+                                w->endpoint);
+        s_hello(app, w, now);
+    }
+    for (int64_t end = now + wait; ms_clock_now_ms() < end;) {
+        int answered = 0;
+        for (int wi = 0; wi < app->nworkers; wi++)
+            answered += app->workers[wi].answered;
+        if (answered == app->nworkers) break;
+        zmq_pollitem_t items[64];
+        int n = app->nworkers < 64 ? app->nworkers : 64;
+        for (int wi = 0; wi < n; wi++)
+            items[wi] =
+                (zmq_pollitem_t){app->workers[wi].sock, 0, ZMQ_POLLIN, 0};
+        zmq_poll(items, n, 50);
+        if ((rc = ms_app_drain_workers(app, err)) < 0) return rc;
+    }
+    return s_capacity(app, err);
+}
+
+/* ---- launching, signalling -------------------------------------------- */
+
+int ms_app_launch_remote(ms_app_t *app, ms_exec_t *ex, ms_error_t *err)
+{
+    int best = -1;
+    for (int wi = 0; wi < app->nworkers; wi++) {
+        const ms_worker_t *w = &app->workers[wi];
+        if (w->lost || !w->answered || (app->service && !w->shuffle[0]) ||
+            w->free_cores < app->cores_per_exec)
+            continue;
+        if (best < 0 || w->free_cores > app->workers[best].free_cores)
+            best = wi;
+    }
+    if (best < 0) return MS_ERR_NOTFOUND;
+    ms_worker_t *w = &app->workers[best];
+    ms_exec_launch_t l = {.exec = ex->id,
+                          .cores = app->cores_per_exec,
+                          .heartbeat_ms = app->heartbeat_ms,
+                          .service = app->service};
+    snprintf(l.app, sizeof l.app, "%s", app->app_id);
+    snprintf(l.driver, sizeof l.driver, "%s", app->endpoint);
+    snprintf(l.host, sizeof l.host, "%s", w->host);
+    ms_msg_builder_t b;
+    ms_exec_launch_pack(&l, &b);
+    if (ms_msg_send(w->sock, NULL, 0, &b, NULL, NULL, 0) < 0)
+        return ms_error_set(err, MS_ERR_IO, "cannot reach worker %s",
+                            w->endpoint);
+    w->inflight++;
+    w->free_cores -= app->cores_per_exec;
+    ex->worker = best;
+    snprintf(ex->host, sizeof ex->host, "%s", w->host);
+    return 0;
+}
+
+static void s_kill(ms_worker_t *w, int exec, int sig)
+{
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_EXEC_KILL, 2);
+    msgpack_pack_int(&b.pk, exec);
+    msgpack_pack_int(&b.pk, sig);
+    ms_msg_send(w->sock, NULL, 0, &b, NULL, NULL, 0);
+}
+
+void ms_app_signal_exec(ms_app_t *app, int i, int sig)
+{
+    ms_exec_t *ex = &app->execs[i];
+    if (ex->worker < 0)
+        kill(ex->pid, sig);
+    else
+        s_kill(&app->workers[ex->worker], ex->id, sig);
+}
+
+/* ---- heartbeats and loss ---------------------------------------------- */
+
+/* Its executors are gone with it (they die with their worker), and so are
+ * the map outputs its host's shuffle server holds: Spark unregisters the
+ * outputs of a lost worker's host too. */
+static int s_lose(ms_app_t *app, int wi, int64_t silent, ms_error_t *err)
+{
+    ms_worker_t *w = &app->workers[wi];
+    char cause[400];
+    w->lost = true;
+    w->free_cores = w->inflight = 0;
+    snprintf(cause, sizeof cause, "worker %s lost: no answer for %lld ms",
+             w->endpoint, (long long)silent);
+    fprintf(stderr, "minispark: %s\n", cause);
+    for (int i = 0; i < app->nexecs; i++) {
+        ms_exec_t *ex = &app->execs[i];
+        if (!ex->alive || ex->worker != wi) continue;
+        /* One that never registered did not fail to start. */
+        ex->lost = ex->registered;
+        ex->stopping = true;
+        snprintf(ex->stop_reason, sizeof ex->stop_reason, "%s", cause);
+        int rc = ms_app_exec_ended(app, i, "its worker is gone", err);
+        if (rc < 0) return rc;
+    }
+    if (app->job && app->service && w->shuffle[0])
+        ms_job_on_outputs_lost(app->job, w->shuffle, cause);
+    return 0;
+}
+
+static void s_say_alive(ms_app_t *app, ms_worker_t *w, int64_t now)
+{
+    if (!app->service || !w->shuffle[0] || now < w->next_alive_ms) return;
+    w->next_alive_ms = now + app->heartbeat_ms;
+    if (!w->alive_sock && !(w->alive_sock = s_dealer(app, w->shuffle, false)))
+        return;
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_APP_ALIVE, 1);
+    ms_mp_pack_str(&b.pk, app->app_id);
+    ms_msg_send(w->alive_sock, NULL, 0, &b, NULL, NULL, 0);
+}
+
+int ms_app_tick_workers(ms_app_t *app, int64_t now, ms_error_t *err)
+{
+    for (int wi = 0; wi < app->nworkers; wi++) {
+        ms_worker_t *w = &app->workers[wi];
+        if (now >= w->next_hello_ms) s_hello(app, w, now);
+        s_say_alive(app, w, now);
+        int64_t silent = now - w->last_seen_ms;
+        if (w->answered && !w->lost && silent > app->worker_timeout_ms) {
+            int rc = s_lose(app, wi, silent, err);
+            if (rc < 0) return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- the end ---------------------------------------------------------- */
+
+void ms_app_remove_remote(ms_app_t *app, int shuffle)
+{
+    for (int wi = 0; wi < app->nworkers; wi++) {
+        const ms_worker_t *w = &app->workers[wi];
+        int removed;
+        if (!w->shuffle[0] || (w->lost && shuffle >= 0)) continue;
+        if (shuffle >= 0)
+            ms_shuffle_remove_shuffle_remote(app->zctx, w->shuffle, app->app_id,
+                                             shuffle, 2000, &removed);
+        else
+            ms_shuffle_remove_app_remote(app->zctx, w->shuffle, app->app_id,
+                                         w->lost ? 500 : 2000, &removed);
+    }
+}
+
+void ms_app_close_workers(ms_app_t *app)
+{
+    int linger = 200;
+    for (int wi = 0; wi < app->nworkers; wi++) {
+        ms_worker_t *w = &app->workers[wi];
+        if (w->sock) {
+            /* Anything of ours it still runs (stop missed them). */
+            s_kill(w, -1, SIGKILL);
+            zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
+            zmq_close(w->sock);
+        }
+        if (w->alive_sock) zmq_close(w->alive_sock);
+        w->sock = w->alive_sock = NULL;
+    }
+}

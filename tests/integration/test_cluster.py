@@ -1,0 +1,79 @@
+"""The cluster mode on loopback: two `minispark worker` agents, each with
+its own shuffle server and folders, on 127.0.0.1 ports, and drivers with a
+workers:// master. Results are checked against the reference; the loss of
+a worker mid-job, and a driver without the shared secret, are checked as
+in the namespace test (test_lan.py), whose cluster this is on one host."""
+
+import os
+
+import cluster as cl
+import mslib
+from mslib import check, test
+
+SECRET = {"spark.authenticate": "true"}
+
+
+def secret_conf(env):
+    path = env.path("secret")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("loopback-test-secret\n")
+        os.chmod(path, 0o600)
+    return dict(SECRET, **{"spark.authenticate.secret.file": path})
+
+
+def hosts(env, n=2):
+    return [cl.Host(env, "127.0.0.1") for _ in range(n)]
+
+
+@test
+def static_allocation_with_shuffle_service(env):
+    c = cl.Cluster(env, hosts(env))
+    job = cl.job_for(env)
+    conf = {"spark.executor.instances": "4",
+            "spark.shuffle.service.enabled": "true",
+            "spark.files.maxPartitionBytes": "64k"}
+    res = cl.finish(env, cl.start_driver(env, job, c.master(), conf))
+    cl.expect_exact(res, job, conf)
+    for h in c.hosts:
+        check("started executor" in h.worker.log(),
+              "no executor ran on %s:%d\n%s"
+              % (h.addr, h.worker_port, h.worker.log()))
+    c.stop()
+
+
+@test
+def dynamic_allocation_without_shuffle_service(env):
+    c = cl.Cluster(env, hosts(env), service=False)
+    job = cl.job_for(env)
+    conf = dict(cl.DYNAMIC, **{"spark.files.maxPartitionBytes": "64k"})
+    res = cl.finish(env, cl.start_driver(env, job, c.master(), conf))
+    cl.expect_exact(res, job, conf)
+    c.stop()
+
+
+@test
+def lost_worker_mid_job(env):
+    c = cl.Cluster(env, hosts(env))
+    conf = dict(cl.DYNAMIC, **cl.SLOW)
+    conf["spark.shuffle.service.enabled"] = "true"
+    cl.lose_a_worker(env, c, conf)
+    c.stop()
+
+
+@test
+def shared_secret(env):
+    sconf = secret_conf(env)
+    c = cl.Cluster(env, hosts(env), conf=sconf)
+    job = cl.job_for(env)
+    conf = dict(sconf, **{"spark.executor.instances": "2",
+                          "spark.shuffle.service.enabled": "true",
+                          "spark.worker.timeout": "2s"})
+    res = cl.finish(env, cl.start_driver(env, job, c.master(), conf))
+    cl.expect_exact(res, job, conf)
+    cl.refused_without_secret(env, c, c.hosts[0], conf)
+    c.stop()
+
+
+if __name__ == "__main__":
+    mslib.main()
