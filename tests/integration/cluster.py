@@ -211,10 +211,6 @@ class NetNS:
 
 # ------------------------------------------------------------ the scenarios
 
-QUERY = {"group_by": ["country", "device"],
-         "aggregates": [{"fn": "count", "as": "n"},
-                        {"fn": "sum", "column": "amount", "as": "total"}]}
-
 # Slow map tasks over small splits, so that a worker can be killed while
 # the job runs; spark.worker.timeout short, so that its loss is seen soon.
 SLOW = {"spark.files.maxPartitionBytes": "64k",
@@ -222,20 +218,17 @@ SLOW = {"spark.files.maxPartitionBytes": "64k",
         "spark.executor.heartbeatInterval": "500ms",
         "spark.worker.timeout": "3s"}
 
-DYNAMIC = {"spark.dynamicAllocation.enabled": "true",
-           "spark.dynamicAllocation.minExecutors": "1",
-           "spark.dynamicAllocation.initialExecutors": "2",
-           "spark.dynamicAllocation.maxExecutors": "4",
-           "spark.dynamicAllocation.schedulerBacklogTimeout": "100ms",
-           "spark.dynamicAllocation.executorIdleTimeout": "2s"}
-
-
-def job_for(env, name="cluster_events.csv"):
-    """40000 generated events (~1.7 MB): 27 map tasks at 64k splits."""
-    path = env.path(name)
-    if not os.path.exists(path):
-        env.gen(40000, name)
-    return {"input": {"path": path}, "query": QUERY, "shuffle_partitions": 4}
+def seed_job():
+    """The seed job, examples/agg.json (dynamic allocation, a filter, order
+    and limit over datasets/big_events_50k.csv), with the input's absolute
+    path (the same on every host: the namespaces share the filesystem) and
+    the result written where the test says."""
+    import json
+    with open(os.path.join(mslib.REPO, "examples", "agg.json")) as f:
+        job = json.load(f)
+    job["input"]["path"] = os.path.join(mslib.REPO, job["input"]["path"])
+    del job["output"]
+    return job
 
 
 def start_driver(env, job, master, conf, ns=None):
@@ -268,11 +261,11 @@ def expect_exact(res, job, conf):
 
 
 def lose_a_worker(env, cluster, conf, ns=None):
-    """Runs the job with dynamic allocation, SIGKILLs (by PID) the first
+    """Runs the seed job, SIGKILLs (by PID) the first
     host's worker once both hosts run executors, and checks that the job
     still ends with the exact result on the other host, that the lost
     worker's executors died with it and that the driver said why."""
-    job = job_for(env)
+    job = seed_job()
     victim, other = cluster.hosts[0], cluster.hosts[1]
     run = start_driver(env, job, cluster.master(), conf, ns)
     cluster.wait_executors(victim)
@@ -298,7 +291,7 @@ def lose_a_worker(env, cluster, conf, ns=None):
 def refused_without_secret(env, cluster, host, conf, ns=None):
     """A driver without the secret gets no answer from a worker that has
     it (exit 4, saying so), and the worker logs the refusal."""
-    job = job_for(env)
+    job = seed_job()
     conf = {k: v for k, v in conf.items()
             if not k.startswith("spark.authenticate")}
     master = "workers://%s:%d" % (host.addr, host.worker_port)

@@ -29,7 +29,7 @@ def hosts(env, n=2):
 @test
 def static_allocation_with_shuffle_service(env):
     c = cl.Cluster(env, hosts(env))
-    job = cl.job_for(env)
+    job = cl.seed_job()
     conf = {"spark.executor.instances": "4",
             "spark.shuffle.service.enabled": "true",
             "spark.files.maxPartitionBytes": "64k"}
@@ -45,8 +45,8 @@ def static_allocation_with_shuffle_service(env):
 @test
 def dynamic_allocation_without_shuffle_service(env):
     c = cl.Cluster(env, hosts(env), service=False)
-    job = cl.job_for(env)
-    conf = dict(cl.DYNAMIC, **{"spark.files.maxPartitionBytes": "64k"})
+    job = cl.seed_job()
+    conf = {"spark.files.maxPartitionBytes": "64k"}  # the job's allocation
     res = cl.finish(env, cl.start_driver(env, job, c.master(), conf))
     cl.expect_exact(res, job, conf)
     c.stop()
@@ -55,8 +55,7 @@ def dynamic_allocation_without_shuffle_service(env):
 @test
 def lost_worker_mid_job(env):
     c = cl.Cluster(env, hosts(env))
-    conf = dict(cl.DYNAMIC, **cl.SLOW)
-    conf["spark.shuffle.service.enabled"] = "true"
+    conf = dict(cl.SLOW, **{"spark.shuffle.service.enabled": "true"})
     cl.lose_a_worker(env, c, conf)
     c.stop()
 
@@ -65,7 +64,7 @@ def lost_worker_mid_job(env):
 def shared_secret(env):
     sconf = secret_conf(env)
     c = cl.Cluster(env, hosts(env), conf=sconf)
-    job = cl.job_for(env)
+    job = cl.seed_job()
     conf = dict(sconf, **{"spark.executor.instances": "2",
                           "spark.shuffle.service.enabled": "true",
                           "spark.worker.timeout": "2s"})

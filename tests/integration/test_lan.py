@@ -37,12 +37,11 @@ def cluster_over_network_namespaces(env):
         hosts = [cl.Host(env, net.addrs[i], net.names[i]) for i in (0, 1)]
         c = cl.Cluster(env, hosts, conf=auth)
         driver_ns, driver_addr = net.names[2], net.addrs[2]
-        conf = dict(cl.DYNAMIC, **cl.SLOW)
-        conf.update(auth)
-        conf.update({"spark.shuffle.service.enabled": "true",
-                     "spark.driver.host": driver_addr})
+        conf = dict(auth, **{"spark.shuffle.service.enabled": "true",
+                             "spark.driver.host": driver_addr})
 
-        job = cl.job_for(env)
+        # The seed job as it is (its own dynamic allocation settings).
+        job = cl.seed_job()
         res = cl.finish(env, cl.start_driver(env, job, c.master(), conf,
                                              driver_ns))
         cl.expect_exact(res, job, conf)
@@ -50,7 +49,7 @@ def cluster_over_network_namespaces(env):
             check("started executor" in h.worker.log(),
                   "no executor ran on %s\n%s" % (h.addr, h.worker.log()))
 
-        cl.lose_a_worker(env, c, conf, driver_ns)
+        cl.lose_a_worker(env, c, dict(conf, **cl.SLOW), driver_ns)
         cl.refused_without_secret(env, c, hosts[1], conf, driver_ns)
         c.stop()
     finally:
