@@ -48,9 +48,9 @@ struct ms_job_run;
 /* A `minispark worker` agent of a workers:// master (driver/workers.c). */
 typedef struct {
     char endpoint[256]; /* as the master names it: tcp://HOST:PORT */
-    char host[256];
-    void *sock;       /* DEALER: hellos, launches, kills */
-    void *alive_sock; /* DEALER to its shuffle server: APP_ALIVE */
+    char host[256];     /* its IPv4 address */
+    void *sock;         /* DEALER: hellos, launches, kills */
+    void *alive_sock;   /* DEALER to its shuffle server: APP_ALIVE */
     bool answered, lost;
     int cores, free_cores, inflight;
     char shuffle[256]; /* its host's shuffle server, "" if none */

@@ -3,6 +3,8 @@
  * are whose across reconnects), hellos every heartbeat interval that the
  * workers answer with their free cores, launches on the least loaded
  * worker, and the loss of a worker that stops answering. */
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,22 @@ static bool s_parse_one(const char *item, size_t len, ms_worker_t *w)
     return true;
 }
 
+/* An executor binds its shuffle server on its worker's address, and
+ * ZeroMQ binds only addresses: a host name is resolved here, once. */
+static int s_resolve(ms_worker_t *w, ms_error_t *err)
+{
+    struct addrinfo hints = {.ai_family = AF_INET}, *res;
+    int rc = getaddrinfo(w->host, NULL, &hints, &res);
+    if (rc != 0)
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "worker %s: cannot resolve %s: %s", w->endpoint,
+                            w->host, gai_strerror(rc));
+    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, w->host,
+              sizeof w->host);
+    freeaddrinfo(res);
+    return 0;
+}
+
 static int s_parse(ms_app_t *app, const char *master, ms_error_t *err)
 {
     const char *list = master + strlen("workers://");
@@ -56,6 +74,8 @@ static int s_parse(ms_app_t *app, const char *master, ms_error_t *err)
                                 "invalid value '%s' for spark.master: expected "
                                 "workers://HOST:PORT[,HOST:PORT...]",
                                 master);
+        int rc = s_resolve(&w, err);
+        if (rc < 0) return rc;
         ms_worker_t *ws =
             realloc(app->workers, (size_t)(app->nworkers + 1) * sizeof *ws);
         if (!ws) return ms_error_set(err, MS_ERR_NOMEM, "workers");
@@ -122,6 +142,13 @@ static int s_on_report(ms_app_t *app, int wi, const ms_msg_t *m,
         return 0;
     }
     char how[320];
+    /* Another application took the cores first: not a failed launch; it
+     * is placed again, elsewhere or later. */
+    if (r.state == MS_EXEC_FAILED && w->free_cores < app->cores_per_exec) {
+        ex->stopping = true;
+        snprintf(ex->stop_reason, sizeof ex->stop_reason,
+                 "worker %s had no free cores", w->endpoint);
+    }
     if (r.state == MS_EXEC_FAILED)
         snprintf(how, sizeof how, "not started by worker %s: %s", w->endpoint,
                  r.message);

@@ -411,6 +411,10 @@ static int s_setup(s_worker_t *w, ms_error_t *err)
      * before anything is allocated for it. */
     int64_t most = MS_PROTO_MAX_BODY;
     zmq_setsockopt(w->router, ZMQ_MAXMSGSIZE, &most, sizeof most);
+    /* A driver that reconnects (same routing id: its application id)
+     * takes over at once instead of being refused as a duplicate. */
+    int handover = 1;
+    zmq_setsockopt(w->router, ZMQ_ROUTER_HANDOVER, &handover, sizeof handover);
     int rc = ms_auth_server(w->router, err);
     if (rc == 0) rc = ms_auth_guard(w->zctx, w->router, "worker", err);
     if (rc < 0) return rc;
