@@ -20,10 +20,11 @@ READY_S = 10.0
 
 
 class Proc:
-    def __init__(self, env, args, what, log, ns=None):
+    def __init__(self, env, args, what, log, ns=None, wrap=()):
         self.tag = uuid.uuid4().hex
         self.log_path, self.what = log, what
-        self.args = (["ip", "netns", "exec", ns] if ns else []) + args
+        self.args = (["ip", "netns", "exec", ns] if ns else []) + list(wrap) \
+            + args
         with open(log, "wb") as f:
             # `ip netns exec` execs the command: the PID is minispark's.
             self.proc = env.spawn(self.args, tag=self.tag, what=what,
@@ -78,8 +79,8 @@ class Proc:
 class Host:
     """One host of the cluster: its address, namespace and folders."""
 
-    def __init__(self, env, addr, ns=None):
-        self.addr, self.ns = addr, ns
+    def __init__(self, env, addr, ns=None, wrap=()):
+        self.addr, self.ns, self.wrap = addr, ns, wrap  # wrap: argv prefix
         self.dir = env.new_dir("host")
         self.worker = self.shuffle = None
         # Namespaces have ports of their own; loopback hosts share them.
@@ -107,7 +108,7 @@ class Cluster:
             if service:
                 args += ["--shuffle", "tcp://%s:%d" % (h.addr, h.shuffle_port)]
             h.worker = Proc(env, args + conf_args, "worker on %s" % h.addr,
-                            os.path.join(h.dir, "worker.log"), h.ns)
+                            os.path.join(h.dir, "worker.log"), h.ns, h.wrap)
         for h in hosts:
             if h.shuffle:
                 h.shuffle.wait_for("serving")

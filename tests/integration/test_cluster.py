@@ -33,7 +33,9 @@ def static_allocation_with_shuffle_service(env):
     conf = {"spark.executor.instances": "4",
             "spark.shuffle.service.enabled": "true",
             "spark.files.maxPartitionBytes": "64k"}
-    res = cl.finish(env, cl.start_driver(env, job, c.master(), conf))
+    # A host name works in the master too (resolved by the driver).
+    master = c.master().replace("127.0.0.1", "localhost", 1)
+    res = cl.finish(env, cl.start_driver(env, job, master, conf))
     cl.expect_exact(res, job, conf)
     for h in c.hosts:
         check("started executor" in h.worker.log(),
@@ -57,6 +59,32 @@ def lost_worker_mid_job(env):
     c = cl.Cluster(env, hosts(env))
     conf = dict(cl.SLOW, **{"spark.shuffle.service.enabled": "true"})
     cl.lose_a_worker(env, c, conf)
+    c.stop()
+
+
+@test
+def input_missing_on_a_worker_names_host_and_path(env):
+    """The input must be at the same path on every host: a worker whose
+    view of the folder is an empty tmpfs (a mount namespace of its own)
+    fails the map tasks, and the driver's error names the path and host."""
+    if os.geteuid() != 0:
+        raise mslib.Skip("a mount namespace for the worker needs root")
+    data = env.new_dir("data")
+    job = cl.seed_job()
+    path = os.path.join(data, "events.csv")
+    with open(job["input"]["path"], "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    job["input"]["path"] = path
+    hide = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount -t tmpfs tmpfs "$1" && shift && exec "$@"', "sh", data]
+    c = cl.Cluster(env, [cl.Host(env, "127.0.0.1", wrap=hide)],
+                   service=False)
+    conf = {"spark.executor.instances": "1", "spark.task.maxFailures": "2"}
+    res = cl.finish(env, cl.start_driver(env, job, c.master(), conf))
+    res.expect_rc(4)
+    check(path in res.err and "on host 127.0.0.1" in res.err,
+          "the error does not name the path and the host\n%s"
+          % res.describe())
     c.stop()
 
 
