@@ -16,7 +16,9 @@
 #include <zlib.h>
 #include <zmq.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
+#include "common/conf.h"
 #include "common/mp.h"
 #include "common/plan.h"
 #include "common/task.h"
@@ -36,7 +38,9 @@ static const char s_usage[] =
     "shuffle server over loopback and runs the R reduce tasks, one after\n"
     "another. Then writes and fetches the same bytes again with T tasks at a\n"
     "time (threads; T 1 skips this), timed by the wall clock. Defaults: M 8,\n"
-    "R 8, K 200000, W 16, zlib level 1, T the number of online cores.\n";
+    "R 8, K 200000, W 16, zlib level 1, T the number of online cores.\n"
+    "With MINISPARK_AUTH_SECRET in the environment the server and the\n"
+    "fetchers use CURVE (spark.authenticate), to measure its cost.\n";
 
 typedef struct {
     int maps, partitions, keys, width, level, tasks;
@@ -429,6 +433,14 @@ int ms_bench_shuffle_main(int argc, char **argv)
         o.partitions > 4096 || o.keys < 1 || o.width < 8 || o.width > 255 ||
         o.level < 1 || o.level > 9 || o.tasks < 1 || o.tasks > 64)
         goto usage;
+    ms_conf_t *conf = ms_conf_new();
+    ms_error_t err = {0};
+    int rc = conf ? ms_auth_conf(conf, &err) : MS_ERR_NOMEM;
+    ms_conf_destroy(&conf);
+    if (rc < 0) {
+        fprintf(stderr, "minispark bench shuffle: %s\n", err.msg);
+        return 2;
+    }
     return s_run(&o);
 usage:
     fputs(s_usage, stderr);
