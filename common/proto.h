@@ -38,20 +38,24 @@ typedef enum {
     MS_MSG_APP_ALIVE = 26,  /* app: its driver is alive (no reply) */
     /* and MS_MSG_REMOVE_SHUFFLE (app, shuffle), answered with REMOVED */
     /* driver -> worker (the driver's DEALER, one per worker) */
-    MS_MSG_WORKER_HELLO = 30, /* app: heartbeat, answered with WORKER_STATE */
+    MS_MSG_WORKER_HELLO = 30, /* app, weight: heartbeat, answered with
+                                 WORKER_STATE */
     MS_MSG_EXEC_LAUNCH = 31,  /* app, exec, cores, driver ep, heartbeat ms,
                                  host, use the shuffle service (bool) */
     MS_MSG_EXEC_KILL = 32,    /* exec (-1: all of this driver's), signal */
     /* worker -> driver */
-    MS_MSG_WORKER_STATE = 33, /* cores, free cores, shuffle endpoint or "" */
+    MS_MSG_WORKER_STATE = 33, /* cores, free cores, shuffle endpoint or "",
+                                 the app's cores held and fair share, fair */
     MS_MSG_EXEC_STATE = 34,   /* exec, state (ms_exec_state_t), pid, wait
                                  status, message, dir, free cores */
+    MS_MSG_EXEC_RELEASE = 35, /* count, reason: give back executors here */
 } ms_msg_type_t;
 
 typedef enum {
     MS_EXEC_STARTED = 0,
     MS_EXEC_FAILED = 1, /* never started: message says why */
     MS_EXEC_EXITED = 2, /* wait status says how */
+    MS_EXEC_QUEUED = 3, /* waits for cores: message says why */
 } ms_exec_state_t;
 
 typedef struct {

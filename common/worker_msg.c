@@ -63,7 +63,7 @@ int ms_exec_report_unpack(const ms_msg_t *m, ms_exec_report_t *r,
     memset(r, 0, sizeof *r);
     if (m->type != MS_MSG_EXEC_STATE || m->nf != 7 ||
         !ms_mp_int(&f[0], 0, INT32_MAX, &exec) ||
-        !ms_mp_int(&f[1], MS_EXEC_STARTED, MS_EXEC_EXITED, &state) ||
+        !ms_mp_int(&f[1], MS_EXEC_STARTED, MS_EXEC_QUEUED, &state) ||
         !ms_mp_int(&f[2], 0, INT32_MAX, &pid) ||
         !ms_mp_int(&f[3], INT32_MIN, INT32_MAX, &status) ||
         !ms_mp_str(&f[4], r->message, sizeof r->message) ||
@@ -80,24 +80,54 @@ int ms_exec_report_unpack(const ms_msg_t *m, ms_exec_report_t *r,
 
 void ms_worker_state_pack(const ms_worker_state_t *s, ms_msg_builder_t *b)
 {
-    ms_msg_begin(b, MS_MSG_WORKER_STATE, 3);
+    ms_msg_begin(b, MS_MSG_WORKER_STATE, 6);
     msgpack_pack_int(&b->pk, s->cores);
     msgpack_pack_int(&b->pk, s->free_cores);
     ms_mp_pack_str(&b->pk, s->shuffle);
+    msgpack_pack_int(&b->pk, s->held);
+    msgpack_pack_int(&b->pk, s->share);
+    if (s->fair)
+        msgpack_pack_true(&b->pk);
+    else
+        msgpack_pack_false(&b->pk);
 }
 
 int ms_worker_state_unpack(const ms_msg_t *m, ms_worker_state_t *s,
                            ms_error_t *err)
 {
     const msgpack_object *f = m->f;
-    int64_t cores, free_cores;
+    int64_t cores, free_cores, held, share;
     memset(s, 0, sizeof *s);
-    if (m->type != MS_MSG_WORKER_STATE || m->nf != 3 ||
+    if (m->type != MS_MSG_WORKER_STATE || m->nf != 6 ||
         !ms_mp_int(&f[0], 1, S_MAX_CORES, &cores) ||
         !ms_mp_int(&f[1], 0, cores, &free_cores) ||
-        !ms_mp_str(&f[2], s->shuffle, sizeof s->shuffle))
+        !ms_mp_str(&f[2], s->shuffle, sizeof s->shuffle) ||
+        !ms_mp_int(&f[3], 0, cores, &held) ||
+        !ms_mp_int(&f[4], 0, cores, &share) || !ms_mp_bool(&f[5], &s->fair))
         return ms_error_set(err, MS_ERR_PROTO, "malformed worker state");
     s->cores = (int)cores;
     s->free_cores = (int)free_cores;
+    s->held = (int)held;
+    s->share = (int)share;
+    return 0;
+}
+
+void ms_exec_release_pack(const ms_exec_release_t *r, ms_msg_builder_t *b)
+{
+    ms_msg_begin(b, MS_MSG_EXEC_RELEASE, 2);
+    msgpack_pack_int(&b->pk, r->count);
+    ms_mp_pack_str(&b->pk, r->reason);
+}
+
+int ms_exec_release_unpack(const ms_msg_t *m, ms_exec_release_t *r,
+                           ms_error_t *err)
+{
+    int64_t count;
+    memset(r, 0, sizeof *r);
+    if (m->type != MS_MSG_EXEC_RELEASE || m->nf != 2 ||
+        !ms_mp_int(&m->f[0], 1, S_MAX_CORES, &count) ||
+        !ms_mp_str(&m->f[1], r->reason, sizeof r->reason))
+        return ms_error_set(err, MS_ERR_PROTO, "malformed release request");
+    r->count = (int)count;
     return 0;
 }

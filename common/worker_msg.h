@@ -35,7 +35,16 @@ typedef struct {
 typedef struct {
     int cores, free_cores;
     char shuffle[256]; /* this host's shuffle server, "" if none */
+    int held, share;   /* the asking application's cores and fair share */
+    bool fair;         /* false: first come, first served */
 } ms_worker_state_t;
+
+/* MS_MSG_EXEC_RELEASE: the worker asks a driver to give back `count` of
+ * its executors there, at task boundaries, for another application. */
+typedef struct {
+    int count;
+    char reason[512];
+} ms_exec_release_t;
 
 void ms_exec_launch_pack(const ms_exec_launch_t *l, ms_msg_builder_t *b);
 int ms_exec_launch_unpack(const ms_msg_t *m, ms_exec_launch_t *l,
@@ -45,6 +54,9 @@ int ms_exec_report_unpack(const ms_msg_t *m, ms_exec_report_t *r,
                           ms_error_t *err);
 void ms_worker_state_pack(const ms_worker_state_t *s, ms_msg_builder_t *b);
 int ms_worker_state_unpack(const ms_msg_t *m, ms_worker_state_t *s,
+                           ms_error_t *err);
+void ms_exec_release_pack(const ms_exec_release_t *r, ms_msg_builder_t *b);
+int ms_exec_release_unpack(const ms_msg_t *m, ms_exec_release_t *r,
                            ms_error_t *err);
 
 #endif

@@ -122,6 +122,11 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
     if (rc == 0)
         rc = ms_conf_duration_ms(c, "spark.worker.timeout", 1000, 60000,
                                  &app->worker_timeout_ms, err);
+    int64_t weight = 1;
+    if (rc == 0)
+        rc = ms_conf_int(c, "minispark.app.weight", 1, 1, 1000, &weight, err);
+    app->weight = (int)weight;
+    app->last_share = -1;
     if (rc == 0)
         rc = ms_conf_duration_ms(c, "minispark.executor.registrationTimeout",
                                  1000, 30000, &app->register_timeout_ms, err);

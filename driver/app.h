@@ -25,7 +25,9 @@ typedef struct {
     int worker; /* index in app->workers, or -1: a child of the driver */
     pid_t pid;  /* on the worker's host when remote */
     bool registered, alive, stopping;
-    bool lost; /* stopping because it went silent: its work is redone */
+    bool lost;     /* stopping because it went silent: its work is redone */
+    bool queued;   /* its worker waits for cores to start it */
+    bool draining; /* reclaimed by its worker: no new tasks, then stop */
     int cores, running;
     char ident[32];
     char host[256];     /* where it runs */
@@ -51,8 +53,9 @@ typedef struct {
     char host[256];     /* its IPv4 address */
     void *sock;         /* DEALER: hellos, launches, kills */
     void *alive_sock;   /* DEALER to its shuffle server: APP_ALIVE */
-    bool answered, lost;
+    bool answered, lost, fair;
     int cores, free_cores, inflight;
+    int held, share;   /* our cores there and our fair share of them */
     char shuffle[256]; /* its host's shuffle server, "" if none */
     int64_t last_seen_ms, next_hello_ms, next_alive_ms;
 } ms_worker_t;
@@ -73,6 +76,8 @@ typedef struct ms_app {
     ms_worker_t *workers;
     int nworkers;
     int64_t worker_timeout_ms;
+    int weight;     /* minispark.app.weight: for the workers' fair shares */
+    int last_share; /* the sum of the workers' last shares, -1 at first */
     ms_exec_t *execs;
     int nexecs, cap;
     int static_target, max_local, cores_per_exec;
@@ -157,6 +162,9 @@ void ms_app_on_register(ms_app_t *app, int exec, const char *endpoint,
 void ms_app_stop_all_execs(ms_app_t *app);
 ms_exec_t *ms_app_exec_by_id(ms_app_t *app, int id, int *index);
 void ms_app_send_simple(ms_app_t *app, ms_exec_t *ex, int type);
+/* Posts a MinisparkAllocationDecision (action, executor, reason). */
+void ms_app_decision(ms_app_t *app, const char *action, int exec,
+                     const char *reason);
 /* An executor has ended (how: "exited with code 1", ...); a lost one is
  * replaced and its work redone; a launch that never registered counts
  * toward spark.executor.maxNumFailures (MS_ERR_FAILED past it). */

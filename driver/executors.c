@@ -56,7 +56,7 @@ int ms_app_free_exec(const ms_app_t *app, int avoid)
     int best = -1;
     for (int i = 0; i < app->nexecs; i++) {
         const ms_exec_t *ex = &app->execs[i];
-        if (!ex->alive || !ex->registered || ex->stopping ||
+        if (!ex->alive || !ex->registered || ex->stopping || ex->draining ||
             ex->running >= ex->cores)
             continue;
         if (best < 0 || (best == avoid && i != avoid) ||
@@ -77,8 +77,8 @@ int ms_app_send_task(ms_app_t *app, int exec, const ms_task_t *task)
     return rc;
 }
 
-static void s_decision(ms_app_t *app, const char *action, int exec,
-                       const char *reason)
+void ms_app_decision(ms_app_t *app, const char *action, int exec,
+                     const char *reason)
 {
     int target = ms_app_target(app);
     const ms_alloc_t *p =
@@ -163,7 +163,7 @@ static int s_launch(ms_app_t *app, int have, ms_error_t *err)
              "add executor %d: target %d, %d running or "
              "starting",
              ex->id, ms_app_target(app), have);
-    s_decision(app, "add", ex->id, why);
+    ms_app_decision(app, "add", ex->id, why);
     return 0;
 }
 
@@ -182,13 +182,27 @@ static void s_cancel_launches(ms_app_t *app, int excess)
         ms_app_signal_exec(app, i, SIGTERM);
         snprintf(why, sizeof why, "cancel executor %d: %s", ex->id,
                  ex->stop_reason);
-        s_decision(app, "cancel", ex->id, why);
+        ms_app_decision(app, "cancel", ex->id, why);
         excess--;
+    }
+}
+
+/* Executors a worker reclaimed stop once their running tasks are done. */
+static void s_stop_drained(ms_app_t *app)
+{
+    for (int i = 0; i < app->nexecs; i++) {
+        ms_exec_t *ex = &app->execs[i];
+        if (ex->draining && ex->alive && !ex->stopping && ex->running == 0) {
+            char why[sizeof ex->stop_reason];
+            snprintf(why, sizeof why, "%s", ex->stop_reason);
+            ms_app_stop_exec(app, i, why);
+        }
     }
 }
 
 int ms_app_reconcile(ms_app_t *app, ms_error_t *err)
 {
+    s_stop_drained(app);
     int target = ms_app_target(app), have = 0;
     for (int i = 0; i < app->nexecs; i++)
         have += app->execs[i].alive && !app->execs[i].stopping;
@@ -301,7 +315,7 @@ int ms_app_check_execs(ms_app_t *app, ms_error_t *err)
             (rc = s_on_exit(app, i, status, err)) < 0)
             return rc;
         if (!ex->alive || ex->stopping) continue;
-        if (!ex->registered &&
+        if (!ex->registered && !ex->queued &&
             now - ex->launched_ms > app->register_timeout_ms) {
             char why[96];
             snprintf(why, sizeof why, "did not register within %.1f s",

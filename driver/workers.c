@@ -111,8 +111,9 @@ static void *s_dealer(ms_app_t *app, const char *endpoint, bool named)
 static void s_hello(ms_app_t *app, ms_worker_t *w, int64_t now)
 {
     ms_msg_builder_t b;
-    ms_msg_begin(&b, MS_MSG_WORKER_HELLO, 1);
+    ms_msg_begin(&b, MS_MSG_WORKER_HELLO, 2);
     ms_mp_pack_str(&b.pk, app->app_id);
+    msgpack_pack_int(&b.pk, app->weight);
     ms_msg_send(w->sock, NULL, 0, &b, NULL, NULL, 0);
     w->next_hello_ms = now + app->heartbeat_ms;
 }
@@ -134,11 +135,24 @@ static int s_on_report(ms_app_t *app, int wi, const ms_msg_t *m,
     if (ms_exec_report_unpack(m, &r, NULL) < 0) return 0;
     ms_exec_t *ex = ms_app_exec_by_id(app, r.exec, &i);
     if (!ex || ex->worker != wi || !ex->alive) return 0;
-    if (r.state != MS_EXEC_EXITED && w->inflight > 0) w->inflight--;
+    /* The first answer to a launch: queued, started or failed. */
+    if (r.state != MS_EXEC_EXITED && !ex->queued && w->inflight > 0)
+        w->inflight--;
     s_set_free(app, w, r.free_cores);
+    char why[600];
+    if (r.state == MS_EXEC_QUEUED) {
+        /* It waits for cores there: no registration deadline meanwhile. */
+        ex->queued = true;
+        snprintf(why, sizeof why, "executor %d waits on worker %s: %s", ex->id,
+                 w->endpoint, r.message);
+        ms_app_decision(app, "queued", ex->id, why);
+        return 0;
+    }
     if (r.state == MS_EXEC_STARTED) {
         ex->pid = (pid_t)r.pid;
         snprintf(ex->dir, sizeof ex->dir, "%s", r.dir);
+        if (ex->queued) ex->launched_ms = ms_clock_now_ms();
+        ex->queued = false;
         return 0;
     }
     char how[320];
@@ -155,6 +169,58 @@ static int s_on_report(ms_app_t *app, int wi, const ms_msg_t *m,
     else
         snprintf(how, sizeof how, "%s", r.message);
     return ms_app_exec_ended(app, i, how, err);
+}
+
+/* Our fair share across the workers, as a decision whenever it changes
+ * (so the UI and the event log show it); once a heartbeat interval, when
+ * the workers have all answered the last hellos, not at every answer. */
+static void s_share_news(ms_app_t *app)
+{
+    int share = 0, held = 0, cores = 0, n = 0;
+    bool fair = false;
+    for (int wi = 0; wi < app->nworkers; wi++) {
+        const ms_worker_t *w = &app->workers[wi];
+        if (!w->answered || w->lost) continue;
+        share += w->share;
+        held += w->held;
+        cores += w->cores;
+        fair |= w->fair;
+        n++;
+    }
+    if (share == app->last_share || !fair) return;
+    char why[320];
+    snprintf(why, sizeof why,
+             "fair share %d -> %d of %d cores on %d workers (holding %d, "
+             "weight %d)",
+             app->last_share < 0 ? 0 : app->last_share, share, cores, n, held,
+             app->weight);
+    app->last_share = share;
+    ms_app_decision(app, "share", 0, why);
+}
+
+/* The worker asks for executors back: the idle ones first, then those
+ * that finish their running tasks; none gets a new task meanwhile. */
+static void s_on_release(ms_app_t *app, int wi, const ms_msg_t *m)
+{
+    ms_exec_release_t r;
+    if (ms_exec_release_unpack(m, &r, NULL) < 0) return;
+    for (int pass = 0; pass < 2 && r.count > 0; pass++)
+        for (int i = 0; i < app->nexecs && r.count > 0; i++) {
+            ms_exec_t *ex = &app->execs[i];
+            if (ex->worker != wi || !ex->alive || !ex->registered ||
+                ex->stopping || ex->draining || (pass == 0 && ex->running))
+                continue;
+            ex->draining = true;
+            r.count--;
+            snprintf(ex->stop_reason, sizeof ex->stop_reason,
+                     "reclaimed by worker %s for fair sharing: %s",
+                     app->workers[wi].endpoint, r.reason);
+            char why[700];
+            snprintf(why, sizeof why, "release executor %d%s: %s", ex->id,
+                     ex->running ? " when its running tasks end" : "",
+                     ex->stop_reason);
+            ms_app_decision(app, "reclaim", ex->id, why);
+        }
 }
 
 static int s_on_message(ms_app_t *app, int wi, ms_error_t *err)
@@ -176,10 +242,15 @@ static int s_on_message(ms_app_t *app, int wi, ms_error_t *err)
             ms_worker_state_unpack(&m, &st, NULL) == 0) {
             w->answered = true;
             w->cores = st.cores;
+            w->held = st.held;
+            w->share = st.share;
+            w->fair = st.fair;
             snprintf(w->shuffle, sizeof w->shuffle, "%s", st.shuffle);
             s_set_free(app, w, st.free_cores);
         } else if (m.type == MS_MSG_EXEC_STATE) {
             rc = s_on_report(app, wi, &m, err);
+        } else if (m.type == MS_MSG_EXEC_RELEASE) {
+            s_on_release(app, wi, &m);
         }
         ms_msg_free(&m);
     }
@@ -269,17 +340,39 @@ int ms_app_connect_workers(ms_app_t *app, const char *master, ms_error_t *err)
 
 /* ---- launching, signalling -------------------------------------------- */
 
-int ms_app_launch_remote(ms_app_t *app, ms_exec_t *ex, ms_error_t *err)
+/* Our executors (running or waiting) on worker wi. */
+static int s_ours(const ms_app_t *app, int wi)
 {
-    int best = -1;
+    int n = 0;
+    for (int i = 0; i < app->nexecs; i++)
+        n += app->execs[i].alive && !app->execs[i].stopping &&
+             app->execs[i].worker == wi;
+    return n;
+}
+
+/* The worker with the most free cores; when none has room, the one where
+ * we have the fewest executors, which queues the launch (and, sharing
+ * fairly, reclaims cores for it): waiting launches spread over the
+ * workers, so that each worker's fair share adds up to ours. */
+static int s_place(const ms_app_t *app)
+{
+    int best = -1, fewest = -1;
     for (int wi = 0; wi < app->nworkers; wi++) {
         const ms_worker_t *w = &app->workers[wi];
         if (w->lost || !w->answered || (app->service && !w->shuffle[0]) ||
-            w->free_cores < app->cores_per_exec)
+            w->cores < app->cores_per_exec)
             continue;
-        if (best < 0 || w->free_cores > app->workers[best].free_cores)
+        if (w->free_cores >= app->cores_per_exec &&
+            (best < 0 || w->free_cores > app->workers[best].free_cores))
             best = wi;
+        if (fewest < 0 || s_ours(app, wi) < s_ours(app, fewest)) fewest = wi;
     }
+    return best >= 0 ? best : fewest;
+}
+
+int ms_app_launch_remote(ms_app_t *app, ms_exec_t *ex, ms_error_t *err)
+{
+    int best = s_place(app);
     if (best < 0) return MS_ERR_NOTFOUND;
     ms_worker_t *w = &app->workers[best];
     ms_exec_launch_t l = {.exec = ex->id,
@@ -364,7 +457,10 @@ int ms_app_tick_workers(ms_app_t *app, int64_t now, ms_error_t *err)
 {
     for (int wi = 0; wi < app->nworkers; wi++) {
         ms_worker_t *w = &app->workers[wi];
-        if (now >= w->next_hello_ms) s_hello(app, w, now);
+        if (now >= w->next_hello_ms) {
+            if (wi == 0) s_share_news(app);
+            s_hello(app, w, now);
+        }
         s_say_alive(app, w, now);
         int64_t silent = now - w->last_seen_ms;
         if (w->answered && !w->lost && silent > app->worker_timeout_ms) {

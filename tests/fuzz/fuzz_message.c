@@ -73,10 +73,15 @@ static void s_check_worker(const ms_msg_t *m)
         __builtin_trap();
     if (ms_exec_report_unpack(m, &r, NULL) == 0 &&
         (!S_TERMINATED(r.message) || !S_TERMINATED(r.dir) ||
-         r.state > MS_EXEC_EXITED))
+         r.state > MS_EXEC_QUEUED))
         __builtin_trap();
     if (ms_worker_state_unpack(m, &st, NULL) == 0 &&
-        (!S_TERMINATED(st.shuffle) || st.free_cores > st.cores))
+        (!S_TERMINATED(st.shuffle) || st.free_cores > st.cores ||
+         st.held > st.cores || st.share > st.cores))
+        __builtin_trap();
+    ms_exec_release_t rel;
+    if (ms_exec_release_unpack(m, &rel, NULL) == 0 &&
+        (!S_TERMINATED(rel.reason) || rel.count < 1))
         __builtin_trap();
 }
 

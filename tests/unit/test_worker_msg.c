@@ -68,6 +68,9 @@ Test(worker_msg, report_and_state_round_trip)
     memset(&st, 0, sizeof st);
     st.cores = 4;
     st.free_cores = 3;
+    st.held = 2;
+    st.share = 1;
+    st.fair = true;
     strcpy(st.shuffle, "tcp://10.1.0.1:7337");
     ms_worker_state_pack(&st, &b);
     s_parse(&b, &m);
@@ -75,6 +78,16 @@ Test(worker_msg, report_and_state_round_trip)
     cr_assert_eq(memcmp(&st, &sgot, sizeof st), 0);
     /* The wrong decoder for a message refuses it. */
     cr_assert_lt(ms_exec_report_unpack(&m, &got, NULL), 0);
+    s_done(&b, &m);
+
+    ms_exec_release_t rel, rgot;
+    memset(&rel, 0, sizeof rel);
+    rel.count = 2;
+    strcpy(rel.reason, "fair shares of its 2 cores: ...");
+    ms_exec_release_pack(&rel, &b);
+    s_parse(&b, &m);
+    cr_assert_eq(ms_exec_release_unpack(&m, &rgot, NULL), 0);
+    cr_assert_eq(memcmp(&rel, &rgot, sizeof rel), 0);
     s_done(&b, &m);
 }
 
@@ -114,10 +127,13 @@ Test(worker_msg, refuses_bad_fields)
     s_done(&b, &m);
     /* More free cores than cores. */
     ms_worker_state_t st;
-    ms_msg_begin(&b, MS_MSG_WORKER_STATE, 3);
+    ms_msg_begin(&b, MS_MSG_WORKER_STATE, 6);
     msgpack_pack_int(&b.pk, 2);
     msgpack_pack_int(&b.pk, 3);
     ms_mp_pack_str(&b.pk, "");
+    msgpack_pack_int(&b.pk, 0);
+    msgpack_pack_int(&b.pk, 0);
+    msgpack_pack_true(&b.pk);
     s_parse(&b, &m);
     cr_assert_lt(ms_worker_state_unpack(&m, &st, NULL), 0);
     s_done(&b, &m);
