@@ -26,7 +26,7 @@ typedef struct {
     ms_exec_state_t state;
     int pid;
     int status; /* wait status, for MS_EXEC_EXITED */
-    char message[256];
+    char message[512];
     char dir[4096]; /* where it writes map outputs */
     int free_cores; /* the worker's, after this change */
 } ms_exec_report_t;

@@ -233,6 +233,16 @@ void ms_agent_waiting(ms_agent_t *a, const ms_peer_t *driver, int exec)
         char why[400] = "";
         s_shares(a, &s);
         if (a->fair) s_describe(a, &s, why, sizeof why);
+        /* and who was asked to make room */
+        size_t at = strlen(why);
+        for (int i = 0; i < a->napps && at < sizeof why; i++) {
+            if (!a->apps[i].asked) continue;
+            int n =
+                snprintf(why + at, sizeof why - at,
+                         "; %s releases %d executor%s", a->apps[i].app,
+                         a->apps[i].asked, a->apps[i].asked == 1 ? "" : "s");
+            at += n > 0 ? (size_t)n : 0;
+        }
         ms_exec_report_t r = {.exec = exec, .state = MS_EXEC_QUEUED};
         snprintf(r.message, sizeof r.message, "%d of %d cores free; %s%s",
                  a->cores - a->used, a->cores,
