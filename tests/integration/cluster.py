@@ -7,6 +7,7 @@ Every process is stopped by the PID this module started; executors, which
 the workers start, carry their worker's tag in their environment, so they
 are found (and, if left over, killed) by that tag, never by name."""
 
+import json
 import os
 import signal
 import subprocess
@@ -224,7 +225,6 @@ def seed_job():
     and limit over datasets/big_events_50k.csv), with the input's absolute
     path (the same on every host: the namespaces share the filesystem) and
     the result written where the test says."""
-    import json
     with open(os.path.join(mslib.REPO, "examples", "agg.json")) as f:
         job = json.load(f)
     job["input"]["path"] = os.path.join(mslib.REPO, job["input"]["path"])
@@ -234,16 +234,8 @@ def seed_job():
 
 def start_driver(env, job, master, conf, ns=None):
     """`minispark run` (in namespace ns) without waiting: a mslib.Running."""
-    job_path = env.write_job(job)
-    run_dir = env.new_dir("run")
-    local_dir = os.path.join(run_dir, "local")
-    os.makedirs(local_dir)
-    out = os.path.join(run_dir, "out.csv")
-    args = (["ip", "netns", "exec", ns] if ns else []) + env.base_args(
-        job_path, master, conf, out, True, local_dir)
-    tag = uuid.uuid4().hex
-    p, files = env._spawn_captured(args, tag)
-    return mslib.Running(env, p, files, tag, local_dir, out, args, job)
+    return env.start_job(job, conf, master=master,
+                         prefix=["ip", "netns", "exec", ns] if ns else ())
 
 
 def finish(env, run, timeout=120):
@@ -252,13 +244,7 @@ def finish(env, run, timeout=120):
     return res
 
 
-def expect_exact(res, job, conf):
-    import reference
-    res.expect_rc(0)
-    want = reference.expected_csv(job, conf)
-    got = res.output_bytes()
-    check(got == want, "output differs from the reference\n%s\n%s"
-          % (mslib.csv_diff(want, got), res.describe()))
+expect_exact = mslib.expect_reference
 
 
 def lose_a_worker(env, cluster, conf, ns=None):

@@ -209,6 +209,30 @@ class Result:
             return f.read()
 
 
+def expect_reference(res, job, conf=None):
+    """The run succeeded and its output CSV is the reference's."""
+    import reference
+    res.expect_rc(0)
+    want = reference.expected_csv(job, conf)
+    got = res.output_bytes()
+    check(got == want, "output differs from the reference\n%s\n%s"
+          % (csv_diff(want, got), res.describe()))
+
+
+def read_event_log(log_dir):
+    """The events of the one event log in log_dir (complete lines only,
+    so a log being written can be read); [] if there is none yet."""
+    names = [n for n in os.listdir(log_dir) if n.endswith(".jsonl")]
+    if len(names) != 1:
+        return []
+    events = []
+    with open(os.path.join(log_dir, names[0])) as f:
+        for line in f:
+            if line.endswith("\n"):
+                events.append(json.loads(line))
+    return events
+
+
 def csv_diff(expected, actual, limit=8):
     """A short human description of how two CSV outputs differ."""
     e, a = expected.split(b"\n"), actual.split(b"\n")
@@ -352,17 +376,18 @@ class Env:
         return res
 
     def start_job(self, job, conf=None, output_dir=None, master="local[2]",
-                  output=True):
+                  output=True, prefix=()):
         """Starts `minispark run` without waiting; returns a Running.
-        output=False leaves the outputs to the job file."""
+        output=False leaves the outputs to the job file; prefix goes before
+        the command (e.g. `ip netns exec NS`)."""
         job_path = self.write_job(job)
         run_dir = self.new_dir("run")
         local_dir = os.path.join(run_dir, "local")
         os.makedirs(local_dir)
         out_path = (os.path.join(output_dir or run_dir, "out.csv") if output
                     else None)
-        args = self.base_args(job_path, master, conf, out_path, True,
-                              local_dir)
+        args = list(prefix) + self.base_args(job_path, master, conf, out_path,
+                                             True, local_dir)
         tag = uuid.uuid4().hex
         p, files = self._spawn_captured(args, tag)
         return Running(self, p, files, tag, local_dir, out_path, args, job)

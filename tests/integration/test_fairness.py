@@ -7,7 +7,6 @@ executors at task boundaries, for the fair share); when B ends, A grows
 back to 4. Both results are exact and no task fails. With
 spark.scheduler.mode=FIFO on the workers B waits for A instead."""
 
-import json
 import os
 import time
 
@@ -18,16 +17,7 @@ from mslib import check, test
 TASK_MS = 400
 
 
-def log_events(log_dir):
-    names = [n for n in os.listdir(log_dir) if n.endswith(".jsonl")]
-    if len(names) != 1:
-        return []
-    out = []
-    with open(os.path.join(log_dir, names[0])) as f:
-        for line in f:
-            if line.endswith("\n"):
-                out.append(json.loads(line))
-    return out
+log_events = mslib.read_event_log
 
 
 def active_at(events, t):

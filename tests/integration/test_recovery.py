@@ -7,14 +7,12 @@ those. Results always equal the reference's. Every run also passes both
 leak checks."""
 
 import collections
-import json
 import os
 import re
 import signal
 import time
 
 import mslib
-import reference as ref
 from mslib import check, test
 
 QUERY = {"group_by": ["country", "device"],
@@ -41,16 +39,7 @@ def job_for(env):
             "shuffle_partitions": 4}
 
 
-def read_log(log_dir):
-    names = [n for n in os.listdir(log_dir) if n.endswith(".jsonl")]
-    if len(names) != 1:
-        return []
-    events = []
-    with open(os.path.join(log_dir, names[0])) as f:
-        for line in f:
-            if line.endswith("\n"):
-                events.append(json.loads(line))
-    return events
+read_log = mslib.read_event_log
 
 
 def successes(events, stage):
@@ -68,12 +57,7 @@ def submissions(events, stage):
                and e["Stage Info"]["Stage ID"] == stage)
 
 
-def expect_reference(res, job, conf):
-    res.expect_rc(0)
-    want = ref.expected_csv(job, conf)
-    got = res.output_bytes()
-    check(got == want, "output differs from the reference\n%s\n%s"
-          % (mslib.csv_diff(want, got), res.describe()))
+expect_reference = mslib.expect_reference
 
 
 def executor_pid(run, exec_id):
