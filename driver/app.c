@@ -415,6 +415,12 @@ static void s_publish_gauges(ms_app_t *app)
         g.to_add = ms_alloc_step(p);
         g.max_needed = ms_alloc_max_needed(p);
     }
+    for (int i = 0; i < app->nworkers; i++) {
+        const ms_worker_t *w = &app->workers[i];
+        if (!w->answered || w->lost) continue;
+        g.fair_share += w->share;
+        g.held_cores += w->held;
+    }
     ms_ui_state_set_gauges(app->ui, &g);
 }
 

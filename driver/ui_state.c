@@ -698,6 +698,11 @@ static const s_metric_t s_gauges[] = {
     {"executor_allocation_number_max_needed_executors",
      "Executors needed to run every pending and running task at once",
      offsetof(ms_ui_gauges_t, max_needed)},
+    {"fair_share_cores",
+     "This application's fair share of the workers' cores (workers:// only)",
+     offsetof(ms_ui_gauges_t, fair_share)},
+    {"held_cores", "Workers' cores this application's executors hold",
+     offsetof(ms_ui_gauges_t, held_cores)},
 };
 
 static const s_metric_t s_counters[] = {

@@ -59,6 +59,7 @@ typedef struct {
  * metrics source), set by the driver on every allocation tick. */
 typedef struct {
     int to_add, pending_remove, all_executors, target, max_needed;
+    int fair_share, held_cores; /* on workers (workers:// masters) */
 } ms_ui_gauges_t;
 
 typedef struct {
