@@ -508,7 +508,9 @@ Test(ui_state, gauges_are_stored)
                         .pending_remove = 1,
                         .all_executors = 3,
                         .target = 5,
-                        .max_needed = 8};
+                        .max_needed = 8,
+                        .fair_share = 2,
+                        .held_cores = 4};
     ms_ui_state_set_gauges(r.ui, &g);
     ms_ui_snapshot_t *s = s_snap(&r);
     cr_assert_eq(memcmp(&s->gauges, &g, sizeof g), 0);
@@ -818,7 +820,9 @@ Test(ui_state, metrics_text_is_prometheus_exposition)
                         .pending_remove = 1,
                         .all_executors = 3,
                         .target = 5,
-                        .max_needed = 8};
+                        .max_needed = 8,
+                        .fair_share = 2,
+                        .held_cores = 4};
     ms_ui_state_set_gauges(r.ui, &g);
     ms_ui_snapshot_t *s = s_snap(&r);
     char *m = ms_ui_metrics_text(s);
@@ -840,6 +844,8 @@ Test(ui_state, metrics_text_is_prometheus_exposition)
         s_assert_metric(m, name, "gauge", gauges[i].v);
     }
     s_assert_metric(m, "minispark_executors_active", "gauge", 1);
+    s_assert_metric(m, "minispark_fair_share_cores", "gauge", 2);
+    s_assert_metric(m, "minispark_held_cores", "gauge", 4);
     s_assert_metric(m, "minispark_tasks_completed_total", "counter", 6);
     s_assert_metric(m, "minispark_tasks_failed_total", "counter", 1);
     s_assert_metric(m, "minispark_input_bytes_total", "counter", 32000);
@@ -861,7 +867,7 @@ Test(ui_state, metrics_text_is_prometheus_exposition)
         }
         line = nl + 1;
     }
-    cr_assert_eq(samples, 12);
+    cr_assert_eq(samples, 14);
     free(m);
     ms_ui_snapshot_free(&s);
     ms_ui_state_destroy(&r.ui);
