@@ -33,7 +33,7 @@ typedef struct {
     char app[64];
     int weight; /* minispark.app.weight of its driver */
     int asked;  /* executors it was asked to release, not yet gone */
-    int64_t heard_ms;
+    int64_t asked_ms, heard_ms;
 } ms_agent_app_t;
 
 typedef struct {

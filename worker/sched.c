@@ -14,6 +14,9 @@
 /* An application with nothing here and no word for this long is
  * forgotten (with its weight). */
 #define S_FORGET_MS 60000
+/* A request to release executors not met by then is made again (the
+ * driver may have had fewer executors to give than it was asked for). */
+#define S_ASK_AGAIN_MS 30000
 #define S_MAX_APPS 64
 
 ms_agent_app_t *ms_agent_app(ms_agent_t *a, const ms_peer_t *driver,
@@ -35,10 +38,11 @@ ms_agent_app_t *ms_agent_app(ms_agent_t *a, const ms_peer_t *driver,
 int ms_agent_enqueue(ms_agent_t *a, const ms_peer_t *driver,
                      const ms_exec_launch_t *l)
 {
-    if (!ms_agent_app(a, driver, l->app) ||
-        ms_agent_grow(&a->queue, a->nqueued, &a->queue_cap, sizeof *a->queue) <
-            0)
+    ms_agent_app_t *p = ms_agent_app(a, driver, l->app);
+    if (!p || ms_agent_grow(&a->queue, a->nqueued, &a->queue_cap,
+                            sizeof *a->queue) < 0)
         return -1;
+    p->heard_ms = ms_clock_now_ms();
     a->queue[a->nqueued++] = (ms_agent_request_t){*driver, *l};
     return 0;
 }
@@ -166,9 +170,12 @@ static int s_next(const ms_agent_t *a, const s_shares_t *s)
 /* Asks the applications above their share to give back executors, as
  * many as the waiting ones below their share still lack (less the cores
  * free and those already being given back). */
-static void s_reclaim(ms_agent_t *a, const s_shares_t *s)
+static void s_reclaim(ms_agent_t *a, const s_shares_t *s, int64_t now)
 {
     int owed = 0;
+    for (int i = 0; i < s->n; i++)
+        if (a->apps[i].asked && now - a->apps[i].asked_ms > S_ASK_AGAIN_MS)
+            a->apps[i].asked = 0;
     for (int i = 0; i < s->n; i++) {
         int want = s->share[i] < s->demand[i] ? s->share[i] : s->demand[i];
         if (s->queued[i] && want > s->held[i]) owed += want - s->held[i];
@@ -196,6 +203,7 @@ static void s_reclaim(ms_agent_t *a, const s_shares_t *s)
         ms_exec_release_pack(&r, &b);
         ms_agent_send(a, &p->driver, &b);
         p->asked += count;
+        p->asked_ms = now;
         owed -= count * size;
     }
 }
@@ -209,9 +217,32 @@ static void s_forget(ms_agent_t *a, const s_shares_t *s, int64_t now)
             a->apps[i] = a->apps[--a->napps];
 }
 
+/* A driver that stopped saying hello (three heartbeats and a second) is
+ * gone: its waiting launches would start executors for nobody, and count
+ * as demand that takes cores from the others. */
+static void s_drop_orphans(ms_agent_t *a, int64_t now)
+{
+    for (int k = 0; k < a->nqueued;) {
+        const ms_agent_request_t *q = &a->queue[k];
+        int i = s_index(a, &q->driver);
+        if (i >= 0 &&
+            now - a->apps[i].heard_ms <= 3 * q->launch.heartbeat_ms + 1000) {
+            k++;
+            continue;
+        }
+        printf("minispark worker: dropped the waiting executor %d of %s: its "
+               "driver is silent\n",
+               q->launch.exec, q->launch.app);
+        fflush(stdout);
+        s_dequeue(a, k);
+    }
+}
+
 void ms_agent_schedule(ms_agent_t *a)
 {
     s_shares_t s;
+    int64_t now = ms_clock_now_ms();
+    s_drop_orphans(a, now);
     for (;;) {
         s_shares(a, &s);
         int k = s_next(a, &s);
@@ -220,8 +251,8 @@ void ms_agent_schedule(ms_agent_t *a)
         s_dequeue(a, k);
         ms_agent_start(a, &q);
     }
-    if (a->fair) s_reclaim(a, &s);
-    s_forget(a, &s, ms_clock_now_ms());
+    if (a->fair) s_reclaim(a, &s, now);
+    s_forget(a, &s, now);
 }
 
 void ms_agent_waiting(ms_agent_t *a, const ms_peer_t *driver, int exec)

@@ -162,7 +162,9 @@ static int s_run(ms_agent_t *w)
     while (!s_stop) {
         zmq_pollitem_t items[] = {{w->router, 0, ZMQ_POLLIN, 0},
                                   {NULL, s_wake[0], ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, 2, -1);
+        /* Woken every second too, so that waiting launches of drivers
+         * that went silent are dropped (ms_agent_schedule). */
+        int rc = zmq_poll(items, 2, 1000);
         if (rc < 0 && errno != EINTR) {
             fprintf(stderr, "minispark worker: poll: %s\n",
                     zmq_strerror(errno));
@@ -173,7 +175,8 @@ static int s_run(ms_agent_t *w)
             while (read(s_wake[0], buf, sizeof buf) > 0) {
             }
         }
-        if (ms_agent_reap(w, false)) ms_agent_schedule(w);
+        ms_agent_reap(w, false);
+        ms_agent_schedule(w);
         while (zmq_poll(items, 1, 0) > 0 && !s_stop)
             s_on_message(w);
     }

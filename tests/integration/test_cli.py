@@ -62,6 +62,37 @@ def help_version_and_unknown_subcommand(env):
 
 
 @test
+def worker_and_cluster_usage_errors(env):
+    res = env.run_args([env.binary, "worker", "--help"])
+    check(res.rc == 0 and b"--bind" in res.stdout,
+          "worker --help\n%s" % res.describe())
+    bind = "tcp://127.0.0.1:%d" % mslib.free_port()
+    for args in (["worker"], ["worker", "--bind", bind, "--cores", "0"],
+                 ["worker", "--bind", bind, "--conf",
+                  "spark.scheduler.mode=SOMETIMES"],
+                 ["worker", "--bind", bind, "--conf",
+                  "spark.authenticate=true"],
+                 ["shuffle-server", "--bind", bind, "--conf",
+                  "spark.authenticate=true"]):
+        res = env.run_args([env.binary] + args)
+        check(res.rc == 2, "expected exit status 2\n%s" % res.describe())
+        check(res.stderr.strip(), "no message on stderr: %s" % res.cmd)
+    job = env.write_job(simple_job(small_csv(env)))
+    # Malformed masters are refused before any name is looked up.
+    for master, needle in (("workers://", "names no worker"),
+                           ("workers://h1", "workers://HOST:PORT"),
+                           ("workers://h1:0", "workers://HOST:PORT"),
+                           ("workers://h 1:7078", "workers://HOST:PORT")):
+        res = env.run_args([env.binary, "run", job, "--master", master])
+        check(res.rc == 2 and needle in res.err,
+              "master %r\n%s" % (master, res.describe()))
+    res = env.run_args([env.binary, "run", job, "--conf",
+                        "spark.authenticate=true"])
+    check(res.rc == 2 and "spark.authenticate" in res.err,
+          "spark.authenticate without a secret\n%s" % res.describe())
+
+
+@test
 def run_usage_errors(env):
     job = env.write_job(simple_job(small_csv(env)))
     for args in (["run"], ["run", job, "--bogus-flag"],
