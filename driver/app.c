@@ -366,6 +366,12 @@ static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
     if (!ex || ms_msg_parse(&m, zmq_msg_data(&frames[1]),
                             zmq_msg_size(&frames[1]), &err) < 0)
         return;
+    if (!ex->alive) {
+        /* Written off (its worker was lost): it must not work for us. */
+        ms_app_send_simple(app, ex, MS_MSG_STOP);
+        ms_msg_free(&m);
+        return;
+    }
     ex->last_seen_ms = ms_clock_now_ms();
     if (m.type == MS_MSG_REGISTER) {
         s_on_register(app, i, &m);

@@ -295,12 +295,14 @@ static int s_setup(s_executor_t *ex)
     int linger = 0;
     char ident[32], ep[300];
     ms_error_t err = {0};
-    /* Killed with the worker that started it, as Spark's WorkerWatcher
+    /* Stopped with the worker that started it, as Spark's WorkerWatcher
      * ends an executor whose worker is gone: executors of a lost worker
-     * must not keep running unseen. A parent that died before this line
-     * is seen by the check that follows. */
+     * must not keep running unseen. SIGTERM, so that it still removes its
+     * map outputs on the way out (nobody else is left on the host to do
+     * it). A parent that died before this line is seen by the check that
+     * follows. */
     if (ex->args.parent &&
-        (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != ex->args.parent))
+        (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != ex->args.parent))
         return -1;
     ex->zctx = zmq_ctx_new();
     ex->dealer = zmq_socket(ex->zctx, ZMQ_DEALER);

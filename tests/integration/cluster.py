@@ -136,6 +136,12 @@ class Cluster:
         for h in self.hosts:
             if h.worker.proc.poll() is None:
                 h.worker.stop()
+            else:
+                # Killed: its executors must have died with it.
+                left = mslib.wait_no_tagged(h.worker.tag, mslib.ORPHAN_POLL_S)
+                mslib.kill_pids(left)
+                check(not left, "executors outlived their killed worker: %s"
+                      % left)
             if h.shuffle:
                 h.shuffle.stop()
         self.env.check_no_shuffle_files([h.dir for h in self.hosts])

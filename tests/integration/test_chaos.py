@@ -1,7 +1,8 @@
 """Chaos: runs of a two-job application (two shuffles, four stages; some
-with the shuffle service, some with dynamic allocation) while a killer
-SIGKILLs, by PID, a random executor or the shuffle server at random
-moments. Every run must end with the reference's results, or with exit 4
+with the shuffle service, some with dynamic allocation, some on two worker
+agents of a workers:// master) while a killer SIGKILLs, by PID, a random
+executor, the shuffle server (local mode) or a worker (at most one a run)
+at random moments. Every run must end with the reference's results, or with exit 4
 only when a task really failed spark.task.maxFailures times; no process
 and no shuffle file of the run may remain. MS_CHAOS_SECONDS sets how long
 it goes on (`make chaos` runs it for ten minutes); the last line sums up
@@ -14,6 +15,7 @@ import signal
 import threading
 import time
 
+import cluster as cl
 import mslib
 import reference as ref
 from mslib import check, test
@@ -47,21 +49,31 @@ def role(pid):
         return "executor"
     if b"shuffle-server" in argv:
         return "server"
+    if b"worker" in argv:
+        return "worker"
     return None
 
 
 class Killer(threading.Thread):
-    def __init__(self, running, rng):
+    """Kills the run's executors and shuffle server, found by the driver's
+    tag, and, on a cluster, the workers and their executors, found by the
+    workers' tags (the workers' shuffle servers are left alone: the driver
+    restarts only a server of its own)."""
+
+    def __init__(self, running, rng, workers=()):
         super().__init__(daemon=True)
-        self.running, self.rng = running, rng
-        self.kills = {"executor": 0, "server": 0}
+        self.running, self.rng, self.workers = running, rng, workers
+        self.kills = {"executor": 0, "server": 0, "worker": 0}
         self.done = threading.Event()
         self.first_seen = {}
 
     def targets(self):
         now = time.monotonic()
         out = []
-        for pid in mslib.tagged_pids(self.running.tag):
+        pids = mslib.tagged_pids(self.running.tag)
+        for w in self.workers:
+            pids += mslib.tagged_pids(w.tag)
+        for pid in pids:
             if pid == self.running.proc.pid:
                 continue
             r = role(pid)
@@ -71,6 +83,8 @@ class Killer(threading.Thread):
             if now - self.first_seen[pid] < MIN_AGE_S:
                 continue
             if r == "server" and self.kills["server"] >= MAX_SERVER_KILLS:
+                continue
+            if r == "worker" and self.kills["worker"] >= 1:
                 continue
             out.append((pid, r))
         return out
@@ -107,17 +121,25 @@ def runs_survive_random_kills(env):
             for q in QUERIES]
     rng = random.Random(int(os.environ.get("MS_CHAOS_SEED", "7")))
     runs = ok = failed = 0
-    kills = {"executor": 0, "server": 0}
+    kills = {"executor": 0, "server": 0, "worker": 0}
     recoveries = {"executor lost": 0, "map outputs recomputed": 0,
-                  "server restarted": 0}
+                  "server restarted": 0, "worker lost": 0}
     deadline = time.monotonic() + SECONDS
     while time.monotonic() < deadline:
         runs += 1
         service = rng.random() < 0.4
+        on_workers = rng.random() < 0.25
         conf = dict(CONF)
+        master, c = "local[2]", None
+        if on_workers:
+            c = cl.Cluster(env, [cl.Host(env, "127.0.0.1") for _ in (0, 1)],
+                           service=service)
+            master = c.master()
+            conf["spark.worker.timeout"] = "2s"
         if service:
-            conf.update({"spark.shuffle.service.enabled": "true",
-                         "spark.shuffle.service.port": str(mslib.free_port())})
+            conf["spark.shuffle.service.enabled"] = "true"
+        if service and not on_workers:
+            conf["spark.shuffle.service.port"] = str(mslib.free_port())
         if rng.random() < 0.3:
             conf.update({"spark.dynamicAllocation.enabled": "true",
                          "spark.dynamicAllocation.minExecutors": "1",
@@ -127,19 +149,23 @@ def runs_survive_random_kills(env):
                          "spark.dynamicAllocation.executorIdleTimeout":
                          "300ms"})
         job, outs = jobs_file(env, path)
-        run = env.start_job(job, conf=conf, output=False)
-        killer = Killer(run, rng)
+        run = env.start_job(job, conf=conf, output=False, master=master)
+        killer = Killer(run, rng, [h.worker for h in c.hosts] if c else ())
         killer.start()
         res = run.wait(timeout=180)
         killer.done.set()
         killer.join()
         env.check_leaks(run.tag, [run.local_dir], res)
+        if c:
+            c.stop()
         for k in kills:
             kills[k] += killer.kills[k]
         recoveries["executor lost"] += res.err.count("its tasks run elsewhere")
         recoveries["map outputs recomputed"] += len(
             re.findall(r"map outputs? .*lost", res.err))
         recoveries["server restarted"] += res.err.count("starting it again")
+        recoveries["worker lost"] += len(
+            re.findall(r"minispark: worker \S+ lost", res.err))
         if res.rc == 4:
             check(re.search(r"failed \d+ times; last cause", res.err),
                   "run %d failed without a task failing maxFailures "
@@ -155,8 +181,9 @@ def runs_survive_random_kills(env):
                                 res.describe()))
         ok += 1
     print("chaos: %d runs in %.0f s (%d exact, %d failed as allowed); kills: "
-          "%d executors, %d shuffle servers; recoveries: %s"
+          "%d executors, %d shuffle servers, %d workers; recoveries: %s"
           % (runs, SECONDS, ok, failed, kills["executor"], kills["server"],
+             kills["worker"],
              ", ".join("%d %s" % (v, k) for k, v in recoveries.items())),
           flush=True)
     check(runs >= 3, "only %d runs" % runs)
