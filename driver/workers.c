@@ -1,8 +1,10 @@
 /* The driver's side of a workers:// master: one DEALER per worker agent
  * (its routing id the application id, so the worker knows whose executors
  * are whose across reconnects), hellos every heartbeat interval that the
- * workers answer with their free cores, launches on the least loaded
- * worker, and the loss of a worker that stops answering. */
+ * workers answer with their free cores and our fair share, launches on the
+ * least loaded worker (or, when all are full, queued where we have the
+ * fewest executors), executors given back when a worker reclaims them,
+ * and the loss of a worker that stops answering. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>
@@ -155,14 +157,9 @@ static int s_on_report(ms_app_t *app, int wi, const ms_msg_t *m,
         ex->queued = false;
         return 0;
     }
+    /* A launch that waits for cores is queued, not refused: a failure is
+     * a real one (a cancelled launch is already stopping, not counted). */
     char how[320];
-    /* Another application took the cores first: not a failed launch; it
-     * is placed again, elsewhere or later. */
-    if (r.state == MS_EXEC_FAILED && w->free_cores < app->cores_per_exec) {
-        ex->stopping = true;
-        snprintf(ex->stop_reason, sizeof ex->stop_reason,
-                 "worker %s had no free cores", w->endpoint);
-    }
     if (r.state == MS_EXEC_FAILED)
         snprintf(how, sizeof how, "not started by worker %s: %s", w->endpoint,
                  r.message);

@@ -155,7 +155,7 @@ static int s_next(const ms_agent_t *a, const s_shares_t *s)
         if (q->launch.cores > free) continue;
         if (!a->fair) return k;
         int i = s_index(a, &q->driver);
-        /* held/weight, compared as held * (product of the other weights) */
+        /* cores held per unit of weight, in millionths */
         long long key = i < 0 ? 0
                               : (long long)s->held[i] * 1000000 /
                                     (s->weight[i] ? s->weight[i] : 1);
