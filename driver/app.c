@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/addr.h"
 #include "common/auth.h"
 #include "common/launcher.h"
 #include "common/mp.h"
@@ -572,8 +573,11 @@ static int s_bind(ms_app_t *app, ms_error_t *err)
         ms_conf_int(app->conf, "spark.driver.port", 0, 0, 65535, &port, err);
     if (rc == 0) rc = s_driver_host(app, host, sizeof host, err);
     if (rc < 0) return rc;
-    const char *addr = ms_conf_get(app->conf, "spark.driver.bindAddress");
-    if (!addr || !app->nworkers) addr = host;
+    const char *name = ms_conf_get(app->conf, "spark.driver.bindAddress");
+    char addr[64];
+    if ((rc = ms_addr_ipv4(name && app->nworkers ? name : host, addr,
+                           sizeof addr, err)) < 0)
+        return rc;
     if (port)
         snprintf(bind, sizeof bind, "tcp://%s:%d", addr, (int)port);
     else

@@ -5,14 +5,13 @@
  * least loaded worker (or, when all are full, queued where we have the
  * fewest executors), executors given back when a worker reclaims them,
  * and the loss of a worker that stops answering. */
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#include "common/addr.h"
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/mp.h"
@@ -48,22 +47,6 @@ static bool s_parse_one(const char *item, size_t len, ms_worker_t *w)
     return true;
 }
 
-/* An executor binds its shuffle server on its worker's address, and
- * ZeroMQ binds only addresses: a host name is resolved here, once. */
-static int s_resolve(ms_worker_t *w, ms_error_t *err)
-{
-    struct addrinfo hints = {.ai_family = AF_INET}, *res;
-    int rc = getaddrinfo(w->host, NULL, &hints, &res);
-    if (rc != 0)
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "worker %s: cannot resolve %s: %s", w->endpoint,
-                            w->host, gai_strerror(rc));
-    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, w->host,
-              sizeof w->host);
-    freeaddrinfo(res);
-    return 0;
-}
-
 static int s_parse(ms_app_t *app, const char *master, ms_error_t *err)
 {
     const char *list = master + strlen("workers://");
@@ -76,8 +59,10 @@ static int s_parse(ms_app_t *app, const char *master, ms_error_t *err)
                                 "invalid value '%s' for spark.master: expected "
                                 "workers://HOST:PORT[,HOST:PORT...]",
                                 master);
-        int rc = s_resolve(&w, err);
-        if (rc < 0) return rc;
+        /* An executor binds its shuffle server on its worker's address:
+         * a host name is resolved here, once. */
+        int rc = ms_addr_ipv4(w.host, w.host, sizeof w.host, err);
+        if (rc < 0) return ms_error_prefix(err, "worker %s", w.endpoint);
         ms_worker_t *ws =
             realloc(app->workers, (size_t)(app->nworkers + 1) * sizeof *ws);
         if (!ws) return ms_error_set(err, MS_ERR_NOMEM, "workers");

@@ -32,8 +32,10 @@ def static_allocation_with_shuffle_service(env):
     job = cl.seed_job()
     conf = {"spark.executor.instances": "4",
             "spark.shuffle.service.enabled": "true",
-            "spark.files.maxPartitionBytes": "64k"}
-    # A host name works in the master too (resolved by the driver).
+            "spark.files.maxPartitionBytes": "64k",
+            "spark.driver.host": "localhost"}
+    # Host names work in the master and spark.driver.host (resolved for
+    # the binds by the driver).
     master = c.master().replace("127.0.0.1", "localhost", 1)
     res = cl.finish(env, cl.start_driver(env, job, master, conf))
     cl.expect_exact(res, job, conf)
