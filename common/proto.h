@@ -45,7 +45,8 @@ typedef enum {
     MS_MSG_EXEC_KILL = 32,    /* exec (-1: all of this driver's), signal */
     /* worker -> driver */
     MS_MSG_WORKER_STATE = 33, /* cores, free cores, shuffle endpoint or "",
-                                 the app's cores held and fair share, fair */
+                                 the app's cores held and fair share, fair,
+                                 incarnation */
     MS_MSG_EXEC_STATE = 34,   /* exec, state (ms_exec_state_t), pid, wait
                                  status, message, dir, free cores */
     MS_MSG_EXEC_RELEASE = 35, /* count, reason: give back executors here */

@@ -80,7 +80,7 @@ int ms_exec_report_unpack(const ms_msg_t *m, ms_exec_report_t *r,
 
 void ms_worker_state_pack(const ms_worker_state_t *s, ms_msg_builder_t *b)
 {
-    ms_msg_begin(b, MS_MSG_WORKER_STATE, 6);
+    ms_msg_begin(b, MS_MSG_WORKER_STATE, 7);
     msgpack_pack_int(&b->pk, s->cores);
     msgpack_pack_int(&b->pk, s->free_cores);
     ms_mp_pack_str(&b->pk, s->shuffle);
@@ -90,6 +90,7 @@ void ms_worker_state_pack(const ms_worker_state_t *s, ms_msg_builder_t *b)
         msgpack_pack_true(&b->pk);
     else
         msgpack_pack_false(&b->pk);
+    msgpack_pack_int64(&b->pk, s->incarnation);
 }
 
 int ms_worker_state_unpack(const ms_msg_t *m, ms_worker_state_t *s,
@@ -98,12 +99,13 @@ int ms_worker_state_unpack(const ms_msg_t *m, ms_worker_state_t *s,
     const msgpack_object *f = m->f;
     int64_t cores, free_cores, held, share;
     memset(s, 0, sizeof *s);
-    if (m->type != MS_MSG_WORKER_STATE || m->nf != 6 ||
+    if (m->type != MS_MSG_WORKER_STATE || m->nf != 7 ||
         !ms_mp_int(&f[0], 1, S_MAX_CORES, &cores) ||
         !ms_mp_int(&f[1], 0, cores, &free_cores) ||
         !ms_mp_str(&f[2], s->shuffle, sizeof s->shuffle) ||
         !ms_mp_int(&f[3], 0, cores, &held) ||
-        !ms_mp_int(&f[4], 0, cores, &share) || !ms_mp_bool(&f[5], &s->fair))
+        !ms_mp_int(&f[4], 0, cores, &share) || !ms_mp_bool(&f[5], &s->fair) ||
+        !ms_mp_int(&f[6], 1, INT64_MAX, &s->incarnation))
         return ms_error_set(err, MS_ERR_PROTO, "malformed worker state");
     s->cores = (int)cores;
     s->free_cores = (int)free_cores;

@@ -34,9 +34,10 @@ typedef struct {
 /* MS_MSG_WORKER_STATE: the answer to every hello. */
 typedef struct {
     int cores, free_cores;
-    char shuffle[256]; /* this host's shuffle server, "" if none */
-    int held, share;   /* the asking application's cores and fair share */
-    bool fair;         /* false: first come, first served */
+    char shuffle[256];   /* this host's shuffle server, "" if none */
+    int held, share;     /* the asking application's cores and fair share */
+    bool fair;           /* false: first come, first served */
+    int64_t incarnation; /* another value: the worker was restarted */
 } ms_worker_state_t;
 
 /* MS_MSG_EXEC_RELEASE: the worker asks a driver to give back `count` of

@@ -55,7 +55,8 @@ typedef struct {
     void *alive_sock;   /* DEALER to its shuffle server: APP_ALIVE */
     bool answered, lost, fair;
     int cores, free_cores, inflight;
-    int held, share;   /* our cores there and our fair share of them */
+    int held, share; /* our cores there and our fair share of them */
+    int64_t incarnation;
     char shuffle[256]; /* its host's shuffle server, "" if none */
     int64_t last_seen_ms, next_hello_ms, next_alive_ms;
 } ms_worker_t;

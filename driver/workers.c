@@ -153,6 +153,31 @@ static int s_on_report(ms_app_t *app, int wi, const ms_msg_t *m,
     return ms_app_exec_ended(app, i, how, err);
 }
 
+/* Its executors are gone with it (they end with their worker); when the
+ * host is gone (host_gone), so are the map outputs its shuffle server
+ * holds: Spark unregisters the outputs of a lost worker's host too. */
+static int s_lose(ms_app_t *app, int wi, bool host_gone, const char *cause,
+                  ms_error_t *err)
+{
+    ms_worker_t *w = &app->workers[wi];
+    w->lost = host_gone;
+    w->free_cores = w->inflight = 0;
+    fprintf(stderr, "minispark: %s\n", cause);
+    for (int i = 0; i < app->nexecs; i++) {
+        ms_exec_t *ex = &app->execs[i];
+        if (!ex->alive || ex->worker != wi) continue;
+        /* One that never registered did not fail to start. */
+        ex->lost = ex->registered;
+        ex->stopping = true;
+        snprintf(ex->stop_reason, sizeof ex->stop_reason, "%s", cause);
+        int rc = ms_app_exec_ended(app, i, "its worker is gone", err);
+        if (rc < 0) return rc;
+    }
+    if (host_gone && app->job && app->service && w->shuffle[0])
+        ms_job_on_outputs_lost(app->job, w->shuffle, cause);
+    return 0;
+}
+
 /* Our fair share across the workers, as a decision whenever it changes
  * (so the UI and the event log show it); once a heartbeat interval, when
  * the workers have all answered the last hellos, not at every answer. */
@@ -222,6 +247,15 @@ static int s_on_message(ms_app_t *app, int wi, ms_error_t *err)
         w->lost = false;
         if (m.type == MS_MSG_WORKER_STATE &&
             ms_worker_state_unpack(&m, &st, NULL) == 0) {
+            if (w->incarnation && st.incarnation != w->incarnation) {
+                /* Restarted: its executors ended with the old one (but
+                 * its host's shuffle server still serves our outputs). */
+                char cause[400];
+                snprintf(cause, sizeof cause, "worker %s restarted",
+                         w->endpoint);
+                rc = s_lose(app, wi, false, cause, err);
+            }
+            w->incarnation = st.incarnation;
             w->answered = true;
             w->cores = st.cores;
             w->held = st.held;
@@ -396,33 +430,6 @@ void ms_app_signal_exec(ms_app_t *app, int i, int sig)
 
 /* ---- heartbeats and loss ---------------------------------------------- */
 
-/* Its executors are gone with it (they die with their worker), and so are
- * the map outputs its host's shuffle server holds: Spark unregisters the
- * outputs of a lost worker's host too. */
-static int s_lose(ms_app_t *app, int wi, int64_t silent, ms_error_t *err)
-{
-    ms_worker_t *w = &app->workers[wi];
-    char cause[400];
-    w->lost = true;
-    w->free_cores = w->inflight = 0;
-    snprintf(cause, sizeof cause, "worker %s lost: no answer for %lld ms",
-             w->endpoint, (long long)silent);
-    fprintf(stderr, "minispark: %s\n", cause);
-    for (int i = 0; i < app->nexecs; i++) {
-        ms_exec_t *ex = &app->execs[i];
-        if (!ex->alive || ex->worker != wi) continue;
-        /* One that never registered did not fail to start. */
-        ex->lost = ex->registered;
-        ex->stopping = true;
-        snprintf(ex->stop_reason, sizeof ex->stop_reason, "%s", cause);
-        int rc = ms_app_exec_ended(app, i, "its worker is gone", err);
-        if (rc < 0) return rc;
-    }
-    if (app->job && app->service && w->shuffle[0])
-        ms_job_on_outputs_lost(app->job, w->shuffle, cause);
-    return 0;
-}
-
 static void s_say_alive(ms_app_t *app, ms_worker_t *w, int64_t now)
 {
     if (!app->service || !w->shuffle[0] || now < w->next_alive_ms) return;
@@ -446,7 +453,11 @@ int ms_app_tick_workers(ms_app_t *app, int64_t now, ms_error_t *err)
         s_say_alive(app, w, now);
         int64_t silent = now - w->last_seen_ms;
         if (w->answered && !w->lost && silent > app->worker_timeout_ms) {
-            int rc = s_lose(app, wi, silent, err);
+            char cause[400];
+            snprintf(cause, sizeof cause,
+                     "worker %s lost: no answer for %lld ms", w->endpoint,
+                     (long long)silent);
+            int rc = s_lose(app, wi, true, cause, err);
             if (rc < 0) return rc;
         }
     }

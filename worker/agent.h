@@ -44,7 +44,8 @@ typedef struct {
 typedef struct {
     const char *bind, *dir, *shuffle;
     int cores, used;
-    bool fair; /* spark.scheduler.mode FAIR (default) or FIFO */
+    bool fair;           /* spark.scheduler.mode FAIR (default) or FIFO */
+    int64_t incarnation; /* this run of the worker: pid and start time */
     void *zctx, *router;
     char shuffle_dir[4096];
     ms_agent_exec_t *execs;

@@ -110,8 +110,10 @@ static void s_hello(ms_agent_t *a, const ms_peer_t *driver, const ms_msg_t *m)
         p->weight = (int)weight;
         p->heard_ms = ms_clock_now_ms();
     }
-    ms_worker_state_t st = {
-        .cores = a->cores, .free_cores = a->cores - a->used, .fair = a->fair};
+    ms_worker_state_t st = {.cores = a->cores,
+                            .free_cores = a->cores - a->used,
+                            .fair = a->fair,
+                            .incarnation = a->incarnation};
     snprintf(st.shuffle, sizeof st.shuffle, "%s", a->shuffle ? a->shuffle : "");
     ms_agent_share(a, driver, &st.held, &st.share);
     ms_msg_builder_t b;
@@ -297,6 +299,10 @@ int ms_worker_main(int argc, char **argv)
     if ((rc = ms_auth_conf(conf, &err)) < 0) {
         status = 2;
     } else if (s_setup(&w, &err) == 0) {
+        /* Drivers tell a restarted worker (whose executors died with the
+         * old one) from one that was only slow to answer. */
+        w.incarnation =
+            (int64_t)getpid() << 32 | (ms_clock_wall_ms() & 0xffffffff) | 1;
         if (!ms_auth_enabled() && strncmp(w.bind, "tcp://127.", 10) != 0)
             fprintf(stderr,
                     "minispark worker: warning: spark.authenticate is off: "

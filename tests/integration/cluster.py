@@ -108,12 +108,29 @@ class Cluster:
                     str(cores), "--dir", os.path.join(h.dir, "work")]
             if service:
                 args += ["--shuffle", "tcp://%s:%d" % (h.addr, h.shuffle_port)]
-            h.worker = Proc(env, args + conf_args, "worker on %s" % h.addr,
-                            os.path.join(h.dir, "worker.log"), h.ns, h.wrap)
+            h.worker_args = args + conf_args
+            self._start_worker(h)
         for h in hosts:
             if h.shuffle:
                 h.shuffle.wait_for("serving")
             h.worker.wait_for("cores on")
+
+    def _start_worker(self, h):
+        h.starts = getattr(h, "starts", 0) + 1
+        h.worker = Proc(self.env, h.worker_args, "worker on %s" % h.addr,
+                        os.path.join(h.dir, "worker_%d.log" % h.starts),
+                        h.ns, h.wrap)
+
+    def restart_worker(self, h):
+        """SIGKILLs h's worker (by PID) and starts a new one at once on the
+        same address, folder and shuffle server."""
+        old = h.worker
+        old.kill()
+        self._start_worker(h)
+        h.worker.wait_for("cores on")
+        left = mslib.wait_no_tagged(old.tag, mslib.ORPHAN_POLL_S)
+        mslib.kill_pids(left)
+        check(not left, "executors outlived their killed worker: %s" % left)
 
     def master(self):
         return "workers://" + ",".join("%s:%d" % (h.addr, h.worker_port)

@@ -5,6 +5,7 @@ a worker mid-job, and a driver without the shared secret, are checked as
 in the namespace test (test_lan.py), whose cluster this is on one host."""
 
 import os
+import time
 
 import cluster as cl
 import mslib
@@ -61,6 +62,27 @@ def lost_worker_mid_job(env):
     c = cl.Cluster(env, hosts(env))
     conf = dict(cl.SLOW, **{"spark.shuffle.service.enabled": "true"})
     cl.lose_a_worker(env, c, conf)
+    c.stop()
+
+
+@test
+def restarted_worker_is_told_from_a_slow_one(env):
+    """A worker killed and started again at once (before
+    spark.worker.timeout) is seen as restarted by its answers: the
+    executors that ended with the old one are replaced, their work redone,
+    and the host's shuffle server keeps serving the outputs."""
+    c = cl.Cluster(env, hosts(env))
+    conf = dict(cl.SLOW, **{"spark.shuffle.service.enabled": "true",
+                            "spark.worker.timeout": "60s"})
+    job = cl.seed_job()
+    run = cl.start_driver(env, job, c.master(), conf)
+    c.wait_executors(c.hosts[0])
+    time.sleep(0.5)
+    c.restart_worker(c.hosts[0])
+    res = cl.finish(env, run)
+    cl.expect_exact(res, job, conf)
+    check("worker tcp://127.0.0.1:%d restarted" % c.hosts[0].worker_port
+          in res.err, "the restart was not noticed\n%s" % res.describe())
     c.stop()
 
 

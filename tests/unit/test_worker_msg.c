@@ -71,6 +71,7 @@ Test(worker_msg, report_and_state_round_trip)
     st.held = 2;
     st.share = 1;
     st.fair = true;
+    st.incarnation = (int64_t)4242 << 32 | 7;
     strcpy(st.shuffle, "tcp://10.1.0.1:7337");
     ms_worker_state_pack(&st, &b);
     s_parse(&b, &m);
@@ -127,13 +128,14 @@ Test(worker_msg, refuses_bad_fields)
     s_done(&b, &m);
     /* More free cores than cores. */
     ms_worker_state_t st;
-    ms_msg_begin(&b, MS_MSG_WORKER_STATE, 6);
+    ms_msg_begin(&b, MS_MSG_WORKER_STATE, 7);
     msgpack_pack_int(&b.pk, 2);
     msgpack_pack_int(&b.pk, 3);
     ms_mp_pack_str(&b.pk, "");
     msgpack_pack_int(&b.pk, 0);
     msgpack_pack_int(&b.pk, 0);
     msgpack_pack_true(&b.pk);
+    msgpack_pack_int64(&b.pk, 1);
     s_parse(&b, &m);
     cr_assert_lt(ms_worker_state_unpack(&m, &st, NULL), 0);
     s_done(&b, &m);
