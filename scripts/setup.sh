@@ -2,13 +2,14 @@
 # Installs the Debian packages minispark needs to build and test, and only
 # the ones that are missing, so a second run costs nothing. `setup.sh test`
 # also installs what only the tests use: chromium, which loads the web UI,
-# and clang-format, which checks the layout; `setup.sh bench` also Node.js.
+# clang-format, which checks the layout, and iproute2, whose `ip netns` the
+# LAN test uses; `setup.sh bench` also Node.js.
 set -eu
 
 PKGS="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev zlib1g-dev
 libjansson-dev libxxhash-dev libdeflate-dev liblz4-dev libmicrohttpd-dev libsodium-dev
 libcriterion-dev python3"
-[ "${1:-}" = test ] && PKGS="$PKGS chromium clang-format git"
+[ "${1:-}" = test ] && PKGS="$PKGS chromium clang-format git iproute2"
 # bench/compare.mjs runs DuckDB from the npm registry under Node.js.
 [ "${1:-}" = bench ] && ! command -v node >/dev/null && PKGS="$PKGS nodejs npm"
 
