@@ -1,9 +1,11 @@
 /* Worker agent: a ROUTER that drivers connect to (one DEALER each). It
  * launches executors as its own children, tracks them by PID, kills them
  * only when their driver asks (or when it stops itself), and tells the
- * driver how each one ended. Executors die with the worker (they watch
+ * driver how each one ended. Executors end with the worker (they watch
  * their parent), as Spark's executors do through their WorkerWatcher, so a
- * lost worker never leaves executors behind. */
+ * lost worker never leaves executors behind. This file is the command,
+ * its loop and the messages; launch.c starts and reaps executors, sched.c
+ * decides which waiting launch runs next and reclaims cores for fairness. */
 #include "worker/worker.h"
 
 #include <errno.h>
