@@ -76,12 +76,15 @@ void ms_agent_stop_all(ms_agent_t *a);
 
 /* ---- sched.c ------------------------------------------------------------ */
 
+/* These take the time as a parameter (the caller reads the clock), so
+ * that tests drive the policy's timers by hand. */
+
 /* The record of an application (found or added); NULL when out of memory. */
 ms_agent_app_t *ms_agent_app(ms_agent_t *a, const ms_peer_t *driver,
-                             const char *app);
+                             const char *app, int64_t now);
 /* Queues a launch; ms_agent_schedule then starts it or says why it waits. */
 int ms_agent_enqueue(ms_agent_t *a, const ms_peer_t *driver,
-                     const ms_exec_launch_t *l);
+                     const ms_exec_launch_t *l, int64_t now);
 /* Drops a driver's queued launch (exec, or all with -1), reporting each
  * as not started. */
 void ms_agent_cancel(ms_agent_t *a, const ms_peer_t *driver, int exec);
@@ -89,7 +92,7 @@ void ms_agent_cancel(ms_agent_t *a, const ms_peer_t *driver, int exec);
  * the smallest share per weight first; FIFO: the oldest); then, when fair,
  * asks applications above their share to release executors for those
  * below it that wait. */
-void ms_agent_schedule(ms_agent_t *a);
+void ms_agent_schedule(ms_agent_t *a, int64_t now);
 /* Tells the driver why its launch exec waits, if it is still queued. */
 void ms_agent_waiting(ms_agent_t *a, const ms_peer_t *driver, int exec);
 /* One of the driver's executors ended: one fewer to release. */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/clock.h"
 #include "worker/agent.h"
 #include "worker/fair.h"
 
@@ -20,7 +19,7 @@
 #define S_MAX_APPS 64
 
 ms_agent_app_t *ms_agent_app(ms_agent_t *a, const ms_peer_t *driver,
-                             const char *app)
+                             const char *app, int64_t now)
 {
     for (int i = 0; i < a->napps; i++)
         if (ms_peer_eq(&a->apps[i].driver, driver)) return &a->apps[i];
@@ -31,18 +30,18 @@ ms_agent_app_t *ms_agent_app(ms_agent_t *a, const ms_peer_t *driver,
     p->driver = *driver;
     snprintf(p->app, sizeof p->app, "%s", app);
     p->weight = 1;
-    p->heard_ms = ms_clock_now_ms();
+    p->heard_ms = now;
     return p;
 }
 
 int ms_agent_enqueue(ms_agent_t *a, const ms_peer_t *driver,
-                     const ms_exec_launch_t *l)
+                     const ms_exec_launch_t *l, int64_t now)
 {
-    ms_agent_app_t *p = ms_agent_app(a, driver, l->app);
+    ms_agent_app_t *p = ms_agent_app(a, driver, l->app, now);
     if (!p || ms_agent_grow(&a->queue, a->nqueued, &a->queue_cap,
                             sizeof *a->queue) < 0)
         return -1;
-    p->heard_ms = ms_clock_now_ms();
+    p->heard_ms = now;
     a->queue[a->nqueued++] = (ms_agent_request_t){*driver, *l};
     return 0;
 }
@@ -238,10 +237,9 @@ static void s_drop_orphans(ms_agent_t *a, int64_t now)
     }
 }
 
-void ms_agent_schedule(ms_agent_t *a)
+void ms_agent_schedule(ms_agent_t *a, int64_t now)
 {
     s_shares_t s;
-    int64_t now = ms_clock_now_ms();
     s_drop_orphans(a, now);
     for (;;) {
         s_shares(a, &s);

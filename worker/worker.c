@@ -90,10 +90,10 @@ static void s_launch(ms_agent_t *a, const ms_peer_t *driver, const ms_msg_t *m)
     else if (l.cores > a->cores)
         snprintf(r.message, sizeof r.message,
                  "executor wants %d cores, worker has %d", l.cores, a->cores);
-    else if (ms_agent_enqueue(a, driver, &l) < 0)
+    else if (ms_agent_enqueue(a, driver, &l, ms_clock_now_ms()) < 0)
         snprintf(r.message, sizeof r.message, "out of memory");
     else {
-        ms_agent_schedule(a);
+        ms_agent_schedule(a, ms_clock_now_ms());
         ms_agent_waiting(a, driver, l.exec);
         return;
     }
@@ -107,7 +107,7 @@ static void s_hello(ms_agent_t *a, const ms_peer_t *driver, const ms_msg_t *m)
     if (m->nf != 2 || !ms_mp_str(&m->f[0], app, sizeof app) ||
         !ms_mp_int(&m->f[1], 1, 1000, &weight))
         return;
-    ms_agent_app_t *p = ms_agent_app(a, driver, app);
+    ms_agent_app_t *p = ms_agent_app(a, driver, app, ms_clock_now_ms());
     if (p) {
         p->weight = (int)weight;
         p->heard_ms = ms_clock_now_ms();
@@ -180,7 +180,7 @@ static int s_run(ms_agent_t *w)
             }
         }
         ms_agent_reap(w, false);
-        ms_agent_schedule(w);
+        ms_agent_schedule(w, ms_clock_now_ms());
         while (zmq_poll(items, 1, 0) > 0 && !s_stop)
             s_on_message(w);
     }
