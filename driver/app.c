@@ -431,28 +431,39 @@ static void s_publish_gauges(ms_app_t *app)
     ms_ui_state_set_gauges(app->ui, &g);
 }
 
+/* Every DEALER of the driver is made here, so none misses CURVE. */
+void *ms_app_dealer(ms_app_t *app, const char *endpoint, bool named)
+{
+    int linger = 0, never = 0, hwm = 64;
+    void *sock = zmq_socket(app->zctx, ZMQ_DEALER);
+    if (!sock) return NULL;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    /* A peer that is down must not block the event loop. */
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &never, sizeof never);
+    if (named)
+        zmq_setsockopt(sock, ZMQ_ROUTING_ID, app->app_id, strlen(app->app_id));
+    if (ms_auth_client(sock, NULL) < 0 || zmq_connect(sock, endpoint) < 0) {
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
 /* Tells the shuffle service, every heartbeat interval, that this
  * application's driver lives: a standalone service deletes the files of an
  * application it has not heard from for a while (a driver killed without
  * its cleanup). One-way: nothing waits for an answer. */
-static void s_say_alive(ms_app_t *app, int64_t now)
+void ms_app_say_alive(ms_app_t *app, void **sock, const char *endpoint,
+                      int64_t *next_ms, int64_t now)
 {
-    if (!app->service || app->nworkers || now < app->next_alive_ms) return;
-    app->next_alive_ms = now + app->heartbeat_ms;
-    if (!app->service_sock) {
-        int linger = 0, hwm = 4, never = 0;
-        app->service_sock = zmq_socket(app->zctx, ZMQ_DEALER);
-        if (!app->service_sock) return;
-        zmq_setsockopt(app->service_sock, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_setsockopt(app->service_sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        /* A service that is down must not block the event loop. */
-        zmq_setsockopt(app->service_sock, ZMQ_SNDTIMEO, &never, sizeof never);
-        zmq_connect(app->service_sock, app->service_ep);
-    }
+    if (now < *next_ms) return;
+    *next_ms = now + app->heartbeat_ms;
+    if (!*sock && !(*sock = ms_app_dealer(app, endpoint, false))) return;
     ms_msg_builder_t b;
     ms_msg_begin(&b, MS_MSG_APP_ALIVE, 1);
     ms_mp_pack_str(&b.pk, app->app_id);
-    ms_msg_send(app->service_sock, NULL, 0, &b, NULL, NULL, 0);
+    ms_msg_send(*sock, NULL, 0, &b, NULL, NULL, 0);
 }
 
 static int s_tick(ms_app_t *app, ms_error_t *err)
@@ -473,7 +484,9 @@ static int s_tick(ms_app_t *app, ms_error_t *err)
         app->last_tick_ms = now;
         app->next_tick_ms = now + MS_APP_TICK_MS;
     }
-    s_say_alive(app, now);
+    if (app->service && !app->nworkers)
+        ms_app_say_alive(app, &app->service_sock, app->service_ep,
+                         &app->next_alive_ms, now);
     int rc = ms_app_tick_workers(app, now, err);
     if (rc == 0) rc = ms_app_reconcile(app, err);
     s_publish_gauges(app);

@@ -163,6 +163,13 @@ void ms_app_on_register(ms_app_t *app, int exec, const char *endpoint,
 void ms_app_stop_all_execs(ms_app_t *app);
 ms_exec_t *ms_app_exec_by_id(ms_app_t *app, int id, int *index);
 void ms_app_send_simple(ms_app_t *app, ms_exec_t *ex, int type);
+/* A DEALER for the event loop (sends never block), CURVE when
+ * spark.authenticate is on; named: its routing id is the application id. */
+void *ms_app_dealer(ms_app_t *app, const char *endpoint, bool named);
+/* Tells the shuffle server at endpoint, once a heartbeat interval (kept in
+ * *next_ms), that this application lives (APP_ALIVE, over *sock). */
+void ms_app_say_alive(ms_app_t *app, void **sock, const char *endpoint,
+                      int64_t *next_ms, int64_t now);
 /* Posts a MinisparkAllocationDecision (action, executor, reason). */
 void ms_app_decision(ms_app_t *app, const char *action, int exec,
                      const char *reason);

@@ -77,24 +77,6 @@ static int s_parse(ms_app_t *app, const char *master, ms_error_t *err)
     return 0;
 }
 
-static void *s_dealer(ms_app_t *app, const char *endpoint, bool named)
-{
-    int linger = 0, never = 0, hwm = 64;
-    void *sock = zmq_socket(app->zctx, ZMQ_DEALER);
-    if (!sock) return NULL;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    /* A worker that is down must not block the event loop. */
-    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &never, sizeof never);
-    if (named)
-        zmq_setsockopt(sock, ZMQ_ROUTING_ID, app->app_id, strlen(app->app_id));
-    if (ms_auth_client(sock, NULL) < 0 || zmq_connect(sock, endpoint) < 0) {
-        zmq_close(sock);
-        return NULL;
-    }
-    return sock;
-}
-
 static void s_hello(ms_app_t *app, ms_worker_t *w, int64_t now)
 {
     ms_msg_builder_t b;
@@ -333,7 +315,7 @@ int ms_app_connect_workers(ms_app_t *app, const char *master, ms_error_t *err)
     if (wait > S_CONNECT_WAIT_MS) wait = S_CONNECT_WAIT_MS;
     for (int wi = 0; wi < app->nworkers; wi++) {
         ms_worker_t *w = &app->workers[wi];
-        if (!(w->sock = s_dealer(app, w->endpoint, true)))
+        if (!(w->sock = ms_app_dealer(app, w->endpoint, true)))
             return ms_error_set(err, MS_ERR_IO, "cannot connect to worker %s",
                                 w->endpoint);
         s_hello(app, w, now);
@@ -430,18 +412,6 @@ void ms_app_signal_exec(ms_app_t *app, int i, int sig)
 
 /* ---- heartbeats and loss ---------------------------------------------- */
 
-static void s_say_alive(ms_app_t *app, ms_worker_t *w, int64_t now)
-{
-    if (!app->service || !w->shuffle[0] || now < w->next_alive_ms) return;
-    w->next_alive_ms = now + app->heartbeat_ms;
-    if (!w->alive_sock && !(w->alive_sock = s_dealer(app, w->shuffle, false)))
-        return;
-    ms_msg_builder_t b;
-    ms_msg_begin(&b, MS_MSG_APP_ALIVE, 1);
-    ms_mp_pack_str(&b.pk, app->app_id);
-    ms_msg_send(w->alive_sock, NULL, 0, &b, NULL, NULL, 0);
-}
-
 int ms_app_tick_workers(ms_app_t *app, int64_t now, ms_error_t *err)
 {
     for (int wi = 0; wi < app->nworkers; wi++) {
@@ -450,7 +420,9 @@ int ms_app_tick_workers(ms_app_t *app, int64_t now, ms_error_t *err)
             if (wi == 0) s_share_news(app);
             s_hello(app, w, now);
         }
-        s_say_alive(app, w, now);
+        if (app->service && w->shuffle[0])
+            ms_app_say_alive(app, &w->alive_sock, w->shuffle, &w->next_alive_ms,
+                             now);
         int64_t silent = now - w->last_seen_ms;
         if (w->answered && !w->lost && silent > app->worker_timeout_ms) {
             char cause[400];

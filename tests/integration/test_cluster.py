@@ -126,5 +126,20 @@ def shared_secret(env):
     c.stop()
 
 
+@test
+def local_mode_with_secret_and_service(env):
+    """Every socket of a local run uses the secret too: the shuffle server
+    the driver starts refuses nobody (its refusals would show on the
+    driver's stderr, which it shares)."""
+    job = cl.seed_job()
+    conf = dict(secret_conf(env), **{
+        "spark.shuffle.service.enabled": "true",
+        "spark.shuffle.service.port": str(mslib.free_port())})
+    res = env.run_job(job, conf=conf, master="local[2]")
+    cl.expect_exact(res, job, conf)
+    check("refused" not in res.err, "a connection was refused\n%s"
+          % res.describe())
+
+
 if __name__ == "__main__":
     mslib.main()
