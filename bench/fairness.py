@@ -111,10 +111,10 @@ def timed(args):
 
 
 def one_round(binary, tmp, mode, data):
-    c = Cluster(binary, tmp, mode)
+    c, pa = Cluster(binary, tmp, mode), None
     try:
-        a, logs_a = app_args(binary, tmp, "A", data, "16k", 1, 4, "200ms",
-                             c.master())
+        a, _ = app_args(binary, tmp, "A", data, "16k", 1, 4, "200ms",
+                        c.master())
         b, _ = app_args(binary, tmp, "B", data, "128k", 1, 2, "1s",
                         c.master())
         a_alone, b_alone = timed(a), timed(b)
@@ -135,6 +135,9 @@ def one_round(binary, tmp, mode, data):
             raise RuntimeError("A failed")
         return a_alone, b_alone, ended["t"] - t0, b_time
     finally:
+        if pa and pa.poll() is None:  # B failed while A ran
+            pa.kill()
+            pa.wait()
         c.stop()
 
 
