@@ -58,9 +58,17 @@ static int s_plan(const s_opts_t *o, ms_plan_t **plan, ms_error_t *err)
     if (rc == 0)
         rc = ms_csv_infer_schema(o->file, &spec->csv, spec->infer_schema, 20000,
                                  schema, err);
-    ms_planner_opts_t po = {
-        spec && spec->shuffle_partitions ? (int)spec->shuffle_partitions : 8,
-        MS_CODEC_ZLIB, 1, 0};
+    ms_planner_opts_t po = {.num_partitions =
+                                spec && spec->shuffle_partitions
+                                    ? (int)spec->shuffle_partitions
+                                    : 8,
+                            .codec = MS_CODEC_ZLIB,
+                            .zlib_level = 1};
+    struct stat st;
+    if (rc == 0 && stat(o->file, &st) < 0)
+        rc =
+            ms_error_set(err, MS_ERR_INPUT, "%s: %s", o->file, strerror(errno));
+    if (rc == 0) ms_file_id_of(&st, &po.input_id);
     if (rc == 0) rc = ms_planner_build(spec, 0, schema, &po, plan, err);
     if (rc == 0) {
         free((*plan)->input_path);

@@ -405,3 +405,14 @@ int ms_conf_size(const ms_conf_t *self, const char *key, int64_t unit,
     if (ms_parse_size(v, unit, out)) return 0;
     return s_invalid(err, key, v, "a size such as 64k, 128m, 1g");
 }
+
+int ms_conf_local_dir(const ms_conf_t *self, const char **out, ms_error_t *err)
+{
+    const char *dir = ms_conf_get(self, "spark.local.dir");
+    if (dir && !*dir)
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "invalid value '' for spark.local.dir: expected "
+                            "a folder");
+    *out = dir ? dir : "/tmp";
+    return 0;
+}

@@ -53,6 +53,11 @@ int ms_conf_duration_ms(const ms_conf_t *self, const char *key, int64_t unit_ms,
 int ms_conf_size(const ms_conf_t *self, const char *key, int64_t unit,
                  int64_t def, int64_t *out, ms_error_t *err);
 
+/* spark.local.dir, the folder under which every role keeps its files:
+ * "/tmp" when unset. An empty value is MS_ERR_USAGE (it would mean the
+ * root folder). */
+int ms_conf_local_dir(const ms_conf_t *self, const char **out, ms_error_t *err);
+
 /* The parsers behind the getters. Return false on bad syntax. */
 bool ms_parse_duration_ms(const char *text, int64_t unit_ms, int64_t *out);
 bool ms_parse_size(const char *text, int64_t unit, int64_t *out);

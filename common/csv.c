@@ -53,9 +53,18 @@ struct ms_csv_reader {
     int64_t buf_off; /* file offset of buf[0] */
     int64_t rec_off; /* file offset of the last record returned */
     int64_t bytes;   /* bytes of lines consumed */
+    bool expect;     /* id holds what the file was at planning */
+    ms_file_id_t id;
 };
 
 /* ---- buffering -------------------------------------------------------- */
+
+/* A UTF-8 byte order mark before the first line is not text, as in Spark's
+ * reader: it is dropped from the line. */
+static bool s_bom(const char *p, size_t n)
+{
+    return n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0;
+}
 
 /* Makes room after the unconsumed bytes (moving them to the front, growing
  * the buffer when they fill it) and reads once more from the file. */
@@ -88,6 +97,13 @@ static int s_fill(ms_csv_reader_t *self, ms_error_t *err)
     if (n < 0)
         return ms_error_set(err, MS_ERR_IO, "%s: read: %s", self->path,
                             strerror(errno));
+    int64_t at = self->buf_off + (int64_t)self->len;
+    if (n == 0 && self->expect && at < self->id.size)
+        return ms_error_set(err, MS_ERR_INPUT,
+                            "%s changed while the job ran (it ends at byte "
+                            "%lld, %lld bytes at planning)",
+                            self->path, (long long)at,
+                            (long long)self->id.size);
     if (n == 0) self->eof = true;
     self->len += (size_t)n;
     return 0;
@@ -242,10 +258,9 @@ static size_t s_chunk_size(int fd, int64_t from)
 static int s_open(ms_csv_reader_t *self, const char *path, int64_t start,
                   ms_error_t *err)
 {
-    self->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (self->fd < 0)
-        return ms_error_set(err, errno == ENOENT ? MS_ERR_NOTFOUND : MS_ERR_IO,
-                            "%s: open: %s", path, strerror(errno));
+    struct stat st;
+    self->fd = ms_open_regular(path, &st, err);
+    if (self->fd < 0) return self->fd;
     /* Reading starts one byte early, at the '\n' that may end the record
      * before the split; the first chunk is read lazily by next(). */
     self->buf_off = start > 0 ? start - 1 : 0;
@@ -310,6 +325,10 @@ static int s_next_line(ms_csv_reader_t *self, char **line, size_t *n,
     *line = self->buf + self->pos;
     *n = nl - self->pos;
     self->rec_off = self->buf_off + (int64_t)self->pos;
+    if (self->rec_off == 0 && s_bom(*line, *n)) {
+        *line += 3;
+        *n -= 3;
+    }
     size_t next = nl < self->len ? nl + 1 : nl;
     self->bytes += (int64_t)(next - self->pos);
     self->pos = self->scan = next;
@@ -385,13 +404,19 @@ static int s_take_fast(ms_csv_reader_t *self, ms_field_t *fields,
         int last = *count - 1;
         if (last < max_fields) fields[last].len--;
     }
+    if (self->rec_off == 0 && max_fields > 0 &&
+        s_bom(fields[0].p, fields[0].len)) {
+        fields[0].p += 3;
+        fields[0].len -= 3;
+        n -= 3;
+    }
     if (n == 0 && !is_header) return 2;
     return 1;
 }
 #endif
 
-int ms_csv_reader_next(ms_csv_reader_t *self, ms_field_t *fields,
-                       int max_fields, int *nfields, ms_error_t *err)
+static int s_next(ms_csv_reader_t *self, ms_field_t *fields, int max_fields,
+                  int *nfields, ms_error_t *err)
 {
     char *line;
     size_t n;
@@ -421,6 +446,33 @@ int ms_csv_reader_next(ms_csv_reader_t *self, ms_field_t *fields,
         return 1;
     }
     return rc;
+}
+
+/* At the end of its split a task checks the file once more: a file that
+ * grew, or was rewritten in place, since planning gives another answer. */
+int ms_csv_reader_next(ms_csv_reader_t *self, ms_field_t *fields,
+                       int max_fields, int *nfields, ms_error_t *err)
+{
+    int rc = s_next(self, fields, max_fields, nfields, err);
+    if (rc != 0 || !self->expect) return rc;
+    struct stat st;
+    self->expect = false;
+    if (fstat(self->fd, &st) < 0)
+        return ms_error_set(err, MS_ERR_IO, "%s: stat: %s", self->path,
+                            strerror(errno));
+    return ms_file_id_check(&self->id, &st, self->path, err);
+}
+
+int ms_csv_reader_expect(ms_csv_reader_t *self, const ms_file_id_t *id,
+                         ms_error_t *err)
+{
+    struct stat st;
+    if (fstat(self->fd, &st) < 0)
+        return ms_error_set(err, MS_ERR_IO, "%s: stat: %s", self->path,
+                            strerror(errno));
+    self->id = *id;
+    self->expect = true;
+    return ms_file_id_check(id, &st, self->path, err);
 }
 
 int64_t ms_csv_reader_offset(const ms_csv_reader_t *self)
@@ -538,6 +590,40 @@ static ms_coltype_t s_elect(const s_votes_t *v)
 
 /* Names the columns from the header line, or _c0, _c1, ... after the
  * first record. Fields of the line are in fields[0..n). */
+/* Spark's CSVUtils.makeSafeHeader: an empty name becomes _c<index>, and
+ * names that repeat each get their index appended: a,b,a -> a0,b,a2.
+ * Column names are case-sensitive here (Spark with
+ * spark.sql.caseSensitive), so a and A do not repeat. A clash that still
+ * remains (a,a,a1) is an error rather than a column silently shadowed. */
+static int s_safe_names(ms_schema_t *out, const char *path, ms_error_t *err)
+{
+    int n = out->ncols;
+    bool dup[MS_CSV_MAX_COLUMNS] = {false};
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (strcmp(out->cols[i].name, out->cols[j].name) == 0)
+                dup[i] = dup[j] = true;
+    for (int i = 0; i < n; i++) {
+        char *name = out->cols[i].name;
+        char safe[MS_CSV_NAME_MAX + 16];
+        if (!name[0])
+            snprintf(safe, sizeof safe, "_c%d", i);
+        else if (dup[i])
+            snprintf(safe, sizeof safe, "%.*s%d", MS_CSV_NAME_MAX - 8, name, i);
+        else
+            continue;
+        snprintf(name, MS_CSV_NAME_MAX, "%s", safe);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (strcmp(out->cols[i].name, out->cols[j].name) == 0)
+                return ms_error_set(err, MS_ERR_INPUT,
+                                    "%s: columns %d and %d are both named "
+                                    "\"%s\" (after renaming duplicates)",
+                                    path, i + 1, j + 1, out->cols[i].name);
+    return 0;
+}
+
 static int s_name_columns(ms_schema_t *out, const ms_field_t *fields, int n,
                           bool header, const char *path, ms_error_t *err)
 {
@@ -559,7 +645,7 @@ static int s_name_columns(ms_schema_t *out, const ms_field_t *fields, int n,
         }
         col->type = (ms_coltype_t){MS_TYPE_STRING, 0};
     }
-    return 0;
+    return header ? s_safe_names(out, path, err) : 0;
 }
 
 /* Everything infer_schema needs while it reads: kept off the stack, since

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/fsutil.h"
 #include "common/value.h"
 
 typedef enum {
@@ -65,6 +66,12 @@ void ms_csv_reader_destroy(ms_csv_reader_t **self_p);
  * it), or another negative error. */
 int ms_csv_reader_next(ms_csv_reader_t *self, ms_field_t *fields,
                        int max_fields, int *nfields, ms_error_t *err);
+
+/* Makes the reader check that its file is still the one planned (id):
+ * now, whenever reading ends before id->size bytes, and once more when the
+ * split is done. Each finding is MS_ERR_INPUT naming the file. */
+int ms_csv_reader_expect(ms_csv_reader_t *self, const ms_file_id_t *id,
+                         ms_error_t *err);
 
 /* Byte offset in the file where the current record starts. */
 int64_t ms_csv_reader_offset(const ms_csv_reader_t *self);

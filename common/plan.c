@@ -9,7 +9,7 @@
 #include "common/mp.h"
 
 #define MS_PLAN_MAGIC "msplan"
-#define MS_PLAN_VERSION 2
+#define MS_PLAN_VERSION 3
 
 ms_plan_t *ms_plan_new(void)
 {
@@ -148,7 +148,7 @@ int ms_plan_pack(const ms_plan_t *self, char **out, size_t *len)
     }
     s_pack_filters(&pk, self);
     s_pack_keys_aggs(&pk, self);
-    msgpack_pack_array(&pk, 6);
+    msgpack_pack_array(&pk, 7);
     msgpack_pack_int(&pk, self->num_partitions);
     msgpack_pack_int(&pk, self->codec);
     msgpack_pack_int(&pk, self->zlib_level);
@@ -163,6 +163,13 @@ int ms_plan_pack(const ms_plan_t *self, char **out, size_t *len)
         else
             msgpack_pack_false(&pk);
     }
+    const ms_file_id_t *id = &self->input_id;
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_int64(&pk, (int64_t)id->host);
+    msgpack_pack_int64(&pk, (int64_t)id->dev);
+    msgpack_pack_int64(&pk, (int64_t)id->ino);
+    msgpack_pack_int64(&pk, id->size);
+    msgpack_pack_int64(&pk, id->mtime_ns);
     if (!sb.data) return MS_ERR_NOMEM;
     *out = sb.data;
     *len = sb.size;
@@ -242,7 +249,7 @@ static bool s_filter(ms_plan_t *self, ms_filter_t *f, const msgpack_object *o)
     int64_t op;
     if (!ms_mp_array(o, 3, &c, NULL) || !s_col(&c[0], self, false, &f->col) ||
         !ms_mp_int(&c[1], MS_OP_EQ, MS_OP_NOT_NULL, &op) ||
-        !ms_mp_array(&c[2], -1, &vals, &n) || n > 100000)
+        !ms_mp_array(&c[2], -1, &vals, &n) || n > MS_PLAN_MAX_VALUES)
         return false;
     f->op = (ms_op_t)op;
     f->values = calloc(n ? n : 1, sizeof *f->values);
@@ -313,7 +320,8 @@ static bool s_agg(ms_plan_t *self, ms_agg_t *a, const msgpack_object *o)
     do {                                                                       \
         const msgpack_object *items_;                                          \
         uint32_t n_;                                                           \
-        if (!ms_mp_array((obj), -1, &items_, &n_) || n_ > 4096) goto fail;     \
+        if (!ms_mp_array((obj), -1, &items_, &n_) || n_ > MS_PLAN_MAX_ITEMS)   \
+            goto fail;                                                         \
         self->field = calloc(n_ ? n_ : 1, sizeof *self->field);                \
         if (!self->field) goto fail;                                           \
         for (uint32_t i_ = 0; i_ < n_; i_++) {                                 \
@@ -335,6 +343,18 @@ static bool s_order(ms_plan_t *self, ms_order_t *o, const msgpack_object *obj)
     return true;
 }
 
+static bool s_file_id(ms_file_id_t *id, const msgpack_object *obj)
+{
+    const msgpack_object *f;
+    int64_t v[5];
+    if (!ms_mp_array(obj, 5, &f, NULL)) return false;
+    for (int i = 0; i < 5; i++)
+        if (!ms_mp_int(&f[i], INT64_MIN, INT64_MAX, &v[i])) return false;
+    *id = (ms_file_id_t){(uint64_t)v[0], (uint64_t)v[1], (uint64_t)v[2], v[3],
+                         v[4]};
+    return id->size >= 0;
+}
+
 static int s_unpack(ms_plan_t *self, const msgpack_object *root,
                     ms_error_t *err)
 {
@@ -351,8 +371,9 @@ static int s_unpack(ms_plan_t *self, const msgpack_object *root,
     S_DECODE_LIST(&o[5], filters, nfilters, s_filter);
     S_DECODE_LIST(&o[6], keys, nkeys, s_key);
     S_DECODE_LIST(&o[7], aggs, naggs, s_agg);
-    if (!ms_mp_array(&o[8], 6, &tail, NULL) ||
-        !ms_mp_int(&tail[0], 1, 1 << 20, &parts) ||
+    if (!ms_mp_array(&o[8], 7, &tail, NULL) ||
+        !s_file_id(&self->input_id, &tail[6]) ||
+        !ms_mp_int(&tail[0], 1, MS_PLAN_MAX_PARTITIONS, &parts) ||
         !ms_mp_int(&tail[1], MS_CODEC_NONE, MS_CODEC_LZ4, &codec) ||
         !ms_mp_int(&tail[2], 0, 9, &level) ||
         !ms_mp_int(&tail[3], 0, INT64_MAX, &memory) ||

@@ -13,6 +13,12 @@
 #include "common/err.h"
 #include "common/value.h"
 
+/* What a plan may hold: the job file is checked against these at planning,
+ * and an executor refuses a plan beyond them as malformed. */
+#define MS_PLAN_MAX_PARTITIONS 100000 /* also spark.sql.shuffle.partitions */
+#define MS_PLAN_MAX_ITEMS 4096        /* filters, keys, aggregates, order */
+#define MS_PLAN_MAX_VALUES 100000     /* literals of one "in" filter */
+
 typedef enum {
     MS_OP_EQ,
     MS_OP_NE,
@@ -81,6 +87,7 @@ typedef struct {
 
 typedef struct {
     char *input_path;
+    ms_file_id_t input_id; /* the input as planned: tasks check it */
     ms_csv_opts_t csv;
     ms_schema_t schema;
     bool *referenced; /* [schema.ncols]: parsed and checked per row */

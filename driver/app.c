@@ -54,6 +54,11 @@ void ms_app_install_signals(void)
     sigaction(SIGCHLD, &sa, NULL);
 }
 
+bool ms_app_interrupted(void)
+{
+    return s_interrupted;
+}
+
 #define S_MAX_POLLED_WORKERS 62
 
 /* Polls the router, the wake-up pipe and the workers; drains the pipe. */
@@ -166,9 +171,10 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
                                 : app->network_timeout_ms;
     snprintf(app->service_ep, sizeof app->service_ep, "tcp://127.0.0.1:%d",
              (int)port);
-    const char *dir = ms_conf_get(c, "spark.local.dir");
-    snprintf(app->local_dir, sizeof app->local_dir, "%s", dir ? dir : "/tmp");
-    return 0;
+    const char *dir;
+    rc = ms_conf_local_dir(c, &dir, err);
+    snprintf(app->local_dir, sizeof app->local_dir, "%s", rc == 0 ? dir : "");
+    return rc;
 }
 
 /* Static allocation: spark.executor.instances, capped by the master. */

@@ -138,6 +138,8 @@ int ms_app_max_slots(const ms_app_t *app);
 
 /* Installs SIGINT/SIGTERM/SIGCHLD handlers for the driver. */
 void ms_app_install_signals(void);
+/* Whether SIGINT or SIGTERM has arrived since. */
+bool ms_app_interrupted(void);
 
 /* ---- executors (driver/executors.c) ------------------------------------- */
 

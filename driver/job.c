@@ -100,7 +100,12 @@ static int s_splits(ms_job_run_t *job, ms_error_t *err)
     if (stat(job->plan->input_path, &st) < 0)
         return ms_error_set(err, MS_ERR_INPUT, "cannot read %s: %s",
                             job->plan->input_path, strerror(errno));
-    int64_t size = st.st_size;
+    /* Splits are of the file as planned (a later job of the application
+     * may find it changed since). */
+    int rc =
+        ms_file_id_check(&job->plan->input_id, &st, job->plan->input_path, err);
+    if (rc < 0) return rc;
+    int64_t size = job->plan->input_id.size;
     int64_t slots = ms_app_max_slots(job->app);
     int64_t per_core = (size + open_cost + slots - 1) / slots;
     int64_t split = per_core > open_cost ? per_core : open_cost;

@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
 
 #define S_PATH_MAX 256
 #define S_MAX_FILE_BYTES (16 << 20)
@@ -172,17 +176,20 @@ static int s_get_bool(json_t *obj, const char *key, const char *path, bool *out,
 }
 
 /* An integer field >= min; *out stays as it was when the field is absent. */
-static int s_get_int(json_t *obj, const char *key, int64_t min,
+static int s_get_int(json_t *obj, const char *key, int64_t min, int64_t max,
                      const char *path, int64_t *out, ms_error_t *err)
 {
     json_t *v;
     int rc = s_field(obj, key, JSON_INTEGER, false, path, &v, err);
     if (rc || !v) return rc;
-    if (json_integer_value(v) < min) {
+    if (json_integer_value(v) < min || json_integer_value(v) > max) {
         char fpath[S_PATH_MAX];
         s_path_key(fpath, path, key);
-        return S_USAGE(err, "%s: expected an integer >= %lld", fpath,
-                       (long long)min);
+        if (max == INT64_MAX)
+            return S_USAGE(err, "%s: expected an integer >= %lld", fpath,
+                           (long long)min);
+        return S_USAGE(err, "%s: expected an integer from %lld to %lld", fpath,
+                       (long long)min, (long long)max);
     }
     *out = json_integer_value(v);
     return 0;
@@ -220,16 +227,19 @@ typedef struct {
     char item_path[S_PATH_MAX];
 } s_list_t;
 
-/* Opens obj.key as a list of at least min entries; l->arr is NULL when the
+/* Opens obj.key as a list of min to max entries; l->arr is NULL when the
  * field is absent and not required. */
 static int s_list_open(s_list_t *l, json_t *obj, const char *key, bool required,
-                       size_t min, const char *path, ms_error_t *err)
+                       size_t min, size_t max, const char *path,
+                       ms_error_t *err)
 {
     int rc = s_field(obj, key, JSON_ARRAY, required, path, &l->arr, err);
     if (rc || !l->arr) return rc;
     s_path_key(l->path, path, key);
     l->n = json_array_size(l->arr);
-    if (l->n > INT32_MAX) return S_USAGE(err, "%s: too many entries", l->path);
+    if (l->n > max)
+        return S_USAGE(err, "%s: %zu entries, more than the %zu allowed",
+                       l->path, l->n, max);
     if (l->n < min)
         return S_USAGE(err, "%s: expected at least %zu entr%s", l->path, min,
                        min == 1 ? "y" : "ies");
@@ -289,8 +299,8 @@ static int s_values_list(ms_filter_spec_t *f, json_t *obj, const char *path,
     if (has_value && json_object_get(obj, "values"))
         return S_USAGE(err, "%s: give \"value\" or \"values\", not both", path);
     s_list_t l;
-    int rc = s_list_open(&l, obj, has_value ? "value" : "values", true, 1, path,
-                         err);
+    int rc = s_list_open(&l, obj, has_value ? "value" : "values", true, 1,
+                         MS_PLAN_MAX_VALUES, path, err);
     if (rc) return rc;
     if (!(f->values = s_calloc(l.n, sizeof *f->values))) return s_nomem(err);
     f->nvalues = (int)l.n;
@@ -357,7 +367,8 @@ static int s_parse_filters(ms_query_spec_t *q, json_t *obj, const char *path,
                            ms_error_t *err)
 {
     s_list_t l;
-    int rc = s_list_open(&l, obj, "filter", false, 0, path, err);
+    int rc =
+        s_list_open(&l, obj, "filter", false, 0, MS_PLAN_MAX_ITEMS, path, err);
     if (rc || !l.arr) return rc;
     if (!(q->filters = s_calloc(l.n, sizeof *q->filters))) return s_nomem(err);
     q->nfilters = (int)l.n;
@@ -396,7 +407,7 @@ static int s_parse_trunc(ms_key_spec_t *k, const char *unit, const char *path,
 static int s_parse_mod(ms_key_spec_t *k, json_t *obj, const char *path,
                        ms_error_t *err)
 {
-    int rc = s_get_int(obj, "mod", 1, path, &k->mod, err);
+    int rc = s_get_int(obj, "mod", 1, INT64_MAX, path, &k->mod, err);
     if (rc) return rc;
     k->kind = MS_KEY_MOD;
     return s_dup_printf(&k->as, err, "(%s %% %lld)", k->column,
@@ -443,7 +454,8 @@ static int s_parse_keys(ms_query_spec_t *q, json_t *obj, const char *path,
                         ms_error_t *err)
 {
     s_list_t l;
-    int rc = s_list_open(&l, obj, "group_by", true, 0, path, err);
+    int rc =
+        s_list_open(&l, obj, "group_by", true, 0, MS_PLAN_MAX_ITEMS, path, err);
     if (rc) return rc;
     if (!(q->keys = s_calloc(l.n, sizeof *q->keys))) return s_nomem(err);
     q->nkeys = (int)l.n;
@@ -510,7 +522,8 @@ static int s_parse_aggs(ms_query_spec_t *q, json_t *obj, const char *path,
                         ms_error_t *err)
 {
     s_list_t l;
-    int rc = s_list_open(&l, obj, "aggregates", true, 1, path, err);
+    int rc = s_list_open(&l, obj, "aggregates", true, 1, MS_PLAN_MAX_ITEMS,
+                         path, err);
     if (rc) return rc;
     if (!(q->aggs = s_calloc(l.n, sizeof *q->aggs))) return s_nomem(err);
     q->naggs = (int)l.n;
@@ -601,7 +614,8 @@ static int s_parse_order(ms_query_spec_t *q, json_t *obj, const char *path,
                          ms_error_t *err)
 {
     s_list_t l;
-    int rc = s_list_open(&l, obj, "order_by", false, 0, path, err);
+    int rc = s_list_open(&l, obj, "order_by", false, 0, MS_PLAN_MAX_ITEMS, path,
+                         err);
     if (rc || !l.arr) return rc;
     if (!(q->order = s_calloc(l.n, sizeof *q->order))) return s_nomem(err);
     q->norder = (int)l.n;
@@ -617,7 +631,7 @@ static int s_parse_order(ms_query_spec_t *q, json_t *obj, const char *path,
 static int s_parse_limit(ms_query_spec_t *q, json_t *obj, const char *path,
                          ms_error_t *err)
 {
-    return s_get_int(obj, "limit", 0, path, &q->limit, err);
+    return s_get_int(obj, "limit", 0, INT64_MAX, path, &q->limit, err);
 }
 
 static int s_pause_number(ms_query_spec_t *q, json_t *v, const char *ppath,
@@ -720,7 +734,7 @@ static int s_parse_query(ms_query_spec_t *q, json_t *obj, const char *path,
 static int s_parse_jobs(ms_job_spec_t *spec, json_t *root, ms_error_t *err)
 {
     s_list_t l;
-    int rc = s_list_open(&l, root, "jobs", true, 1, "", err);
+    int rc = s_list_open(&l, root, "jobs", true, 1, INT32_MAX, "", err);
     if (rc) return rc;
     if (json_object_get(root, "output"))
         return S_USAGE(err, "output: with \"jobs\", put an \"output\" object "
@@ -850,7 +864,7 @@ static int s_parse_app_name(ms_job_spec_t *spec, json_t *root, ms_error_t *err)
 static int s_parse_partitions(ms_job_spec_t *spec, json_t *root,
                               ms_error_t *err)
 {
-    return s_get_int(root, "shuffle_partitions", 1, "",
+    return s_get_int(root, "shuffle_partitions", 1, MS_PLAN_MAX_PARTITIONS, "",
                      &spec->shuffle_partitions, err);
 }
 
@@ -986,10 +1000,15 @@ static int s_slurp(FILE *f, char **buf, size_t *len)
 static int s_read_file(const char *path, char **buf, size_t *len,
                        ms_error_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ms_error_set(err, MS_ERR_INPUT, "cannot open job file %s: %s",
-                            path, strerror(errno));
+    struct stat st;
+    int fd = ms_open_regular(path, &st, err);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (fd >= 0 && !f) close(fd);
+    if (!f) {
+        if (fd >= 0) ms_error_set(err, MS_ERR_NOMEM, "%s", path);
+        ms_error_prefix(err, "cannot open job file");
+        return err ? err->code = MS_ERR_INPUT : MS_ERR_INPUT;
+    }
     int rc = s_slurp(f, buf, len);
     if (rc)
         rc = s_nomem(err);

@@ -217,6 +217,7 @@ int ms_planner_build(const ms_job_spec_t *spec, int query,
     plan->codec = opts->codec;
     plan->zlib_level = opts->zlib_level;
     plan->agg_memory = opts->agg_memory;
+    plan->input_id = opts->input_id;
     /* Absolute: executors on workers run in other folders, and the input
      * must be at the same path on every host. */
     plan->input_path = realpath(spec->input_path, NULL);

@@ -14,6 +14,7 @@ typedef struct {
     ms_codec_t codec;
     int zlib_level;
     int64_t agg_memory;
+    ms_file_id_t input_id; /* the input as its schema was read */
 } ms_planner_opts_t;
 
 /* schema->ncols == 0 means an empty input: every named column is accepted

@@ -169,6 +169,31 @@ static void s_cell(const ms_value_t *v, char *buf, size_t size)
         ms_value_format(buf, size, v);
 }
 
+/* Data may hold terminal control sequences (a \x1b[2J in a CSV field
+ * would clear the screen): on a terminal, C0 and C1 controls and DEL are
+ * shown as escapes instead. Pipes and files get the bytes as they are. */
+static void s_escape(char *cell, size_t size)
+{
+    char out[512];
+    size_t n = 0;
+    const unsigned char *p = (const unsigned char *)cell;
+    for (; *p && n + 7 < sizeof out; p++) {
+        bool c1 = p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
+        if (*p >= 0x20 && *p != 0x7F && !c1) {
+            out[n++] = (char)*p;
+        } else if (*p == '\n' || *p == '\t' || *p == '\r') {
+            out[n++] = '\\';
+            out[n++] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+        } else {
+            n += (size_t)snprintf(out + n, sizeof out - n,
+                                  c1 ? "\\u%04x" : "\\x%02x", c1 ? p[1] : *p);
+            p += c1;
+        }
+    }
+    out[n] = '\0';
+    snprintf(cell, size, "%s", out);
+}
+
 /* Spark's show() cuts cells longer than 20 characters to 17 plus "...". */
 static void s_truncate(char *cell)
 {
@@ -185,34 +210,48 @@ static void s_rule(FILE *out, const int *width, int ncols)
     fputs("+\n", out);
 }
 
+/* A cell as the table shows it. */
+static void s_show_cell(const ms_value_t *v, bool tty, char *buf, size_t size)
+{
+    s_cell(v, buf, size);
+    if (tty) s_escape(buf, size);
+    s_truncate(buf);
+}
+
+static void s_show_name(const char *name, bool tty, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", name);
+    if (tty) s_escape(buf, size);
+    s_truncate(buf);
+}
+
 void ms_result_show(const ms_result_t *self, FILE *out, int64_t max_rows)
 {
     int64_t shown = self->nrows < max_rows ? self->nrows : max_rows;
+    bool tty = isatty(fileno(out));
     int *width = calloc((size_t)self->ncols, sizeof *width);
     char cell[512];
     if (!width) return;
     for (int c = 0; c < self->ncols; c++) {
-        snprintf(cell, sizeof cell, "%s", self->names[c]);
-        s_truncate(cell);
+        s_show_name(self->names[c], tty, cell, sizeof cell);
         width[c] = (int)strlen(cell);
         for (int64_t r = 0; r < shown; r++) {
-            s_cell(&self->vals[r * self->ncols + c], cell, sizeof cell);
-            s_truncate(cell);
+            s_show_cell(&self->vals[r * self->ncols + c], tty, cell,
+                        sizeof cell);
             if ((int)strlen(cell) > width[c]) width[c] = (int)strlen(cell);
         }
     }
     s_rule(out, width, self->ncols);
     for (int c = 0; c < self->ncols; c++) {
-        snprintf(cell, sizeof cell, "%s", self->names[c]);
-        s_truncate(cell);
+        s_show_name(self->names[c], tty, cell, sizeof cell);
         fprintf(out, "|%*s", width[c], cell);
     }
     fputs("|\n", out);
     s_rule(out, width, self->ncols);
     for (int64_t r = 0; r < shown; r++) {
         for (int c = 0; c < self->ncols; c++) {
-            s_cell(&self->vals[r * self->ncols + c], cell, sizeof cell);
-            s_truncate(cell);
+            s_show_cell(&self->vals[r * self->ncols + c], tty, cell,
+                        sizeof cell);
             fprintf(out, "|%*s", width[c], cell);
         }
         fputs("|\n", out);

@@ -10,13 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/conf.h"
 #include "common/csv.h"
+#include "common/fsutil.h"
 #include "driver/app.h"
 #include "driver/job.h"
 #include "driver/jobfile.h"
+#include "driver/output.h"
 #include "driver/planner.h"
 
 static const char s_usage[] =
@@ -34,7 +37,8 @@ static const char s_usage[] =
     "                      path must be readable at the same path there)\n"
     "  --conf KEY=VALUE    a Spark configuration key; beats the job file's\n"
     "                      \"conf\" and conf/spark-defaults.conf\n"
-    "  --output PATH       write the result CSV here (atomically)\n"
+    "  --output PATH       write the result CSV here (atomically; never\n"
+    "                      over the input or the job file)\n"
     "  --ui-port N         serve the live web UI on port N (default 4040,\n"
     "                      or the next free one)\n"
     "  --no-ui             no web UI\n"
@@ -169,17 +173,44 @@ static int s_has_records(const ms_job_spec_t *spec, ms_error_t *err)
     return rc == 0 ? 0 : 1;
 }
 
+/* The input must be a regular file whose size says how much there is to
+ * read: splits are byte ranges of it. A FIFO or device has no such size
+ * (and opening a FIFO would wait for a writer); nor do /proc and /sys
+ * files, which say 0 bytes and yet have content. */
+static int s_stat_input(const char *path, ms_file_id_t *id, ms_error_t *err)
+{
+    struct stat st;
+    char byte;
+    int fd = ms_open_regular(path, &st, err);
+    if (fd < 0) {
+        ms_error_prefix(err, "cannot read input");
+        return MS_ERR_INPUT;
+    }
+    ssize_t n = st.st_size == 0 ? read(fd, &byte, 1) : 0;
+    close(fd);
+    if (n > 0)
+        return ms_error_set(err, MS_ERR_INPUT,
+                            "cannot read input %s: its size is 0 but it has "
+                            "content (a /proc or /sys file?); copy it to a "
+                            "regular file first",
+                            path);
+    ms_file_id_of(&st, id);
+    return 0;
+}
+
 static int s_schema(ms_job_spec_t *spec, const ms_conf_t *conf,
-                    ms_schema_t *schema, ms_error_t *err)
+                    ms_schema_t *schema, ms_file_id_t *id, ms_error_t *err)
 {
     char real[PATH_MAX];
     int64_t sample;
-    if (!realpath(spec->input_path, real) || access(real, R_OK) < 0)
+    if (!realpath(spec->input_path, real))
         return ms_error_set(err, MS_ERR_INPUT, "cannot read input %s: %s",
                             spec->input_path, strerror(errno));
     free(spec->input_path);
     spec->input_path = strdup(real);
-    int rc = ms_conf_int(conf, "minispark.csv.sampleRows", 20000, 1, INT32_MAX,
+    int rc = s_stat_input(real, id, err);
+    if (rc == 0)
+        rc = ms_conf_int(conf, "minispark.csv.sampleRows", 20000, 1, INT32_MAX,
                          &sample, err);
     if (rc == 0)
         rc = ms_csv_infer_schema(real, &spec->csv, spec->infer_schema,
@@ -191,6 +222,20 @@ static int s_schema(ms_job_spec_t *spec, const ms_conf_t *conf,
         for (int i = 0; i < schema->ncols; i++)
             schema->cols[i].type = (ms_coltype_t){MS_TYPE_NULL, 0};
     return rc < 0 ? MS_ERR_INPUT : 0;
+}
+
+/* Every output is checked before any task runs: a wrong one must not cost
+ * the whole run, and none may be the input or the job file. */
+static int s_check_outputs(const ms_job_spec_t *spec, const s_opts_t *o,
+                           ms_error_t *err)
+{
+    const char *keep[] = {spec->input_path, o->job_path};
+    int rc = 0;
+    for (int q = 0; rc == 0 && q < spec->nqueries; q++) {
+        const char *out = o->output ? o->output : spec->queries[q].output_path;
+        if (out) rc = ms_output_check(out, keep, 2, err);
+    }
+    return rc;
 }
 
 /* A task's share of its executor's memory for aggregation state, as Spark
@@ -231,8 +276,8 @@ static int s_planner_opts(const ms_job_spec_t *spec, const ms_conf_t *conf,
     bool compress;
     int rc = 0;
     if (!parts)
-        rc = ms_conf_int(conf, "spark.sql.shuffle.partitions", 200, 1, 100000,
-                         &parts, err);
+        rc = ms_conf_int(conf, "spark.sql.shuffle.partitions", 200, 1,
+                         MS_PLAN_MAX_PARTITIONS, &parts, err);
     if (rc == 0)
         rc = ms_conf_bool(conf, "spark.shuffle.compress", true, &compress, err);
     if (rc == 0)
@@ -330,6 +375,9 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
     ms_app_t app;
     bool started = false;
     int rc = conf && schema ? 0 : ms_error_set(err, MS_ERR_NOMEM, "setup");
+    /* Before anything that may block (a job file or input on a slow or
+     * hung mount), so that Ctrl-C is always answered. */
+    ms_app_install_signals();
     if (rc == 0 && ms_job_spec_load(&spec, o->job_path, err) < 0)
         rc = err->code = MS_ERR_USAGE; /* the job file is usage, not input */
     if (rc == 0) rc = s_build_conf(o, spec, conf, err);
@@ -339,13 +387,15 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
                           "one query; give each of \"jobs\" "
                           "an \"output\" instead");
     if (rc == 0) rc = s_planner_opts(spec, conf, &po, err);
-    if (rc == 0) rc = s_schema(spec, conf, schema, err);
+    if (rc == 0) rc = s_schema(spec, conf, schema, &po.input_id, err);
+    if (rc == 0) rc = s_check_outputs(spec, o, err);
     if (rc == 0 && !(plans = calloc((size_t)spec->nqueries, sizeof *plans)))
         rc = ms_error_set(err, MS_ERR_NOMEM, "plans");
     for (int q = 0; rc == 0 && q < spec->nqueries; q++)
         rc = ms_planner_build(spec, q, schema, &po, &plans[q], err);
+    if (ms_app_interrupted()) /* whatever planning made of it */
+        rc = ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
     if (rc == 0) {
-        ms_app_install_signals();
         started = true;
         rc = ms_app_start(&app, conf, spec->app_name, o->quiet, err);
     }

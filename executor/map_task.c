@@ -339,6 +339,7 @@ int ms_map_task_run(const ms_task_t *t, const ms_plan_t *plan, const char *app,
         if (plan->referenced[c]) s.refs[s.nrefs++] = c;
     rc = ms_csv_reader_new(&s.reader, plan->input_path, t->split_start,
                            t->split_end, &plan->csv, err);
+    if (rc == 0) rc = ms_csv_reader_expect(s.reader, &plan->input_id, err);
     if (rc < 0) goto done;
     rc = s_scan(&s, err);
     m->bytes_read = ms_csv_reader_bytes(s.reader);

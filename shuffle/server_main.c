@@ -42,7 +42,7 @@ int ms_shuffle_server_main(int argc, char **argv)
                                          {"conf", required_argument, 0, 'c'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *bind = NULL, *dir = NULL;
+    const char *bind = NULL, *dir = NULL, *local;
     ms_conf_t *conf = ms_conf_new();
     ms_error_t err = {0};
     int c, rc = 2;
@@ -68,13 +68,13 @@ int ms_shuffle_server_main(int argc, char **argv)
                     &err) < 0 ||
         ms_conf_duration_ms(conf, "minispark.shuffle.appTimeout", 1000, 120000,
                             &app_timeout, &err) < 0 ||
-        ms_auth_conf(conf, &err) < 0)
+        ms_auth_conf(conf, &err) < 0 ||
+        ms_conf_local_dir(conf, &local, &err) < 0)
         goto usage;
     char bind_buf[64], dir_buf[4200];
-    const char *local = ms_conf_get(conf, "spark.local.dir");
     snprintf(bind_buf, sizeof bind_buf, "tcp://127.0.0.1:%d", (int)port);
-    snprintf(dir_buf, sizeof dir_buf, "%s/minispark-shuffle-%d",
-             local ? local : "/tmp", (int)port);
+    snprintf(dir_buf, sizeof dir_buf, "%s/minispark-shuffle-%d", local,
+             (int)port);
     if (!bind) bind = bind_buf;
     if (!dir) dir = dir_buf;
     if (ms_mkdirs(dir) < 0) {

@@ -231,10 +231,7 @@ static int s_parse(int argc, char **argv, ms_agent_t *w, ms_conf_t *conf,
                             argv[optind]);
     if (!w->bind)
         return ms_error_set(err, MS_ERR_USAGE, "--bind ENDPOINT is required");
-    if (!w->dir) {
-        const char *local = ms_conf_get(conf, "spark.local.dir");
-        w->dir = local ? local : "/tmp";
-    }
+    if (!w->dir && ms_conf_local_dir(conf, &w->dir, err) < 0) return err->code;
     const char *mode = ms_conf_get(conf, "spark.scheduler.mode");
     w->fair = !mode || strcasecmp(mode, "FAIR") == 0;
     if (mode && !w->fair && strcasecmp(mode, "FIFO") != 0)

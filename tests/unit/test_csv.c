@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/csv.h"
@@ -630,4 +631,123 @@ Test(csv_infer, schema_find_matches_names_exactly)
     cr_assert_eq(ms_schema_find(&s_schema, "Name"), 1);
     cr_assert_eq(ms_schema_find(&s_schema, "ID"), -1);
     cr_assert_eq(ms_schema_find(&s_schema, "nam"), -1);
+}
+
+/* ---- byte order marks, repeated names, files that change ---- */
+
+Test(csv, a_byte_order_mark_is_not_part_of_the_first_line)
+{
+    cr_assert_str_eq(s_read("\xEF\xBB\xBF"
+                            "a,b\n1,2\n",
+                            false),
+                     "a|b\n1|2\n");
+    cr_assert_str_eq(s_read("\xEF\xBB\xBF\"a\",b\n1,2\n", false), "a|b\n1|2\n");
+    cr_assert_str_eq(s_read("\xEF\xBB\xBF"
+                            "a,b\n1,2\n",
+                            true),
+                     "1|2\n");
+    /* Only before the first line. */
+    cr_assert_str_eq(s_read("a\n\xEF\xBB\xBF"
+                            "b\n",
+                            false),
+                     "a\n\xEF\xBB\xBF"
+                     "b\n");
+}
+
+Test(csv_split, splits_of_a_file_with_a_byte_order_mark_yield_it_whole)
+{
+    const char *text = "\xEF\xBB\xBF"
+                       "k,v\n1,a\n22,b\n333,c\n";
+    const char *path = s_text_file(text);
+    int64_t size = (int64_t)strlen(text);
+    ms_csv_opts_t opts = s_opts(false);
+    char a[512], b[512], joined[1024];
+    for (int64_t cut = 0; cut <= size; cut++) {
+        s_read_split(path, 0, cut, &opts, a, sizeof a);
+        s_read_split(path, cut, -1, &opts, b, sizeof b);
+        snprintf(joined, sizeof joined, "%s%s", a, b);
+        cr_assert_str_eq(joined, "k|v\n1|a\n22|b\n333|c\n", "cut at %lld",
+                         (long long)cut);
+    }
+}
+
+static int s_read_expecting(const char *path, const ms_file_id_t *id,
+                            ms_error_t *err)
+{
+    ms_csv_reader_t *r;
+    ms_csv_opts_t opts = s_opts(false);
+    ms_field_t f[4];
+    int n, rc = ms_csv_reader_new(&r, path, 0, -1, &opts, err);
+    cr_assert_eq(rc, 0, "%s", err->msg);
+    rc = ms_csv_reader_expect(r, id, err);
+    while (rc >= 0 && (rc = ms_csv_reader_next(r, f, 4, &n, err)) == 1)
+        ;
+    ms_csv_reader_destroy(&r);
+    return rc;
+}
+
+Test(csv, a_file_that_changed_since_planning_is_an_input_error)
+{
+    const char *path = s_text_file("a,1\nb,2\nc,3\n");
+    struct stat st;
+    ms_file_id_t id;
+    ms_error_t err = {0};
+    cr_assert_eq(stat(path, &st), 0);
+    ms_file_id_of(&st, &id);
+    cr_assert_eq(s_read_expecting(path, &id, &err), 0, "%s", err.msg);
+    /* Shorter than planned: reading ends early. */
+    ms_file_id_t longer = id;
+    longer.size += 10;
+    cr_assert_eq(s_read_expecting(path, &longer, &err), MS_ERR_INPUT);
+    cr_assert(strstr(err.msg, "changed while the job ran"), "%s", err.msg);
+    cr_assert(strstr(err.msg, path), "%s", err.msg);
+    /* Another inode, or another modification time. */
+    ms_file_id_t other = id;
+    other.ino++;
+    cr_assert_eq(s_read_expecting(path, &other, &err), MS_ERR_INPUT);
+    cr_assert(strstr(err.msg, "replaced"), "%s", err.msg);
+    other = id;
+    other.mtime_ns--;
+    cr_assert_eq(s_read_expecting(path, &other, &err), MS_ERR_INPUT);
+    /* On another host only the size can be compared. */
+    other.host++;
+    other.ino++;
+    cr_assert_eq(s_read_expecting(path, &other, &err), 0, "%s", err.msg);
+}
+
+Test(csv, fifos_and_folders_are_refused_without_blocking)
+{
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "%s/fifo", s_dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    ms_csv_reader_t *r = NULL;
+    ms_csv_opts_t opts = s_opts(false);
+    ms_error_t err = {0};
+    cr_assert_eq(ms_csv_reader_new(&r, fifo, 0, -1, &opts, &err), MS_ERR_INPUT);
+    cr_assert(strstr(err.msg, "is a FIFO"), "%s", err.msg);
+    unlink(fifo);
+    cr_assert_eq(ms_csv_reader_new(&r, s_dir, 0, -1, &opts, &err),
+                 MS_ERR_INPUT);
+    cr_assert(strstr(err.msg, "is a directory"), "%s", err.msg);
+    cr_assert_null(r);
+}
+
+Test(csv_infer, repeated_and_empty_names_are_made_safe_as_spark_does)
+{
+    cr_assert_eq(s_infer("a,b,A,,a\n1,2,3,4,5\n", true, true, 100), 0);
+    s_assert_col(0, "a0", MS_TYPE_INT64, 0);
+    s_assert_col(1, "b", MS_TYPE_INT64, 0);
+    s_assert_col(2, "A", MS_TYPE_INT64, 0);
+    s_assert_col(3, "_c3", MS_TYPE_INT64, 0);
+    s_assert_col(4, "a4", MS_TYPE_INT64, 0);
+    cr_assert_eq(s_infer("\xEF\xBB\xBF"
+                         "id,x\n1,2\n",
+                         true, true, 100),
+                 0);
+    s_assert_col(0, "id", MS_TYPE_INT64, 0);
+}
+
+Test(csv_infer, names_that_still_clash_after_renaming_are_an_input_error)
+{
+    cr_assert_eq(s_infer("a,a,a1\n1,2,3\n", true, true, 100), MS_ERR_INPUT);
 }

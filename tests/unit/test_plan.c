@@ -69,6 +69,10 @@ static ms_plan_t *s_full_plan(void)
     ms_plan_t *p = ms_plan_new();
     cr_assert_not_null(p);
     p->input_path = strdup("data/events 2024.csv");
+    /* The hash of a boot id and real inode numbers use all 64 bits. */
+    p->input_id =
+        (ms_file_id_t){0xfedcba9876543210ull, 2049, 0x8000000000000001ull,
+                       909 << 20, 1764806400123456789};
     p->csv = (ms_csv_opts_t){';', '\'', true, MS_CSV_DROPMALFORMED};
     p->schema.ncols = C_NCOLS;
     for (int c = 0; c < C_NCOLS; c++) {
@@ -129,6 +133,7 @@ static void s_expect_type(ms_coltype_t a, ms_coltype_t b, const char *what)
 static void s_expect_same(const ms_plan_t *a, const ms_plan_t *b)
 {
     cr_assert_str_eq(a->input_path, b->input_path);
+    cr_assert_eq(memcmp(&a->input_id, &b->input_id, sizeof a->input_id), 0);
     cr_assert_eq(a->csv.delimiter, b->csv.delimiter);
     cr_assert_eq(a->csv.quote, b->csv.quote);
     cr_assert_eq(a->csv.header, b->csv.header);
@@ -364,13 +369,13 @@ static void s_int_magic(msgpack_object *r)
 {
     s_set_int(s_at(r, F_MAGIC), 1);
 }
-static void s_version_3(msgpack_object *r)
+static void s_version_4(msgpack_object *r)
 {
-    s_set_int(s_at(r, F_VERSION), 3);
+    s_set_int(s_at(r, F_VERSION), 4);
 }
-static void s_version_1(msgpack_object *r)
+static void s_version_2(msgpack_object *r)
 {
-    s_set_int(s_at(r, F_VERSION), 1);
+    s_set_int(s_at(r, F_VERSION), 2);
 }
 static void s_version_0(msgpack_object *r)
 {
@@ -502,7 +507,15 @@ static void s_parts_0(msgpack_object *r)
 }
 static void s_parts_hi(msgpack_object *r)
 {
-    s_set_int(s_at(s_at(r, F_TAIL), 0), (1 << 20) + 1);
+    s_set_int(s_at(s_at(r, F_TAIL), 0), MS_PLAN_MAX_PARTITIONS + 1);
+}
+static void s_input_size_negative(msgpack_object *r)
+{
+    s_set_int(s_at(s_at(s_at(r, F_TAIL), 6), 3), -1);
+}
+static void s_input_id_short(msgpack_object *r)
+{
+    s_at(s_at(r, F_TAIL), 6)->via.array.size = 4;
 }
 static void s_codec_3(msgpack_object *r)
 {
@@ -556,8 +569,8 @@ Test(plan, unpack_refuses_foreign_magic_and_versions)
     s_expect_edit_refused(s_bad_magic, "magic msplaX");
     s_expect_edit_refused(s_long_magic, "magic msplan2");
     s_expect_edit_refused(s_int_magic, "integer magic");
-    s_expect_edit_refused(s_version_3, "version 3");
-    s_expect_edit_refused(s_version_1, "version 1");
+    s_expect_edit_refused(s_version_4, "version 4");
+    s_expect_edit_refused(s_version_2, "version 2");
     s_expect_edit_refused(s_version_0, "version 0");
     s_expect_edit_refused(s_short_root, "root of 8 fields");
 }
@@ -597,7 +610,9 @@ Test(plan, unpack_refuses_enums_out_of_range)
     s_expect_edit_refused(s_codec_3, "codec 3");
     s_expect_edit_refused(s_level_10, "zlib level 10");
     s_expect_edit_refused(s_parts_0, "0 partitions");
-    s_expect_edit_refused(s_parts_hi, "2^20 + 1 partitions");
+    s_expect_edit_refused(s_parts_hi, "MS_PLAN_MAX_PARTITIONS + 1");
+    s_expect_edit_refused(s_input_size_negative, "a negative input size");
+    s_expect_edit_refused(s_input_id_short, "an input id of 4 fields");
 }
 
 Test(plan, unpack_refuses_fields_of_the_wrong_type)
@@ -628,7 +643,7 @@ static void s_wide_plan(msgpack_sbuffer *sb, int ncols)
     msgpack_pack_array(&pk, 9);
     msgpack_pack_str(&pk, 6);
     msgpack_pack_str_body(&pk, "msplan", 6);
-    msgpack_pack_int(&pk, 2); /* version */
+    msgpack_pack_int(&pk, 3); /* version */
     msgpack_pack_str(&pk, 1);
     msgpack_pack_str_body(&pk, "x", 1);
     msgpack_pack_array(&pk, 4);
@@ -658,13 +673,16 @@ static void s_wide_plan(msgpack_sbuffer *sb, int ncols)
     msgpack_pack_int(&pk, 0);
     msgpack_pack_str(&pk, 1);
     msgpack_pack_str_body(&pk, "n", 1);
-    msgpack_pack_array(&pk, 6);
+    msgpack_pack_array(&pk, 7);
     msgpack_pack_int(&pk, 1);
     msgpack_pack_int(&pk, MS_CODEC_NONE);
     msgpack_pack_int(&pk, 0);
     msgpack_pack_int(&pk, 0);
     msgpack_pack_int(&pk, -1);
     msgpack_pack_array(&pk, 0);
+    msgpack_pack_array(&pk, 5); /* the input's identity */
+    for (int i = 0; i < 5; i++)
+        msgpack_pack_int(&pk, i);
 }
 
 Test(plan, unpack_refuses_more_columns_than_a_row_can_have)

@@ -33,7 +33,10 @@ static ms_schema_t s_schema(void)
     return s;
 }
 
-static const ms_planner_opts_t s_opts = {7, MS_CODEC_ZLIB, 3, 1 << 20};
+static const ms_planner_opts_t s_opts = {.num_partitions = 7,
+                                         .codec = MS_CODEC_ZLIB,
+                                         .zlib_level = 3,
+                                         .agg_memory = 1 << 20};
 
 /* Single quotes to double quotes (no test text needs an apostrophe). */
 static ms_job_spec_t *s_spec(const char *text)
