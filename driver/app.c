@@ -118,8 +118,8 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
         rc = ms_conf_duration_ms(c, "spark.executor.heartbeatInterval", 1, 1000,
                                  &app->heartbeat_ms, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(c, "spark.network.timeout", 1000, 120000,
-                                 &app->network_timeout_ms, err);
+        rc = ms_conf_timeout_ms(c, "spark.network.timeout", 1000, 120000,
+                                &app->network_timeout_ms, err);
     if (rc == 0)
         rc = ms_conf_duration_ms(c, "spark.worker.timeout", 1000, 60000,
                                  &app->worker_timeout_ms, err);
@@ -153,17 +153,24 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
     if (app->max_partition_bytes < 1)
         return ms_error_set(err, MS_ERR_USAGE,
                             "spark.files.maxPartitionBytes must be positive");
-    if (app->heartbeat_ms < 1 || app->heartbeat_ms == MS_CONF_INFINITE)
+    /* Workers take the interval as a 32-bit count of ms. */
+    if (app->heartbeat_ms < 1 || app->heartbeat_ms >= MS_CONF_TIMEOUT_LIMIT_MS)
         return ms_error_set(err, MS_ERR_USAGE,
-                            "spark.executor.heartbeatInterval must be finite "
-                            "and positive");
+                            "spark.executor.heartbeatInterval must be "
+                            "positive and under 2^31 ms (24.8 days)");
+    /* As in Spark: a timeout within one interval would call every executor
+     * lost between two beats. */
+    if (app->network_timeout_ms <= app->heartbeat_ms)
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "spark.network.timeout (%lld ms) must be greater "
+                            "than spark.executor.heartbeatInterval (%lld ms)",
+                            (long long)app->network_timeout_ms,
+                            (long long)app->heartbeat_ms);
     app->cores_per_exec = (int)cores;
     app->max_failures = (int)failures;
     app->max_stage_attempts = (int)stage_attempts;
     app->max_launch_failures = (int)launch_failures;
-    app->fetch_timeout_ms = app->network_timeout_ms == MS_CONF_INFINITE
-                                ? INT32_MAX
-                                : app->network_timeout_ms;
+    app->fetch_timeout_ms = app->network_timeout_ms;
     snprintf(app->service_ep, sizeof app->service_ep, "tcp://127.0.0.1:%d",
              (int)port);
     const char *dir = ms_conf_get(c, "spark.local.dir");
