@@ -649,6 +649,7 @@ static int s_web_ui(ms_app_t *app, ms_error_t *err)
 {
     bool enabled;
     int64_t port;
+    ms_webui_limits_t limits;
     const char *host = ms_conf_get(app->conf, "spark.ui.host");
     int rc = ms_conf_bool(app->conf, "spark.ui.enabled", true, &enabled, err);
     if (rc == 0)
@@ -657,9 +658,10 @@ static int s_web_ui(ms_app_t *app, ms_error_t *err)
     if (rc == 0)
         rc = ms_conf_duration_ms(app->conf, "minispark.ui.lingerAfterEnd", 1000,
                                  0, &app->ui_linger_ms, err);
+    if (rc == 0) rc = ms_webui_limits(app->conf, &limits, err);
     if (rc < 0 || !enabled) return rc;
     rc = ms_webui_start(&app->webui, app->ui, host ? host : "127.0.0.1",
-                        (int)port, err);
+                        (int)port, &limits, err);
     if (rc == 0 && !app->quiet)
         fprintf(stderr, "minispark: web UI at http://%s:%d/\n",
                 host ? host : "127.0.0.1", ms_webui_port(app->webui));
