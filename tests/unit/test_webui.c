@@ -1,6 +1,7 @@
 /* The web UI's defences against slow clients, over loopback: a connection
  * whose request is not answered within the request timeout is closed
- * however steadily it sends, one address holds only so many connections
+ * however steadily it sends (an answer restarts its clock), one address
+ * holds only so many connections
  * while another is still answered, and stopping with such connections open
  * frees everything. Time bounds are only lower bounds, or generous. */
 #include <criterion/criterion.h>
@@ -104,6 +105,53 @@ Test(webui, a_steady_slow_header_is_closed_at_the_request_timeout)
     cr_assert(closed, "still open after %lld ms", (long long)took);
     cr_assert_geq(took, 300, "closed after %lld ms", (long long)took);
     cr_assert_eq(s_status("127.0.0.1"), 200);
+}
+
+/* Reads and drops what fd receives until the server ends the stream
+ * (true) or wait_ms pass (false). */
+static bool s_drain_to_end(int fd, int wait_ms)
+{
+    int64_t end = ms_clock_now_ms() + wait_ms;
+    char buf[4096];
+    for (int64_t left = wait_ms; left > 0; left = end - ms_clock_now_ms()) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0) continue;
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN)) return true;
+    }
+    return false;
+}
+
+/* An answer restarts the clock: a kept-alive connection is closed no
+ * sooner than the timeout after its last request was sent, though the
+ * connection is older. A try whose request came too late (the machine
+ * stalled) is made again. */
+Test(webui, an_answer_gives_the_next_request_the_whole_timeout)
+{
+    s_start(8, 1000);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int fd = s_slow("127.0.0.1");
+        usleep(600 * 1000);
+        int64_t sent = ms_clock_now_ms();
+        char head[16] = {0};
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (send(fd, "\r\n", 2, MSG_NOSIGNAL) != 2 ||
+            poll(&p, 1, S_PATIENCE_MS) != 1 ||
+            recv(fd, head, sizeof head - 1, 0) <= 0) {
+            close(fd);
+            continue;
+        }
+        cr_assert(strncmp(head, "HTTP/1.1 200", 12) == 0, "%s", head);
+        bool closed = s_drain_to_end(fd, S_PATIENCE_MS);
+        int64_t took = ms_clock_now_ms() - sent;
+        close(fd);
+        cr_assert(closed, "kept-alive connection still open after %lld ms",
+                  (long long)took);
+        cr_assert_geq(took, 1000, "closed %lld ms after the request",
+                      (long long)took);
+        return;
+    }
+    cr_assert_fail("no request answered in 5 tries");
 }
 
 Test(webui, one_address_holds_only_its_share_and_others_are_answered)
