@@ -1,9 +1,9 @@
 /* The web UI's defences against slow clients, over loopback: a connection
  * whose request is not answered within the request timeout is closed
  * however steadily it sends (an answer restarts its clock), one address
- * holds only so many connections
- * while another is still answered, and stopping with such connections open
- * frees everything. Time bounds are only lower bounds, or generous. */
+ * holds only so many connections while another is still answered, and
+ * stopping with such connections open frees everything. Time bounds are
+ * only lower bounds, or generous. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
