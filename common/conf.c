@@ -394,6 +394,19 @@ int ms_conf_duration_ms(const ms_conf_t *self, const char *key, int64_t unit_ms,
     return s_invalid(err, key, v, "a duration such as 500ms, 5s, 2min");
 }
 
+int ms_conf_timeout_ms(const ms_conf_t *self, const char *key, int64_t unit_ms,
+                       int64_t def, int64_t *out, ms_error_t *err)
+{
+    const char *v = ms_conf_get(self, key);
+    int rc = ms_conf_duration_ms(self, key, unit_ms, def, out, err);
+    if (rc < 0) return rc;
+    if (*out < 1)
+        return s_invalid(err, key, v ? v : "(default)",
+                         "a timeout of at least 1ms");
+    if (*out >= MS_CONF_TIMEOUT_LIMIT_MS) *out = MS_CONF_INFINITE;
+    return 0;
+}
+
 int ms_conf_size(const ms_conf_t *self, const char *key, int64_t unit,
                  int64_t def, int64_t *out, ms_error_t *err)
 {

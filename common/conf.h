@@ -12,6 +12,10 @@
 
 /* "infinity" for durations and counts that Spark defaults to Long.MaxValue. */
 #define MS_CONF_INFINITE INT64_MAX
+/* 2^31 ms (about 24.8 days): a timeout this long or longer is read as
+ * infinity, so that every finite one fits the int milliseconds of zmq_poll
+ * and ZMQ_RCVTIMEO wherever it ends up. */
+#define MS_CONF_TIMEOUT_LIMIT_MS (INT64_C(1) << 31)
 
 typedef struct ms_conf ms_conf_t;
 
@@ -48,6 +52,11 @@ int ms_conf_double(const ms_conf_t *self, const char *key, double def,
  * in unit_ms milliseconds (Spark's per-key default unit). */
 int ms_conf_duration_ms(const ms_conf_t *self, const char *key, int64_t unit_ms,
                         int64_t def, int64_t *out, ms_error_t *err);
+/* A timeout: a duration that must be at least 1 ms (0, or "1us" which
+ * rounds to 0, would expire at once: MS_ERR_USAGE naming the key); from
+ * MS_CONF_TIMEOUT_LIMIT_MS up it is MS_CONF_INFINITE. */
+int ms_conf_timeout_ms(const ms_conf_t *self, const char *key, int64_t unit_ms,
+                       int64_t def, int64_t *out, ms_error_t *err);
 /* Sizes: "64k", "128m", "1g", "2t", optionally with a trailing 'b' ("64kb");
  * a bare number is in unit bytes. */
 int ms_conf_size(const ms_conf_t *self, const char *key, int64_t unit,

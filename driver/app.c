@@ -123,8 +123,8 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
         rc = ms_conf_duration_ms(c, "spark.executor.heartbeatInterval", 1, 1000,
                                  &app->heartbeat_ms, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(c, "spark.network.timeout", 1000, 120000,
-                                 &app->network_timeout_ms, err);
+        rc = ms_conf_timeout_ms(c, "spark.network.timeout", 1000, 120000,
+                                &app->network_timeout_ms, err);
     if (rc == 0)
         rc = ms_conf_duration_ms(c, "spark.worker.timeout", 1000, 60000,
                                  &app->worker_timeout_ms, err);
@@ -158,17 +158,24 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
     if (app->max_partition_bytes < 1)
         return ms_error_set(err, MS_ERR_USAGE,
                             "spark.files.maxPartitionBytes must be positive");
-    if (app->heartbeat_ms < 1 || app->heartbeat_ms == MS_CONF_INFINITE)
+    /* Workers take the interval as a 32-bit count of ms. */
+    if (app->heartbeat_ms < 1 || app->heartbeat_ms >= MS_CONF_TIMEOUT_LIMIT_MS)
         return ms_error_set(err, MS_ERR_USAGE,
-                            "spark.executor.heartbeatInterval must be finite "
-                            "and positive");
+                            "spark.executor.heartbeatInterval must be "
+                            "positive and under 2^31 ms (24.8 days)");
+    /* As in Spark: a timeout within one interval would call every executor
+     * lost between two beats. */
+    if (app->network_timeout_ms <= app->heartbeat_ms)
+        return ms_error_set(err, MS_ERR_USAGE,
+                            "spark.network.timeout (%lld ms) must be greater "
+                            "than spark.executor.heartbeatInterval (%lld ms)",
+                            (long long)app->network_timeout_ms,
+                            (long long)app->heartbeat_ms);
     app->cores_per_exec = (int)cores;
     app->max_failures = (int)failures;
     app->max_stage_attempts = (int)stage_attempts;
     app->max_launch_failures = (int)launch_failures;
-    app->fetch_timeout_ms = app->network_timeout_ms == MS_CONF_INFINITE
-                                ? INT32_MAX
-                                : app->network_timeout_ms;
+    app->fetch_timeout_ms = app->network_timeout_ms;
     snprintf(app->service_ep, sizeof app->service_ep, "tcp://127.0.0.1:%d",
              (int)port);
     const char *dir;
@@ -648,6 +655,7 @@ static int s_web_ui(ms_app_t *app, ms_error_t *err)
 {
     bool enabled;
     int64_t port;
+    ms_webui_limits_t limits;
     const char *host = ms_conf_get(app->conf, "spark.ui.host");
     int rc = ms_conf_bool(app->conf, "spark.ui.enabled", true, &enabled, err);
     if (rc == 0)
@@ -656,9 +664,10 @@ static int s_web_ui(ms_app_t *app, ms_error_t *err)
     if (rc == 0)
         rc = ms_conf_duration_ms(app->conf, "minispark.ui.lingerAfterEnd", 1000,
                                  0, &app->ui_linger_ms, err);
+    if (rc == 0) rc = ms_webui_limits(app->conf, &limits, err);
     if (rc < 0 || !enabled) return rc;
     rc = ms_webui_start(&app->webui, app->ui, host ? host : "127.0.0.1",
-                        (int)port, err);
+                        (int)port, &limits, err);
     if (rc == 0 && !app->quiet)
         fprintf(stderr, "minispark: web UI at http://%s:%d/\n",
                 host ? host : "127.0.0.1", ms_webui_port(app->webui));

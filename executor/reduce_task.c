@@ -74,8 +74,8 @@ int ms_reduce_task_run(void *zctx, const ms_task_t *t, const ms_plan_t *plan,
         locs[i] = (ms_map_loc_t){t->locs[i].map, t->locs[i].endpoint};
     uint64_t fetched = 0;
     /* minispark.test.stallFetch: no time at all for the answers. */
-    int timeout_ms =
-        t->inject == MS_INJECT_STALL_FETCH ? 0 : (int)t->fetch_timeout_ms;
+    int64_t timeout_ms =
+        t->inject == MS_INJECT_STALL_FETCH ? 0 : t->fetch_timeout_ms;
     rc =
         ms_shuffle_fetch(zctx, app, t->shuffle_id, t->partition, locs, t->nlocs,
                          timeout_ms, s_merge_block, &r, &fetched, fail, err);

@@ -189,9 +189,15 @@ static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
     return 0;
 }
 
-static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
+/* Past this, a wait is cut into polls of this length: zmq_poll's time
+ * becomes an int inside libzmq. */
+#define S_MAX_POLL_MS INT32_MAX
+
+static int s_receive_all(s_fetch_t *f, int64_t timeout_ms, s_sink_t *k)
 {
-    int64_t deadline = ms_clock_now_ms() + timeout_ms;
+    int64_t deadline;
+    if (__builtin_add_overflow(ms_clock_now_ms(), timeout_ms, &deadline))
+        deadline = INT64_MAX;
     zmq_pollitem_t *items = calloc(2 * (size_t)f->npeers, sizeof *items);
     if (!items) return MS_ERR_NOMEM;
     int rc = 0;
@@ -208,8 +214,10 @@ static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
             items[n + i] =
                 (zmq_pollitem_t){waiting[i]->monitor, 0, ZMQ_POLLIN, 0};
         int64_t left = deadline - ms_clock_now_ms();
-        int prc = left > 0 ? zmq_poll(items, 2 * n, (long)left) : 0;
+        long wait = left > S_MAX_POLL_MS ? S_MAX_POLL_MS : (long)left;
+        int prc = left > 0 ? zmq_poll(items, 2 * n, wait) : 0;
         if (prc < 0 && errno == EINTR) continue;
+        if (prc == 0 && left > S_MAX_POLL_MS) continue;
         if (prc <= 0) {
             rc = s_unreachable(k->fail, k->err, waiting[0]->maps[0],
                                waiting[0]->endpoint,
@@ -244,7 +252,7 @@ static int s_receive_all(s_fetch_t *f, int timeout_ms, s_sink_t *k)
 }
 
 int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
-                     const ms_map_loc_t *locs, int nlocs, int timeout_ms,
+                     const ms_map_loc_t *locs, int nlocs, int64_t timeout_ms,
                      ms_fetch_block_fn fn, void *arg, uint64_t *bytes,
                      ms_fetch_failure_t *fail, ms_error_t *err)
 {

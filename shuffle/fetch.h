@@ -31,10 +31,11 @@ typedef int (*ms_fetch_block_fn)(void *arg, int map, const uint8_t *raw,
                                  size_t len, ms_error_t *err);
 
 /* Returns 0; MS_ERR_FETCH with *fail and err filled when a block is
- * missing, corrupt or its location does not answer within timeout_ms; or
- * the callback's error. *bytes counts block bytes received. */
+ * missing, corrupt or its location does not answer within timeout_ms (0:
+ * no time at all; INT64_MAX, or any time the clock cannot reach: no
+ * limit); or the callback's error. *bytes counts block bytes received. */
 int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
-                     const ms_map_loc_t *locs, int nlocs, int timeout_ms,
+                     const ms_map_loc_t *locs, int nlocs, int64_t timeout_ms,
                      ms_fetch_block_fn fn, void *arg, uint64_t *bytes,
                      ms_fetch_failure_t *fail, ms_error_t *err);
 

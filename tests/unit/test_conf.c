@@ -363,6 +363,48 @@ Test(conf, duration_getter_names_key_and_value)
     ms_conf_destroy(&conf);
 }
 
+/* A timeout of 0 (or under a millisecond) expires at once; one from 2^31
+ * ms up is infinity, so that no finite timeout overflows an int. */
+Test(conf, timeout_must_be_positive_and_huge_ones_are_infinite)
+{
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } ok[] = {
+        {"1ms", 1},
+        {"120s", 120000},
+        {"2147483647ms", INT32_MAX},
+        {"2147483648ms", MS_CONF_INFINITE},
+        {"600h", MS_CONF_INFINITE},
+        {"100000h", MS_CONF_INFINITE},
+        {"infinity", MS_CONF_INFINITE},
+    };
+    const char *key = "spark.network.timeout";
+    ms_error_t err = {0};
+    int64_t ms;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        ms_conf_t *conf = s_conf_with(key, ok[i].text);
+        cr_assert_eq(ms_conf_timeout_ms(conf, key, 1000, 120000, &ms, &err), 0,
+                     "%s: %s", ok[i].text, err.msg);
+        cr_assert_eq(ms, ok[i].ms, "%s -> %lld", ok[i].text, (long long)ms);
+        ms_conf_destroy(&conf);
+    }
+    const char *bad[] = {"0", "0s", "1us", "999us"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ms_conf_t *conf = s_conf_with(key, bad[i]);
+        cr_assert_eq(ms_conf_timeout_ms(conf, key, 1000, 120000, &ms, &err),
+                     MS_ERR_USAGE, "accepted %s", bad[i]);
+        cr_assert(strstr(err.msg, key) && strstr(err.msg, bad[i]) &&
+                      strstr(err.msg, "at least 1ms"),
+                  "%s", err.msg);
+        ms_conf_destroy(&conf);
+    }
+    ms_conf_t *conf = ms_conf_new();
+    cr_assert_eq(ms_conf_timeout_ms(conf, key, 1000, 120000, &ms, &err), 0);
+    cr_assert_eq(ms, 120000);
+    ms_conf_destroy(&conf);
+}
+
 Test(conf, size_accepts_binary_units)
 {
     static const struct {

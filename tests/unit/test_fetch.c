@@ -118,6 +118,36 @@ Test(fetch, every_block_arrives_once_for_any_number_of_maps)
     }
 }
 
+/* An infinite spark.network.timeout reaches the fetcher as INT64_MAX; a
+ * long finite one may not fit an int. Either must wait, not fail at once;
+ * 0 still gives no time at all. */
+Test(fetch, timeouts_beyond_an_int_wait_and_zero_does_not)
+{
+    const int64_t waits[] = {INT64_C(1) << 31, (INT64_C(1) << 32) - 1,
+                             (INT64_C(1) << 32) + 5, INT64_MAX};
+    ms_map_loc_t loc = {0, ms_shuffle_server_endpoint(s_server)};
+    s_write_map(0, 1, MS_CODEC_NONE);
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        s_seen_t seen = {.partition = 0};
+        ms_fetch_failure_t fail;
+        ms_error_t err = {0};
+        uint64_t bytes = 0;
+        cr_assert_eq(ms_shuffle_fetch(s_zctx, "t", 0, 0, &loc, 1, waits[i],
+                                      s_check_block, &seen, &bytes, &fail,
+                                      &err),
+                     0, "timeout %lld ms: %s", (long long)waits[i], err.msg);
+        cr_assert_eq(seen.calls[0], 1);
+    }
+    s_seen_t seen = {.partition = 0};
+    ms_fetch_failure_t fail;
+    ms_error_t err = {0};
+    uint64_t bytes = 0;
+    cr_assert_eq(ms_shuffle_fetch(s_zctx, "t", 0, 0, &loc, 1, 0, s_check_block,
+                                  &seen, &bytes, &fail, &err),
+                 MS_ERR_FETCH);
+    cr_assert(fail.unreachable, "%s", err.msg);
+}
+
 /* The reply to a request is all or nothing, so the failure blames the
  * request's first map; the reason names the missing file. */
 Test(fetch, a_missing_map_output_is_a_failure_of_its_request)
