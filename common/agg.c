@@ -861,3 +861,17 @@ void ms_agg_empty_result(const ms_plan_t *plan, ms_value_t *out)
             out[a].type = MS_TYPE_INT64;
     }
 }
+
+bool ms_agg_inexact_note(const ms_plan_t *plan, int a, char *buf, size_t size)
+{
+    const ms_agg_t *agg = &plan->aggs[a];
+    if ((agg->fn != MS_AGG_SUM && agg->fn != MS_AGG_AVG) || agg->col < 0 ||
+        agg->col >= plan->schema.ncols ||
+        !plan->schema.cols[agg->col].wide_decimal)
+        return false;
+    snprintf(buf, size,
+             "column %s holds decimals of more than 18 digits or %d "
+             "places, so it is read as double and %s is inexact",
+             plan->schema.cols[agg->col].name, MS_DECIMAL_MAX_SCALE, agg->name);
+    return true;
+}

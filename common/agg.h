@@ -7,6 +7,7 @@
 #define MS_AGG_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,12 @@ int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
 /* Final values of a table with no rows at all: what a global aggregate
  * returns over empty input (count 0, everything else NULL). */
 void ms_agg_empty_result(const ms_plan_t *plan, ms_value_t *out);
+
+/* Whether aggregate a of plan sums (sum, avg) a column read as double
+ * although its text is exact decimals too wide for decimal(18) with at
+ * most MS_DECIMAL_MAX_SCALE places: then buf gets a sentence saying so,
+ * for the driver to warn with at planning. */
+bool ms_agg_inexact_note(const ms_plan_t *plan, int a, char *buf, size_t size);
 
 /* Groups are numbered 0..groups-1 in order of first appearance. */
 uint32_t ms_agg_table_groups(const ms_agg_table_t *self);

@@ -1,7 +1,8 @@
 """Decimal and integer limits of sum and avg, against exact Python decimal
 arithmetic: running totals that leave 64 bits (on the map side, in spilled
 runs, across the shuffle), results that need up to 38 digits, a result
-that does not fit its type (it fails at once: retrying cannot help)."""
+that does not fit its type (it fails at once: retrying cannot help), and
+columns too wide for a decimal (a warning at planning)."""
 
 import json
 import os
@@ -175,6 +176,27 @@ def avg_scale_is_four_more_than_the_columns(env):
     expect_rows(rows, [[b"avg(a)", b"sum(a)"],
                        [avg_text(vals, 7).encode(),
                         str(sum(vals).quantize(Decimal("1e-7"))).encode()]])
+
+
+@test
+def too_wide_decimals_are_flagged_at_planning(env):
+    """30-digit decimals cannot be decimal(18): the column is read as
+    double, and the driver says that its sums are inexact, naming the
+    column, unless --quiet."""
+    path = env.write("wide.csv", "k,w,n\nx,123456789012345678901234567890,1\n"
+                     "x,0.5,2\n")
+    job = job_for(path, {"group_by": ["k"], "aggregates": [
+        {"fn": "sum", "column": "w"}, {"fn": "sum", "column": "n"}]})
+    res = env.run_job(job, quiet=False, extra=["--no-ui"])
+    res.expect_rc(0)
+    check("column w holds decimals of more than 18 digits" in res.err
+          and "sum(w) is inexact" in res.err,
+          "no warning about column w\n%s" % res.describe())
+    check("column n" not in res.err, "column n flagged\n%s" % res.describe())
+    quiet = env.run_job(job, quiet=True)
+    quiet.expect_rc(0)
+    check("inexact" not in quiet.err, "--quiet still warns\n%s"
+          % quiet.describe())
 
 
 if __name__ == "__main__":

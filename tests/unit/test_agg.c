@@ -997,6 +997,29 @@ Test(agg, decimal_sum_of_2_pow_63_rows_of_18_digits_is_exact)
     ms_plan_destroy(&plan);
 }
 
+/* Only sum and avg of a column flagged as too wide for a decimal get a
+ * note, naming the column and the aggregate. */
+Test(agg, sums_of_too_wide_decimals_read_as_double_are_noted)
+{
+    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_DBL},
+                                 {MS_AGG_AVG, C_DBL},
+                                 {MS_AGG_MAX, C_DBL},
+                                 {MS_AGG_SUM, C_INT},
+                                 {MS_AGG_COUNT, -1}};
+    ms_plan_t *plan = s_plan(0, NULL, 5, aggs);
+    char note[256];
+    for (int a = 0; a < 5; a++)
+        cr_assert(!ms_agg_inexact_note(plan, a, note, sizeof note));
+    plan->schema.cols[C_DBL].wide_decimal = true;
+    cr_assert(ms_agg_inexact_note(plan, 0, note, sizeof note));
+    cr_assert_not_null(strstr(note, "column dbl holds decimals"), "%s", note);
+    cr_assert_not_null(strstr(note, "agg0 is inexact"), "%s", note);
+    cr_assert(ms_agg_inexact_note(plan, 1, note, sizeof note));
+    for (int a = 2; a < 5; a++)
+        cr_assert(!ms_agg_inexact_note(plan, a, note, sizeof note));
+    ms_plan_destroy(&plan);
+}
+
 /* The review's case: avg of one 10000000000000.00 is 10000000000000.000000,
  * which needs 20 digits at scale 6. */
 Test(agg, avg_of_a_14_digit_decimal_has_its_4_more_digits)
