@@ -1,5 +1,5 @@
 /* Aggregation states. Each group has a few int64 words per aggregate:
- *   count            [n, -]
+ *   count            [n]
  *   sum, avg         [n, sum]        of doubles: the sum's bits
  *                    [n, lo, hi]     of int64 and decimal: a 128-bit sum,
  *                                    which no sum of 2^63 - 1 values
@@ -131,6 +131,13 @@ static bool s_wide_sum(const ms_agg_t *agg)
            agg->in.type != MS_TYPE_DOUBLE;
 }
 
+/* Words of an aggregate's state (see the top of this file). */
+static int s_words(const ms_agg_t *agg)
+{
+    if (agg->fn == MS_AGG_COUNT) return 1;
+    return s_wide_sum(agg) ? 3 : 2;
+}
+
 ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan)
 {
     ms_agg_table_t *self = calloc(1, sizeof *self);
@@ -148,7 +155,7 @@ ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan)
         goto fail;
     for (int a = 0; a < plan->naggs; a++) {
         self->off[a] = self->stride;
-        self->stride += s_wide_sum(&plan->aggs[a]) ? 3 : 2;
+        self->stride += s_words(&plan->aggs[a]);
     }
     for (int a = 0; a < plan->naggs; a++) {
         if (plan->aggs[a].fn != MS_AGG_COUNT_DISTINCT) continue;

@@ -437,6 +437,8 @@ void ms_value_set_decimal(ms_value_t *v, ms_i128_t x, int scale,
 bool ms_i128_fits_digits(ms_i128_t x, int digits)
 {
     if (digits < 0 || digits > MS_DECIMAL_RESULT_DIGITS) return false;
+    /* Most results fit 64 bits, and 2^63 < 10^19: no power to compute. */
+    if (digits >= 19 && x >= INT64_MIN && x <= INT64_MAX) return true;
     ms_i128_t lim = s_pow10_i128(digits);
     return x < lim && x > -lim;
 }
