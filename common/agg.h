@@ -63,7 +63,9 @@ int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
 int ms_agg_table_merge_rows(ms_agg_table_t *self, const msgpack_object *rows,
                             int n, ms_error_t *err);
 
-/* Packs the final rows (keys then aggregate results) into out. */
+/* Packs the final rows (keys then aggregate results) into out.
+ * MS_ERR_OVERFLOW, naming the aggregate and the value, when a result does
+ * not fit its type (a sum of int64 beyond 64 bits): no retry can help. */
 int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
                             uint64_t *nrows, ms_error_t *err);
 
