@@ -1,6 +1,9 @@
-/* Aggregation states. Each group has two int64 words per aggregate:
- *   count            [n, -]
- *   sum, avg         [sum, n]        (sum is a double's bits for doubles)
+/* Aggregation states. Each group has a few int64 words per aggregate:
+ *   count            [n]
+ *   sum, avg         [n, sum]        of doubles: the sum's bits
+ *                    [n, lo, hi]     of int64 and decimal: a 128-bit sum,
+ *                                    which no sum of 2^63 - 1 values
+ *                                    (the most n allows) can overflow
  *   min, max         [value, has]    (strings: [arena offset, len<<1|has])
  *   count_distinct   [head+1, n]     (values live in a per-aggregate map
  *                                     keyed by group index + value, chained
@@ -10,6 +13,7 @@
 #include "common/agg.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,8 +42,10 @@ typedef struct {
 struct ms_agg_table {
     const ms_plan_t *plan;
     ms_bytemap_t *groups;
-    int64_t *states; /* groups x naggs x 2 */
+    int64_t *states; /* groups x stride */
     uint32_t states_cap;
+    int *off;   /* [naggs]: where each aggregate's words start */
+    int stride; /* words of one group's states */
     char *strs; /* min/max string values */
     size_t strs_used, strs_size;
     s_distinct_t *distinct; /* [naggs], used by count_distinct only */
@@ -118,6 +124,20 @@ static void s_decode_keys(const ms_agg_table_t *self, uint32_t g,
 
 /* ---- lifetime ------------------------------------------------------------ */
 
+/* sum and avg of int64 and decimal keep a 128-bit sum. */
+static bool s_wide_sum(const ms_agg_t *agg)
+{
+    return (agg->fn == MS_AGG_SUM || agg->fn == MS_AGG_AVG) &&
+           agg->in.type != MS_TYPE_DOUBLE;
+}
+
+/* Words of an aggregate's state (see the top of this file). */
+static int s_words(const ms_agg_t *agg)
+{
+    if (agg->fn == MS_AGG_COUNT) return 1;
+    return s_wide_sum(agg) ? 3 : 2;
+}
+
 ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan)
 {
     ms_agg_table_t *self = calloc(1, sizeof *self);
@@ -126,12 +146,17 @@ ms_agg_table_t *ms_agg_table_new(const ms_plan_t *plan)
     self->groups = ms_bytemap_new();
     self->distinct = calloc((size_t)plan->naggs, sizeof *self->distinct);
     self->keyvals = calloc((size_t)plan->nkeys + 1, sizeof *self->keyvals);
+    self->off = calloc((size_t)plan->naggs + 1, sizeof *self->off);
     size_t nin = (size_t)S_BATCH * (size_t)(plan->naggs ? plan->naggs : 1);
     self->pending_in = calloc(nin, sizeof *self->pending_in);
     self->pending_str = calloc(nin, sizeof *self->pending_str);
-    if (!self->groups || !self->distinct || !self->keyvals ||
+    if (!self->groups || !self->distinct || !self->keyvals || !self->off ||
         !self->pending_in || !self->pending_str)
         goto fail;
+    for (int a = 0; a < plan->naggs; a++) {
+        self->off[a] = self->stride;
+        self->stride += s_words(&plan->aggs[a]);
+    }
     for (int a = 0; a < plan->naggs; a++) {
         if (plan->aggs[a].fn != MS_AGG_COUNT_DISTINCT) continue;
         self->distinct[a].map = ms_bytemap_new();
@@ -153,6 +178,7 @@ void ms_agg_table_destroy(ms_agg_table_t **self_p)
     }
     free(self->distinct);
     free(self->keyvals);
+    free(self->off);
     free(self->pending_in);
     free(self->pending_str);
     free(self->bytes);
@@ -193,7 +219,7 @@ size_t ms_agg_table_memory(const ms_agg_table_t *self)
 {
     size_t n = ms_bytemap_memory(self->groups) + self->strs_size +
                self->bytes_size +
-               (size_t)self->states_cap * 16 * (size_t)self->plan->naggs;
+               (size_t)self->states_cap * 8 * (size_t)self->stride;
     for (int a = 0; a < self->plan->naggs; a++)
         if (self->distinct[a].map)
             n += ms_bytemap_memory(self->distinct[a].map) +
@@ -216,14 +242,15 @@ const uint8_t *ms_agg_table_key(const ms_agg_table_t *self, uint32_t g,
 
 static int64_t *s_state(const ms_agg_table_t *self, uint32_t g, int a)
 {
-    return &self->states[((size_t)g * self->plan->naggs + a) * 2];
+    return &self->states[(size_t)g * (size_t)self->stride +
+                         (size_t)self->off[a]];
 }
 
 static int s_grow_states(ms_agg_table_t *self, uint32_t need)
 {
     if (need <= self->states_cap) return 0;
     uint32_t cap = self->states_cap ? self->states_cap * 2 : 256;
-    size_t stride = (size_t)self->plan->naggs * 2 * sizeof(int64_t);
+    size_t stride = (size_t)self->stride * sizeof(int64_t);
     int64_t *s = realloc(self->states, cap * stride);
     if (!s) return MS_ERR_NOMEM;
     memset((char *)s + self->states_cap * stride, 0,
@@ -326,15 +353,41 @@ static int s_distinct_add(ms_agg_table_t *self, int a, uint32_t g, int64_t *s,
     return 0;
 }
 
-/* *acc += v, or an error leaving *acc as it was (a wrapped value would
+/* *acc += v, or an error leaving *acc as it was (a wrapped count would
  * later be packed as a state that no merge accepts). */
 static int s_add(int64_t *acc, int64_t v, ms_error_t *err)
 {
     int64_t sum;
     if (__builtin_add_overflow(*acc, v, &sum))
         return ms_error_set(err, MS_ERR_OVERFLOW,
-                            "integer sum exceeds the 64-bit range");
+                            "row count exceeds the 64-bit range");
     *acc = sum;
+    return 0;
+}
+
+static ms_i128_t s_get_sum(const int64_t *s)
+{
+    unsigned __int128 u = (unsigned __int128)(uint64_t)s[1] << 64;
+    return (ms_i128_t)(u | (uint64_t)s[0]);
+}
+
+static void s_put_sum(int64_t *s, ms_i128_t x)
+{
+    s[0] = (int64_t)(uint64_t)x;
+    s[1] = (int64_t)(x >> 64);
+}
+
+/* The 128-bit sum at s += v. Counts are checked first and partial sums are
+ * bounded by their counts (s_plausible_sum), so this cannot overflow; it is
+ * checked all the same, as the last guard against a wrapped total. */
+static int s_add_sum(int64_t *s, ms_i128_t v, const ms_agg_t *agg,
+                     ms_error_t *err)
+{
+    ms_i128_t sum;
+    if (__builtin_add_overflow(s_get_sum(s), v, &sum))
+        return ms_error_set(err, MS_ERR_OVERFLOW, "%s exceeds 128 bits",
+                            agg->name);
+    s_put_sum(s, sum);
     return 0;
 }
 
@@ -353,12 +406,12 @@ static int s_fold(ms_agg_table_t *self, uint32_t g, int a, const ms_value_t *v,
     case MS_AGG_AVG:
         /* Merged partial counts can be near the limit (shuffle rows are
          * untrusted): the count must not wrap either. */
-        if (s_add(&s[1], 1, err) < 0) return err->code;
-        if (v->type != MS_TYPE_DOUBLE) return s_add(&s[0], v->i, err);
+        if (s_add(&s[0], 1, err) < 0) return err->code;
+        if (v->type != MS_TYPE_DOUBLE) return s_add_sum(s + 1, v->i, agg, err);
         double d;
-        memcpy(&d, &s[0], 8);
+        memcpy(&d, &s[1], 8);
         d += v->d;
-        memcpy(&s[0], &d, 8);
+        memcpy(&s[1], &d, 8);
         return 0;
     case MS_AGG_MIN:
     case MS_AGG_MAX:
@@ -515,19 +568,19 @@ static void s_pack_partial(const ms_agg_table_t *self, msgpack_packer *pk,
         return;
     case MS_AGG_SUM:
     case MS_AGG_AVG:
-        if (s[1] == 0) {
+        if (s[0] == 0) {
             msgpack_pack_nil(pk);
             return;
         }
         msgpack_pack_array(pk, 2);
         if (agg->in.type == MS_TYPE_DOUBLE) {
             double d;
-            memcpy(&d, &s[0], 8);
+            memcpy(&d, &s[1], 8);
             msgpack_pack_double(pk, d);
         } else {
-            msgpack_pack_int64(pk, s[0]);
+            ms_mp_pack_i128(pk, s_get_sum(s + 1));
         }
-        msgpack_pack_int64(pk, s[1]);
+        msgpack_pack_int64(pk, s[0]);
         return;
     case MS_AGG_MIN:
     case MS_AGG_MAX: {
@@ -577,6 +630,18 @@ int ms_agg_table_pack_partials(const ms_agg_table_t *self,
     return 0;
 }
 
+/* Whether a partial sum of n values can be x: no input value exceeds
+ * 2^63 (int64) or 10^18 - 1 (decimal, 18 digits) in magnitude. What the
+ * merge accepts is what keeps the 128-bit total from overflowing. */
+static bool s_plausible_sum(const ms_agg_t *agg, ms_i128_t x, int64_t n)
+{
+    ms_i128_t most = agg->in.type == MS_TYPE_DECIMAL
+                         ? (ms_i128_t)ms_pow10[18] - 1
+                         : (ms_i128_t)1 << 63;
+    ms_i128_t bound = most * n;
+    return x <= bound && x >= -bound;
+}
+
 static int s_merge_one(ms_agg_table_t *self, uint32_t g, int a,
                        const msgpack_object *o, ms_error_t *err)
 {
@@ -585,6 +650,7 @@ static int s_merge_one(ms_agg_table_t *self, uint32_t g, int a,
     const msgpack_object *items;
     uint32_t n;
     int64_t v64;
+    ms_i128_t x;
     ms_value_t v;
     switch (agg->fn) {
     case MS_AGG_COUNT:
@@ -594,11 +660,17 @@ static int s_merge_one(ms_agg_table_t *self, uint32_t g, int a,
     case MS_AGG_AVG:
         if (o->type == MSGPACK_OBJECT_NIL) return 0;
         if (!ms_mp_array(o, 2, &items, NULL) ||
-            !ms_mp_value(&items[0], agg->in, &v) || v.type == MS_TYPE_NULL ||
             !ms_mp_int(&items[1], 1, INT64_MAX, &v64))
             break;
-        if (s_add(&s[1], v64 - 1, err) < 0) return err->code;
-        return s_fold(self, g, a, &v, err);
+        if (!s_wide_sum(agg)) {
+            if (!ms_mp_value(&items[0], agg->in, &v) || v.type == MS_TYPE_NULL)
+                break;
+            if (s_add(&s[0], v64 - 1, err) < 0) return err->code;
+            return s_fold(self, g, a, &v, err);
+        }
+        if (!ms_mp_i128(&items[0], &x) || !s_plausible_sum(agg, x, v64)) break;
+        if (s_add(&s[0], v64, err) < 0) return err->code;
+        return s_add_sum(s + 1, x, agg, err);
     case MS_AGG_MIN:
     case MS_AGG_MAX:
         if (!ms_mp_value(o, agg->in, &v)) break;
@@ -680,16 +752,58 @@ int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
 /* ---- final values ---------------------------------------------------------
  */
 
-static int64_t s_div_round_half_up(__int128 num, int64_t den)
+/* sum / n at 10^k times the sum's scale, rounded half away from zero
+ * (Spark's HALF_UP). sum * 10^k could leave 128 bits, so the quotient is
+ * scaled and only the remainder (below n < 2^63) is multiplied. */
+static ms_i128_t s_avg_scaled(ms_i128_t sum, int64_t n, int k)
 {
-    __int128 q = num / den, r = num % den;
-    if (r < 0) r = -r;
-    if (2 * r >= den) q += num < 0 ? -1 : 1;
-    return (int64_t)q;
+    ms_i128_t q = sum / n, r = sum % n, unit = ms_pow10[k];
+    ms_i128_t num = r * unit, fq = num / n, fr = num % n;
+    if (fr < 0) fr = -fr;
+    if (2 * fr >= n) fq += sum < 0 ? -1 : 1;
+    return q * unit + fq;
 }
 
+static int s_too_big(const ms_agg_t *agg, ms_i128_t x, int scale,
+                     const char *type, ms_error_t *err)
+{
+    char text[64];
+    ms_format_i128(text, sizeof text, x, scale);
+    return ms_error_set(err, MS_ERR_OVERFLOW,
+                        "%s = %s does not fit its result type %s", agg->name,
+                        text, type);
+}
+
+/* sum and avg of int64 and decimal, from the 128-bit sum of n values. */
+static int s_final_wide(const ms_agg_t *agg, ms_i128_t sum, int64_t n,
+                        ms_value_t *v, uint8_t wide[16], ms_error_t *err)
+{
+    char type[32];
+    if (agg->in.type == MS_TYPE_INT64 && agg->fn == MS_AGG_AVG) {
+        v->d = (double)sum / (double)n;
+        return 0;
+    }
+    if (agg->in.type == MS_TYPE_INT64) {
+        if (sum < INT64_MIN || sum > INT64_MAX)
+            return s_too_big(agg, sum, 0, "int64", err);
+        v->i = (int64_t)sum;
+        return 0;
+    }
+    int scale = agg->type.scale;
+    ms_i128_t x = sum;
+    if (agg->fn == MS_AGG_AVG) x = s_avg_scaled(sum, n, scale - agg->in.scale);
+    if (!ms_i128_fits_digits(x, MS_DECIMAL_RESULT_DIGITS)) {
+        snprintf(type, sizeof type, "decimal(%d,%d)", MS_DECIMAL_RESULT_DIGITS,
+                 scale);
+        return s_too_big(agg, x, scale, type, err);
+    }
+    ms_value_set_decimal(v, x, scale, wide);
+    return 0;
+}
+
+/* Group g's value of aggregate a; a wide decimal's bytes go to wide. */
 static int s_final(const ms_agg_table_t *self, uint32_t g, int a, ms_value_t *v,
-                   ms_error_t *err)
+                   uint8_t wide[16], ms_error_t *err)
 {
     const ms_agg_t *agg = &self->plan->aggs[a];
     const int64_t *s = s_state(self, g, a);
@@ -708,28 +822,15 @@ static int s_final(const ms_agg_table_t *self, uint32_t g, int a, ms_value_t *v,
     default:
         break;
     }
-    if (s[1] == 0) {
+    if (s[0] == 0) {
         v->type = MS_TYPE_NULL;
         return 0;
     }
+    if (s_wide_sum(agg))
+        return s_final_wide(agg, s_get_sum(s + 1), s[0], v, wide, err);
     double sum;
-    memcpy(&sum, &s[0], 8);
-    if (agg->fn == MS_AGG_SUM) {
-        v->i = s[0]; /* the bits of a double sum stay a double */
-    } else if (agg->in.type == MS_TYPE_DOUBLE) {
-        v->d = sum / (double)s[1];
-    } else if (agg->in.type == MS_TYPE_INT64) {
-        v->d = (double)s[0] / (double)s[1];
-    } else {
-        __int128 num =
-            (__int128)s[0] * ms_pow10[agg->type.scale - agg->in.scale];
-        __int128 q = num / s[1];
-        if (q > INT64_MAX || q < INT64_MIN)
-            return ms_error_set(err, MS_ERR_OVERFLOW,
-                                "%s does not fit a decimal of scale %d",
-                                agg->name, agg->type.scale);
-        v->i = s_div_round_half_up(num, s[1]);
-    }
+    memcpy(&sum, &s[1], 8);
+    v->d = agg->fn == MS_AGG_SUM ? sum : sum / (double)s[0];
     return 0;
 }
 
@@ -739,6 +840,7 @@ int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
     assert(self->npending == 0); /* ms_agg_table_flush first */
     const ms_plan_t *plan = self->plan;
     ms_value_t *keys = self->keyvals, v;
+    uint8_t wide[16];
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     uint32_t n = ms_bytemap_count(self->groups);
@@ -748,7 +850,7 @@ int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
         for (int i = 0; i < plan->nkeys; i++)
             ms_mp_pack_value(&pk, &keys[i]);
         for (int a = 0; a < plan->naggs; a++) {
-            int rc = s_final(self, g, a, &v, err);
+            int rc = s_final(self, g, a, &v, wide, err);
             if (rc < 0) return rc;
             ms_mp_pack_value(&pk, &v);
         }
@@ -765,4 +867,18 @@ void ms_agg_empty_result(const ms_plan_t *plan, ms_value_t *out)
         if (fn == MS_AGG_COUNT || fn == MS_AGG_COUNT_DISTINCT)
             out[a].type = MS_TYPE_INT64;
     }
+}
+
+bool ms_agg_inexact_note(const ms_plan_t *plan, int a, char *buf, size_t size)
+{
+    const ms_agg_t *agg = &plan->aggs[a];
+    if ((agg->fn != MS_AGG_SUM && agg->fn != MS_AGG_AVG) || agg->col < 0 ||
+        agg->col >= plan->schema.ncols ||
+        !plan->schema.cols[agg->col].wide_decimal)
+        return false;
+    snprintf(buf, size,
+             "column %s holds decimals of more than 18 digits or %d "
+             "places, so it is read as double and %s is inexact",
+             plan->schema.cols[agg->col].name, MS_DECIMAL_MAX_SCALE, agg->name);
+    return true;
 }

@@ -7,6 +7,7 @@
 #define MS_AGG_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,13 +63,21 @@ int ms_agg_table_merge(ms_agg_table_t *self, const msgpack_object *row,
 int ms_agg_table_merge_rows(ms_agg_table_t *self, const msgpack_object *rows,
                             int n, ms_error_t *err);
 
-/* Packs the final rows (keys then aggregate results) into out. */
+/* Packs the final rows (keys then aggregate results) into out.
+ * MS_ERR_OVERFLOW, naming the aggregate and the value, when a result does
+ * not fit its type (a sum of int64 beyond 64 bits): no retry can help. */
 int ms_agg_table_pack_final(const ms_agg_table_t *self, msgpack_sbuffer *out,
                             uint64_t *nrows, ms_error_t *err);
 
 /* Final values of a table with no rows at all: what a global aggregate
  * returns over empty input (count 0, everything else NULL). */
 void ms_agg_empty_result(const ms_plan_t *plan, ms_value_t *out);
+
+/* Whether aggregate a of plan sums (sum, avg) a column read as double
+ * although its text is exact decimals too wide for decimal(18) with at
+ * most MS_DECIMAL_MAX_SCALE places: then buf gets a sentence saying so,
+ * for the driver to warn with at planning. */
+bool ms_agg_inexact_note(const ms_plan_t *plan, int a, char *buf, size_t size);
 
 /* Groups are numbered 0..groups-1 in order of first appearance. */
 uint32_t ms_agg_table_groups(const ms_agg_table_t *self);

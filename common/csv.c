@@ -528,6 +528,7 @@ int64_t ms_csv_line_at(const char *path, int64_t offset)
 typedef struct {
     int voters;
     bool int64, decimal, dbl, timestamp;
+    bool plain;   /* every voter is [+-]digits[.digits]: a number to sum */
     int max_frac; /* most fraction digits among decimal voters */
     int max_int;  /* most significant integer digits among them */
 } s_votes_t;
@@ -558,6 +559,22 @@ static void s_vote_decimal(s_votes_t *v, const char *p, size_t len)
     if (digits > v->max_int) v->max_int = digits;
 }
 
+/* `[+-]?[0-9]+(\.[0-9]*)?|[+-]?\.[0-9]+` of any length. */
+static bool s_plain_number(const char *p, size_t len)
+{
+    size_t i = len > 0 && (p[0] == '+' || p[0] == '-'), digits = 0;
+    bool dot = false;
+    for (; i < len; i++) {
+        if (p[i] == '.' && !dot)
+            dot = true;
+        else if (p[i] >= '0' && p[i] <= '9')
+            digits++;
+        else
+            return false;
+    }
+    return digits > 0;
+}
+
 static void s_vote(s_votes_t *v, const ms_field_t *f)
 {
     if (f->len == 0) return; /* a null has no say */
@@ -567,6 +584,7 @@ static void s_vote(s_votes_t *v, const ms_field_t *f)
     if (v->int64 && !ms_parse_int64(f->p, f->len, &i)) v->int64 = false;
     if (v->decimal) s_vote_decimal(v, f->p, f->len);
     if (v->dbl && !ms_parse_double(f->p, f->len, &d)) v->dbl = false;
+    if (v->plain && !s_plain_number(f->p, f->len)) v->plain = false;
     if (v->timestamp && !ms_parse_timestamp(f->p, f->len, &i))
         v->timestamp = false;
 }
@@ -689,8 +707,11 @@ static int s_sample(s_infer_t *in, int sample_rows, int first_nfields,
 {
     int ncols = out->ncols, nfields, rc = 1, sampled = 0;
     for (int i = 0; i < ncols; i++)
-        in->votes[i] = (s_votes_t){
-            .int64 = true, .decimal = true, .dbl = true, .timestamp = true};
+        in->votes[i] = (s_votes_t){.int64 = true,
+                                   .decimal = true,
+                                   .dbl = true,
+                                   .timestamp = true,
+                                   .plain = true};
     if (first_nfields >= 0 && sample_rows > 0) {
         s_vote_record(in, first_nfields, ncols);
         sampled++;
@@ -704,8 +725,11 @@ static int s_sample(s_infer_t *in, int sample_rows, int first_nfields,
         sampled++;
     }
     if (rc < 0) return rc;
-    for (int i = 0; i < ncols; i++)
+    for (int i = 0; i < ncols; i++) {
         out->cols[i].type = s_elect(&in->votes[i]);
+        out->cols[i].wide_decimal =
+            in->votes[i].plain && out->cols[i].type.type == MS_TYPE_DOUBLE;
+    }
     return 0;
 }
 

@@ -41,6 +41,9 @@ typedef struct {
 typedef struct {
     char name[MS_CSV_NAME_MAX];
     ms_coltype_t type;
+    /* Inferred double although every sampled value is a plain decimal:
+     * some have more than 18 digits, so sums of it are inexact. */
+    bool wide_decimal;
 } ms_column_t;
 
 typedef struct {

@@ -178,8 +178,40 @@ void ms_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len)
     msgpack_pack_bin_body(pk, p, len);
 }
 
+void ms_mp_pack_i128(msgpack_packer *pk, ms_i128_t x)
+{
+    if (x >= INT64_MIN && x <= INT64_MAX) {
+        msgpack_pack_int64(pk, (int64_t)x);
+        return;
+    }
+    uint8_t b[16];
+    ms_i128_store(b, x);
+    msgpack_pack_ext(pk, sizeof b, MS_MP_EXT_I128);
+    msgpack_pack_ext_body(pk, b, sizeof b);
+}
+
+bool ms_mp_i128(const msgpack_object *o, ms_i128_t *out)
+{
+    int64_t v;
+    if (ms_mp_int(o, INT64_MIN, INT64_MAX, &v)) {
+        *out = v;
+        return true;
+    }
+    if (o->type != MSGPACK_OBJECT_EXT || o->via.ext.type != MS_MP_EXT_I128 ||
+        o->via.ext.size != 16)
+        return false;
+    ms_i128_t x = ms_i128_load((const uint8_t *)o->via.ext.ptr);
+    if (x >= INT64_MIN && x <= INT64_MAX) return false;
+    *out = x;
+    return true;
+}
+
 void ms_mp_pack_value(msgpack_packer *pk, const ms_value_t *v)
 {
+    if (v->type == MS_TYPE_DECIMAL && v->len == MS_VALUE_WIDE) {
+        ms_mp_pack_i128(pk, ms_value_i128(v));
+        return;
+    }
     switch (v->type) {
     case MS_TYPE_INT64:
     case MS_TYPE_DECIMAL:
@@ -225,6 +257,21 @@ bool ms_mp_value(const msgpack_object *o, ms_coltype_t t, ms_value_t *out)
     default:
         return false;
     }
+}
+
+bool ms_mp_wide_value(const msgpack_object *o, ms_coltype_t t, ms_value_t *out)
+{
+    ms_i128_t x;
+    if (t.type != MS_TYPE_DECIMAL || o->type != MSGPACK_OBJECT_EXT)
+        return ms_mp_value(o, t, out);
+    if (!ms_mp_i128(o, &x) || !ms_i128_fits_digits(x, MS_DECIMAL_RESULT_DIGITS))
+        return false;
+    memset(out, 0, sizeof *out);
+    out->type = MS_TYPE_DECIMAL;
+    out->scale = (uint8_t)t.scale;
+    out->len = MS_VALUE_WIDE;
+    out->s = o->via.ext.ptr;
+    return true;
 }
 
 bool ms_mp_seq_reset(ms_mp_seq_t *self, const void *data, size_t len)

@@ -59,10 +59,24 @@ bool ms_mp_array(const msgpack_object *o, int n, const msgpack_object **items,
 
 void ms_mp_pack_str(msgpack_packer *pk, const char *s);
 void ms_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len);
-/* Packs a value: nil, int (int64/decimal/timestamp), float64, str. */
+/* A 128-bit integer (sum states, wide decimals): an int when it fits 64
+ * bits, else ext type MS_MP_EXT_I128 of 16 bytes, big-endian two's
+ * complement, which then never fits 64 bits (one encoding per value). */
+#define MS_MP_EXT_I128 1
+void ms_mp_pack_i128(msgpack_packer *pk, ms_i128_t x);
+/* Decodes either form; false for anything else, a non-canonical ext
+ * included. */
+bool ms_mp_i128(const msgpack_object *o, ms_i128_t *out);
+
+/* Packs a value: nil, int (int64/decimal/timestamp; a wide decimal as
+ * ms_mp_pack_i128), float64, str. */
 void ms_mp_pack_value(msgpack_packer *pk, const ms_value_t *v);
 /* Decodes a value that must be of column type t or nil; strings borrow
  * from the zone. */
 bool ms_mp_value(const msgpack_object *o, ms_coltype_t t, ms_value_t *out);
+/* As ms_mp_value, but a decimal may also be wide (result columns of sum and
+ * avg over decimals), up to MS_DECIMAL_RESULT_DIGITS digits; its bytes are
+ * borrowed from the object. */
+bool ms_mp_wide_value(const msgpack_object *o, ms_coltype_t t, ms_value_t *out);
 
 #endif

@@ -117,9 +117,12 @@ void ms_plan_destroy(ms_plan_t **self_p);
 /* Marks referenced columns from filters, keys and aggregates. */
 int ms_plan_finish(ms_plan_t *self, ms_error_t *err);
 
-/* The type an aggregate returns for an input column of type in: count and
- * count_distinct int64; avg double, or decimal with 4 more digits of scale
- * (at most MS_DECIMAL_MAX_SCALE); the others keep the input's type. */
+/* The type an aggregate returns for an input column of type in, as Spark
+ * types it: count and count_distinct int64; avg double, or of a decimal a
+ * decimal with 4 more digits of scale; the others keep the input's type.
+ * sum and avg of decimals have up to MS_DECIMAL_RESULT_DIGITS digits
+ * (Spark's decimal(min(38, p + 10), s) and decimal(min(38, p + 4),
+ * s + 4)), so their values may be wide (ms_value_t). */
 ms_coltype_t ms_agg_result_type(ms_agg_fn_t fn, ms_coltype_t in);
 
 /* Packs the plan into a malloc'ed buffer the caller frees. */

@@ -13,6 +13,22 @@ ms_coltype_t ms_rows_type(const ms_plan_t *plan, int c)
                            : plan->aggs[c - plan->nkeys].type;
 }
 
+bool ms_rows_wide(const ms_plan_t *plan, int c)
+{
+    if (c < plan->nkeys) return false;
+    const ms_agg_t *a = &plan->aggs[c - plan->nkeys];
+    return (a->fn == MS_AGG_SUM || a->fn == MS_AGG_AVG) &&
+           a->type.type == MS_TYPE_DECIMAL;
+}
+
+bool ms_rows_value(const ms_plan_t *plan, int c, const msgpack_object *o,
+                   ms_value_t *out)
+{
+    ms_coltype_t t = ms_rows_type(plan, c);
+    return ms_rows_wide(plan, c) ? ms_mp_wide_value(o, t, out)
+                                 : ms_mp_value(o, t, out);
+}
+
 int ms_rows_cmp(const ms_plan_t *plan, const ms_value_t *x, const ms_value_t *y)
 {
     for (int i = 0; i < plan->norder; i++) {
@@ -92,7 +108,7 @@ static int s_decode(s_heap_t *h, size_t i, const msgpack_object *row,
     if (!ms_mp_array(row, h->ncols, &items, NULL))
         return ms_error_set(err, MS_ERR_CORRUPT, "result row of wrong width");
     for (int c = 0; c < h->ncols; c++)
-        if (!ms_mp_value(&items[c], ms_rows_type(h->plan, c), &s_vals(h, i)[c]))
+        if (!ms_rows_value(h->plan, c, &items[c], &s_vals(h, i)[c]))
             return ms_error_set(err, MS_ERR_CORRUPT, "bad value in result row");
     return 0;
 }

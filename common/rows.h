@@ -7,6 +7,7 @@
 #define MS_ROWS_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -15,6 +16,12 @@
 
 /* The type of output column c. */
 ms_coltype_t ms_rows_type(const ms_plan_t *plan, int c);
+/* Whether output column c may hold wide decimals (sum and avg of a decimal
+ * column); decode it with ms_mp_wide_value. */
+bool ms_rows_wide(const ms_plan_t *plan, int c);
+/* Decodes output column c's value (borrowing, as ms_mp_value). */
+bool ms_rows_value(const ms_plan_t *plan, int c, const msgpack_object *o,
+                   ms_value_t *out);
 
 /* Orders rows by the plan's order_by columns, then by every column
  * ascending, so the order is total; NULLs first ascending and last

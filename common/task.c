@@ -8,7 +8,7 @@
 #include "common/mp.h"
 
 #define S_LAUNCH_FIELDS 13
-#define S_END_FIELDS 8
+#define S_END_FIELDS 9
 #define S_METRICS 10
 
 void ms_task_pack(const ms_task_t *t, ms_msg_builder_t *b)
@@ -103,6 +103,23 @@ void ms_task_free(ms_task_t *t)
     memset(t, 0, sizeof *t);
 }
 
+ms_task_status_t ms_task_status_for(int rc)
+{
+    switch (rc) {
+    case 0:
+        return MS_TASK_OK;
+    case MS_ERR_FETCH:
+        return MS_TASK_FETCH_FAILED;
+    /* Deterministic: the same input gives the same error on any executor. */
+    case MS_ERR_MALFORMED:
+    case MS_ERR_INPUT:
+    case MS_ERR_OVERFLOW:
+        return MS_TASK_NOT_RETRYABLE;
+    default:
+        return MS_TASK_FAILED;
+    }
+}
+
 void ms_task_end_pack(const ms_task_end_t *e, ms_msg_builder_t *b)
 {
     const ms_task_metrics_t *m = &e->metrics;
@@ -124,6 +141,12 @@ void ms_task_end_pack(const ms_task_end_t *e, ms_msg_builder_t *b)
         msgpack_pack_true(&b->pk);
     else
         msgpack_pack_false(&b->pk);
+    /* A code from outside the table (or none for a failure) would make
+     * the whole report undecodable: it is sent as a plain failure. */
+    bool known = e->code < 0 && e->code >= MS_ERR_INTERRUPTED;
+    msgpack_pack_int(&b->pk, e->status == MS_TASK_OK ? 0
+                             : known                 ? e->code
+                                                     : MS_ERR_FAILED);
 }
 
 static int s_copy_str(const msgpack_object *o, char *dst, size_t size)
@@ -138,21 +161,24 @@ static int s_copy_str(const msgpack_object *o, char *dst, size_t size)
 int ms_task_end_unpack(const ms_msg_t *m, ms_task_end_t *e, ms_error_t *err)
 {
     const msgpack_object *f = m->f, *mv;
-    int64_t attempt, status, map, v[S_METRICS];
+    int64_t attempt, status, map, code, v[S_METRICS];
     memset(e, 0, sizeof *e);
     if (m->nf != S_END_FIELDS || !ms_mp_int(&f[0], 0, INT64_MAX, &e->task_id) ||
         !ms_mp_int(&f[1], 0, INT32_MAX, &attempt) ||
-        !ms_mp_int(&f[2], MS_TASK_OK, MS_TASK_INPUT_ERROR, &status) ||
+        !ms_mp_int(&f[2], MS_TASK_OK, MS_TASK_NOT_RETRYABLE, &status) ||
         s_copy_str(&f[3], e->message, sizeof e->message) < 0 ||
         !ms_mp_array(&f[4], S_METRICS, &mv, NULL) ||
         !ms_mp_int(&f[5], -1, INT32_MAX, &map) ||
         s_copy_str(&f[6], e->fetch_endpoint, sizeof e->fetch_endpoint) < 0 ||
-        !ms_mp_bool(&f[7], &e->fetch_unreachable))
+        !ms_mp_bool(&f[7], &e->fetch_unreachable) ||
+        !ms_mp_int(&f[8], MS_ERR_INTERRUPTED, 0, &code) ||
+        (status == MS_TASK_OK) != (code == 0))
         goto bad;
     for (int i = 0; i < S_METRICS; i++)
         if (!ms_mp_int(&mv[i], 0, INT64_MAX, &v[i])) goto bad;
     e->attempt = (int)attempt;
     e->status = (ms_task_status_t)status;
+    e->code = (int)code;
     e->fetch_map = (int)map;
     ms_task_metrics_t *mt = &e->metrics;
     mt->records_read = v[0];

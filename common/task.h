@@ -46,7 +46,9 @@ typedef enum {
     MS_TASK_OK = 0,
     MS_TASK_FAILED = 1,       /* retryable */
     MS_TASK_FETCH_FAILED = 2, /* a map output could not be read */
-    MS_TASK_INPUT_ERROR = 3,  /* bad input (FAILFAST): retrying cannot help */
+    /* Retrying cannot help (a FAILFAST malformed row, a result that does
+     * not fit its type): the job fails at once with the report's code. */
+    MS_TASK_NOT_RETRYABLE = 3,
 } ms_task_status_t;
 
 typedef struct {
@@ -60,6 +62,7 @@ typedef struct {
     int64_t task_id;
     int attempt;
     ms_task_status_t status;
+    int code; /* the MS_ERR_ code of a failure, 0 when it went well */
     char message[1024];
     ms_task_metrics_t metrics;
     int fetch_map; /* MS_TASK_FETCH_FAILED only */
@@ -72,6 +75,10 @@ void ms_task_pack(const ms_task_t *t, ms_msg_builder_t *b);
 /* Decodes the fields of a launch message into t (strings copied). */
 int ms_task_unpack(const ms_msg_t *m, ms_task_t *t, ms_error_t *err);
 void ms_task_free(ms_task_t *t);
+
+/* The status that reports a task's return code rc: which errors a retry
+ * could fix. */
+ms_task_status_t ms_task_status_for(int rc);
 
 /* Task end: the result rows, if any, travel as a separate frame. */
 void ms_task_end_pack(const ms_task_end_t *e, ms_msg_builder_t *b);

@@ -329,16 +329,35 @@ static int s_cmp_i64(int64_t a, int64_t b)
     return (a > b) - (a < b);
 }
 
+/* 10^n for n in [0, 38]. */
+static ms_i128_t s_pow10_i128(int n)
+{
+    ms_i128_t p = 1;
+    while (n-- > 0)
+        p *= 10;
+    return p;
+}
+
+/* x * 10^n, or false when that leaves 128 bits. */
+static bool s_scale_up(ms_i128_t x, int n, ms_i128_t *out)
+{
+    if (n < 0 || n > MS_DECIMAL_RESULT_DIGITS) return false;
+    return !__builtin_mul_overflow(x, s_pow10_i128(n), out);
+}
+
 /* Decimals of one column share a scale; differing scales are compared
- * exactly all the same, in 128 bits. */
+ * exactly all the same. A value too large to bring to the other's scale is
+ * beyond it by magnitude, so its sign decides. */
 static int s_cmp_decimal(const ms_value_t *a, const ms_value_t *b)
 {
-    if (a->scale == b->scale) return s_cmp_i64(a->i, b->i);
-    __int128 x = a->i, y = b->i;
-    if (a->scale < b->scale && b->scale <= 18)
-        x *= ms_pow10[b->scale - a->scale];
-    if (b->scale < a->scale && a->scale <= 18)
-        y *= ms_pow10[a->scale - b->scale];
+    if (a->scale == b->scale && a->len != MS_VALUE_WIDE &&
+        b->len != MS_VALUE_WIDE)
+        return s_cmp_i64(a->i, b->i);
+    ms_i128_t x = ms_value_i128(a), y = ms_value_i128(b);
+    if (a->scale < b->scale && !s_scale_up(x, b->scale - a->scale, &x))
+        return x < 0 ? -1 : 1;
+    if (b->scale < a->scale && !s_scale_up(y, a->scale - b->scale, &y))
+        return y < 0 ? 1 : -1;
     return (x > y) - (x < y);
 }
 
@@ -378,13 +397,74 @@ int ms_value_cmp(const ms_value_t *a, const ms_value_t *b)
 
 /* ---- formatting ------------------------------------------------------- */
 
-static int s_format_decimal(char *buf, size_t size, int64_t v, int scale)
+void ms_i128_store(uint8_t p[16], ms_i128_t x)
 {
-    if (scale <= 0 || scale > 18) return snprintf(buf, size, "%" PRId64, v);
-    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    uint64_t unit = (uint64_t)ms_pow10[scale];
-    return snprintf(buf, size, "%s%" PRIu64 ".%0*" PRIu64, v < 0 ? "-" : "",
-                    mag / unit, scale, mag % unit);
+    unsigned __int128 u = (unsigned __int128)x;
+    for (int i = 15; i >= 0; i--, u >>= 8)
+        p[i] = (uint8_t)u;
+}
+
+ms_i128_t ms_i128_load(const uint8_t p[16])
+{
+    unsigned __int128 u = 0;
+    for (int i = 0; i < 16; i++)
+        u = u << 8 | p[i];
+    return (ms_i128_t)u;
+}
+
+ms_i128_t ms_value_i128(const ms_value_t *v)
+{
+    if (v->len == MS_VALUE_WIDE && v->type == MS_TYPE_DECIMAL)
+        return ms_i128_load((const uint8_t *)v->s);
+    return v->i;
+}
+
+void ms_value_set_decimal(ms_value_t *v, ms_i128_t x, int scale,
+                          uint8_t buf[16])
+{
+    memset(v, 0, sizeof *v);
+    v->type = MS_TYPE_DECIMAL;
+    v->scale = (uint8_t)scale;
+    if (x >= INT64_MIN && x <= INT64_MAX) {
+        v->i = (int64_t)x;
+        return;
+    }
+    ms_i128_store(buf, x);
+    v->len = MS_VALUE_WIDE;
+    v->s = (const char *)buf;
+}
+
+bool ms_i128_fits_digits(ms_i128_t x, int digits)
+{
+    if (digits < 0 || digits > MS_DECIMAL_RESULT_DIGITS) return false;
+    /* Most results fit 64 bits, and 2^63 < 10^19: no power to compute. */
+    if (digits >= 19 && x >= INT64_MIN && x <= INT64_MAX) return true;
+    ms_i128_t lim = s_pow10_i128(digits);
+    return x < lim && x > -lim;
+}
+
+int ms_format_i128(char *buf, size_t size, ms_i128_t x, int scale)
+{
+    /* Digits least significant first; 10^38 < 2^127, so 40 are enough
+     * with the zeros a small value needs before its point. */
+    char digits[48];
+    unsigned __int128 mag =
+        x < 0 ? -(unsigned __int128)x : (unsigned __int128)x;
+    int n = 0;
+    if (scale < 0 || scale > MS_DECIMAL_RESULT_DIGITS) scale = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(mag % 10));
+        mag /= 10;
+    } while (mag > 0 || n <= scale);
+    char text[64];
+    int t = 0;
+    if (x < 0) text[t++] = '-';
+    while (n > 0) {
+        if (n == scale) text[t++] = '.';
+        text[t++] = digits[--n];
+    }
+    text[t] = '\0';
+    return snprintf(buf, size, "%s", text);
 }
 
 static int s_format_timestamp(char *buf, size_t size, int64_t t)
@@ -419,7 +499,7 @@ int ms_value_format(char *buf, size_t size, const ms_value_t *v)
     case MS_TYPE_INT64:
         return snprintf(buf, size, "%" PRId64, v->i);
     case MS_TYPE_DECIMAL:
-        return s_format_decimal(buf, size, v->i, v->scale);
+        return ms_format_i128(buf, size, ms_value_i128(v), v->scale);
     case MS_TYPE_DOUBLE:
         return ms_format_double(buf, size, v->d);
     case MS_TYPE_TIMESTAMP:

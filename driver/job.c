@@ -204,8 +204,10 @@ static void s_on_failure(ms_job_run_t *job, int i, int exec,
     s_task_t *t = &job->tasks[i];
     char detail[1400];
     switch (e->status) {
-    case MS_TASK_INPUT_ERROR:
-        s_fail(job, MS_ERR_INPUT, "%s: %s", e->message, i);
+    case MS_TASK_NOT_RETRYABLE:
+        /* The same input gives the same error anywhere: fail now, with the
+         * task's code (bad input is exit 3, a result too big exit 4). */
+        s_fail(job, e->code, "%s: %s", e->message, i);
         return;
     case MS_TASK_FETCH_FAILED:
         /* Not the task's fault: it runs again once the output is back,

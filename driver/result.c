@@ -20,7 +20,7 @@ struct ms_result {
     const char **names;  /* [ncols] */
     ms_value_t *vals;    /* rows x ncols */
     int64_t nrows, cap;
-    char **strs; /* owned copies of string values */
+    char **strs; /* owned copies of string and wide decimal bytes */
     int64_t nstrs, strs_cap;
 };
 
@@ -79,7 +79,8 @@ static ms_value_t *s_new_row(ms_result_t *self)
     return &self->vals[self->nrows++ * self->ncols];
 }
 
-static int s_own_string(ms_result_t *self, ms_value_t *v)
+/* Copies a string's or a wide decimal's borrowed bytes. */
+static int s_own_bytes(ms_result_t *self, ms_value_t *v)
 {
     if (self->nstrs == self->strs_cap) {
         int64_t cap = self->strs_cap ? self->strs_cap * 2 : 256;
@@ -105,12 +106,15 @@ static int s_add_row(ms_result_t *self, const msgpack_object *o,
     ms_value_t *row = s_new_row(self);
     if (!row) return ms_error_set(err, MS_ERR_NOMEM, "result rows");
     for (int c = 0; c < self->ncols; c++) {
-        if (!ms_mp_value(&items[c], self->types[c], &row[c])) {
+        if (!ms_rows_value(self->plan, c, &items[c], &row[c])) {
             self->nrows--;
             return ms_error_set(err, MS_ERR_PROTO, "bad value for %s in result",
                                 self->names[c]);
         }
-        if (row[c].type == MS_TYPE_STRING && s_own_string(self, &row[c]) < 0)
+        bool borrows =
+            row[c].type == MS_TYPE_STRING ||
+            (row[c].type == MS_TYPE_DECIMAL && row[c].len == MS_VALUE_WIDE);
+        if (borrows && s_own_bytes(self, &row[c]) < 0)
             return ms_error_set(err, MS_ERR_NOMEM, "result strings");
     }
     return 0;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/agg.h"
 #include "common/conf.h"
 #include "common/csv.h"
 #include "common/fsutil.h"
@@ -365,6 +366,14 @@ static int s_run_jobs(ms_app_t *app, const ms_job_spec_t *spec,
     return rc;
 }
 
+static void s_warn_inexact(const ms_plan_t *plan)
+{
+    char note[512];
+    for (int a = 0; a < plan->naggs; a++)
+        if (ms_agg_inexact_note(plan, a, note, sizeof note))
+            fprintf(stderr, "minispark: warning: %s\n", note);
+}
+
 static int s_run(const s_opts_t *o, ms_error_t *err)
 {
     ms_job_spec_t *spec = NULL;
@@ -393,6 +402,8 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
         rc = ms_error_set(err, MS_ERR_NOMEM, "plans");
     for (int q = 0; rc == 0 && q < spec->nqueries; q++)
         rc = ms_planner_build(spec, q, schema, &po, &plans[q], err);
+    for (int q = 0; rc == 0 && !o->quiet && q < spec->nqueries; q++)
+        s_warn_inexact(plans[q]);
     if (ms_app_interrupted()) /* whatever planning made of it */
         rc = ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
     if (rc == 0) {

@@ -93,11 +93,8 @@ static void s_run_task(s_job_t *job)
     e->fetch_map = fail.map;
     e->fetch_unreachable = fail.unreachable;
     snprintf(e->fetch_endpoint, sizeof e->fetch_endpoint, "%s", fail.endpoint);
-    e->status = rc == 0                  ? MS_TASK_OK
-                : rc == MS_ERR_FETCH     ? MS_TASK_FETCH_FAILED
-                : rc == MS_ERR_MALFORMED ? MS_TASK_INPUT_ERROR
-                : rc == MS_ERR_INPUT     ? MS_TASK_INPUT_ERROR
-                                         : MS_TASK_FAILED;
+    e->status = ms_task_status_for(rc);
+    e->code = rc;
     if (rc < 0) snprintf(e->message, sizeof e->message, "%s", err.msg);
 }
 

@@ -157,7 +157,8 @@ static void s_format_cell(char *buf, size_t size, const msgpack_object *o,
                           ms_coltype_t t)
 {
     ms_value_t v;
-    cr_assert(ms_mp_value(o, t, &v), "final value of the wrong msgpack type");
+    cr_assert(ms_mp_wide_value(o, t, &v),
+              "final value of the wrong msgpack type");
     if (v.type == MS_TYPE_NULL)
         snprintf(buf, size, "NULL");
     else
@@ -877,47 +878,158 @@ Test(agg, each_group_goes_to_exactly_one_partition)
 /* ---- errors
  * --------------------------------------------------------------------- */
 
-Test(agg, integer_sum_overflow_is_an_error)
+/* The running total leaves 64 bits and comes back: the sum is exact. */
+Test(agg, int64_sum_that_overflows_on_the_way_is_exact)
 {
-    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_INT}};
-    ms_plan_t *plan = s_plan(0, NULL, 1, aggs);
+    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_INT}, {MS_AGG_AVG, C_INT}};
+    ms_plan_t *plan = s_plan(0, NULL, 2, aggs);
     ms_agg_table_t *t = ms_agg_table_new(plan);
-    ms_error_t err = {0};
-    ms_value_t none = {0}, v = s_i(INT64_MAX);
-    cr_assert_eq(ms_agg_table_update(t, &none, &v, &err), 0);
-    v = s_i(1);
-    cr_assert_eq(ms_agg_table_update(t, &none, &v, &err), MS_ERR_OVERFLOW);
-    cr_assert_eq(err.code, MS_ERR_OVERFLOW);
-    ms_agg_table_destroy(&t);
-
-    t = ms_agg_table_new(plan);
-    v = s_i(INT64_MIN);
-    cr_assert_eq(ms_agg_table_update(t, &none, &v, &err), 0);
-    v = s_i(-1);
-    cr_assert_eq(ms_agg_table_update(t, &none, &v, &err), MS_ERR_OVERFLOW);
+    const int64_t vals[] = {INT64_MAX, INT64_MAX, 5, INT64_MIN, INT64_MIN};
+    for (int i = 0; i < 5; i++) {
+        s_row_t r = {{s_null(), s_i(vals[i]), s_null(), s_null(), s_null()}};
+        s_update_ok(t, plan, &r);
+    }
+    /* -2 + 5 = 3; the avg is 3/5 from the exact sum. */
+    cr_assert_str_eq(s_global_row(t, plan), "3|0.6");
     ms_agg_table_destroy(&t);
     ms_plan_destroy(&plan);
 }
 
-Test(agg, integer_sum_overflow_in_merge_is_an_error)
+/* The same through partial states: each map's total is past 64 bits and
+ * travels as a 128-bit ext; the merged total fits again. */
+Test(agg, int64_partial_sums_past_64_bits_merge_exactly)
 {
-    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_DEC}};
+    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_INT}};
     ms_plan_t *plan = s_plan(0, NULL, 1, aggs);
     msgpack_sbuffer parts[1];
     msgpack_sbuffer_init(&parts[0]);
+    const int64_t per_map[2][3] = {{INT64_MAX, INT64_MAX, 1},
+                                   {INT64_MIN, INT64_MIN, 7}};
     for (int m = 0; m < 2; m++) {
         ms_agg_table_t *t = ms_agg_table_new(plan);
-        s_feed(t, s_dec(INT64_MAX / 2 + 1));
+        for (int i = 0; i < 3; i++)
+            s_feed(t, s_i(per_map[m][i]));
         cr_assert_eq(ms_agg_table_pack_partials(t, parts, 1), 0);
         ms_agg_table_destroy(&t);
     }
+    /* Both partial sums are past 64 bits: fixext 16 (0xd8) on the wire. */
+    cr_assert_not_null(memchr(parts[0].data, 0xd8, parts[0].size));
     ms_agg_table_t *t = ms_agg_table_new(plan);
     ms_error_t err = {0};
-    cr_assert_eq(s_merge_buf(t, parts[0].data, parts[0].size, &err),
-                 MS_ERR_OVERFLOW);
+    cr_assert_eq(s_merge_buf(t, parts[0].data, parts[0].size, &err), 0, "%s",
+                 err.msg);
+    /* (2^64 - 1) + (7 - 2^64) */
+    cr_assert_str_eq(s_global_row(t, plan), "6");
     ms_agg_table_destroy(&t);
     msgpack_sbuffer_destroy(&parts[0]);
     ms_plan_destroy(&plan);
+}
+
+/* sum(int64) is an int64, as in Spark: a total that does not fit fails
+ * when the final value is made, naming the aggregate and the value. */
+Test(agg, int64_sum_that_does_not_fit_fails_naming_the_value)
+{
+    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_INT}};
+    ms_plan_t *plan = s_plan(0, NULL, 1, aggs);
+    const int64_t first[2] = {INT64_MAX, INT64_MIN};
+    const int64_t second[2] = {1, -1};
+    const char *want[2] = {"agg0 = 9223372036854775808 does not fit",
+                           "agg0 = -9223372036854775809 does not fit"};
+    for (int i = 0; i < 2; i++) {
+        ms_agg_table_t *t = ms_agg_table_new(plan);
+        s_feed(t, s_i(first[i]));
+        s_feed(t, s_i(second[i])); /* folding is fine */
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        uint64_t n;
+        ms_error_t err = {0};
+        cr_assert_eq(ms_agg_table_pack_final(t, &sb, &n, &err),
+                     MS_ERR_OVERFLOW);
+        cr_assert_not_null(strstr(err.msg, want[i]), "%s", err.msg);
+        cr_assert_not_null(strstr(err.msg, "int64"), "%s", err.msg);
+        msgpack_sbuffer_destroy(&sb);
+        ms_agg_table_destroy(&t);
+    }
+    ms_plan_destroy(&plan);
+}
+
+/* The exact bound: many rows of the largest 18-digit decimal, their count
+ * given through a partial state (2^63 - 1 rows are too many to fold one by
+ * one). The sum has 37 digits and is exact; so is the avg. */
+Test(agg, decimal_sum_of_2_pow_63_rows_of_18_digits_is_exact)
+{
+    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_DEC}, {MS_AGG_AVG, C_DEC}};
+    ms_plan_t *plan = s_plan(0, NULL, 2, aggs);
+    const int64_t most = 999999999999999999; /* 9999999999999999.99 */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    for (int sign = 1; sign >= -1; sign -= 2) {
+        int64_t n = INT64_MAX - 2; /* and 2 more folded below */
+        ms_agg_table_t *m = ms_agg_table_new(plan);
+        msgpack_sbuffer_clear(&sb);
+        msgpack_pack_array(&pk, 2);
+        for (int a = 0; a < 2; a++) {
+            msgpack_pack_array(&pk, 2);
+            ms_mp_pack_i128(&pk, (ms_i128_t)most * n * sign);
+            msgpack_pack_int64(&pk, n);
+        }
+        ms_error_t err = {0};
+        cr_assert_eq(s_merge_buf(m, sb.data, sb.size, &err), 0, "%s", err.msg);
+        for (int i = 0; i < 2; i++) {
+            s_row_t r = {
+                {s_null(), s_null(), s_dec(most * sign), s_null(), s_null()}};
+            s_update_ok(m, plan, &r);
+        }
+        /* (2^63 - 1) * (10^18 - 1) at scale 2 */
+        cr_assert_str_eq(s_global_row(m, plan),
+                         sign > 0 ? "92233720368547757977766279631452241.93|"
+                                    "9999999999999999.990000"
+                                  : "-92233720368547757977766279631452241.93|"
+                                    "-9999999999999999.990000");
+        /* One more row is one more than a count can hold. */
+        s_row_t r = {{s_null(), s_null(), s_dec(1), s_null(), s_null()}};
+        cr_assert_eq(s_update(m, plan, &r, &err), MS_ERR_OVERFLOW);
+        ms_agg_table_destroy(&m);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    ms_plan_destroy(&plan);
+}
+
+/* Only sum and avg of a column flagged as too wide for a decimal get a
+ * note, naming the column and the aggregate. */
+Test(agg, sums_of_too_wide_decimals_read_as_double_are_noted)
+{
+    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_DBL},
+                                 {MS_AGG_AVG, C_DBL},
+                                 {MS_AGG_MAX, C_DBL},
+                                 {MS_AGG_SUM, C_INT},
+                                 {MS_AGG_COUNT, -1}};
+    ms_plan_t *plan = s_plan(0, NULL, 5, aggs);
+    char note[256];
+    for (int a = 0; a < 5; a++)
+        cr_assert(!ms_agg_inexact_note(plan, a, note, sizeof note));
+    plan->schema.cols[C_DBL].wide_decimal = true;
+    cr_assert(ms_agg_inexact_note(plan, 0, note, sizeof note));
+    cr_assert_not_null(strstr(note, "column dbl holds decimals"), "%s", note);
+    cr_assert_not_null(strstr(note, "agg0 is inexact"), "%s", note);
+    cr_assert(ms_agg_inexact_note(plan, 1, note, sizeof note));
+    for (int a = 2; a < 5; a++)
+        cr_assert(!ms_agg_inexact_note(plan, a, note, sizeof note));
+    ms_plan_destroy(&plan);
+}
+
+/* The review's case: avg of one 10000000000000.00 is 10000000000000.000000,
+ * which needs 20 digits at scale 6. */
+Test(agg, avg_of_a_14_digit_decimal_has_its_4_more_digits)
+{
+    char *row = s_avg_dec((int64_t[]){1000000000000000}, 1);
+    cr_assert_str_eq(row, "10000000000000.000000");
+    cr_assert_str_eq(s_avg_dec((int64_t[]){-999999999999999999, -1}, 2),
+                     "-5000000000000000.000000");
+    cr_assert_str_eq(s_avg_dec((int64_t[]){999999999999999999, 2}, 2),
+                     "5000000000000000.005000");
 }
 
 /* A row whose count would overflow is refused and leaves the group as it
@@ -1232,6 +1344,41 @@ static void s_huge_count(msgpack_packer *pk)
 {
     msgpack_pack_uint64(pk, UINT64_MAX);
 }
+/* [sum as an ext of len bytes holding x, n] */
+static void s_ext_sum(msgpack_packer *pk, int8_t type, size_t len, ms_i128_t x,
+                      int64_t n)
+{
+    uint8_t b[17] = {0};
+    ms_i128_store(b, x);
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_ext(pk, len, type);
+    msgpack_pack_ext_body(pk, b, len);
+    msgpack_pack_int64(pk, n);
+}
+/* 10^20 from one value: no 18-digit decimal is that large. */
+static void s_ext_sum_implausible(msgpack_packer *pk)
+{
+    s_ext_sum(pk, MS_MP_EXT_I128, 16, (ms_i128_t)ms_pow10[18] * 100, 1);
+}
+/* 5 as an ext: the int form is the only one for what fits 64 bits. */
+static void s_ext_sum_small(msgpack_packer *pk)
+{
+    s_ext_sum(pk, MS_MP_EXT_I128, 16, 5, 1);
+}
+static void s_ext_sum_short(msgpack_packer *pk)
+{
+    s_ext_sum(pk, MS_MP_EXT_I128, 8, (ms_i128_t)1 << 100, 1000);
+}
+static void s_ext_sum_other_type(msgpack_packer *pk)
+{
+    s_ext_sum(pk, 7, 16, (ms_i128_t)1 << 70, INT64_MAX);
+}
+/* The widest sum of n values passes; one more does not (for int64: n
+ * times INT64_MIN). */
+static void s_ext_sum_int_most(msgpack_packer *pk)
+{
+    s_ext_sum(pk, MS_MP_EXT_I128, 16, (ms_i128_t)INT64_MIN * 3 - 1, 3);
+}
 
 static const struct {
     int field;
@@ -1253,6 +1400,10 @@ static const struct {
     {2, s_pair_str_sum, "text sum"},
     {2, s_triple, "sum state of three"},
     {2, s_dbl, "double for a decimal sum"},
+    {2, s_ext_sum_implausible, "sum larger than its count allows"},
+    {2, s_ext_sum_small, "128-bit sum that fits 64 bits"},
+    {2, s_ext_sum_short, "128-bit sum of 8 bytes"},
+    {2, s_ext_sum_other_type, "sum as another ext type"},
     {3, s_int7, "int min for a string column"},
     {3, s_true, "boolean min"},
     {3, s_map, "map min"},
@@ -1261,6 +1412,7 @@ static const struct {
     {4, s_distinct_str, "text in an int distinct set"},
     {5, s_pair_neg_n, "avg over a negative number of values"},
     {5, s_dbl, "avg state not a pair"},
+    {5, s_ext_sum_int_most, "int64 sum below n * INT64_MIN"},
 };
 
 Test(agg, merge_rejects_rows_of_the_wrong_width_or_shape)
@@ -1406,19 +1558,22 @@ Test(agg, large_tables_fold_queued_rows_exactly)
 Test(agg, large_tables_report_a_queued_rows_error)
 {
     const int keys[] = {C_INT};
-    const s_agg_spec_t aggs[] = {{MS_AGG_SUM, C_INT}};
+    const s_agg_spec_t aggs[] = {{MS_AGG_COUNT_DISTINCT, C_STR}};
     ms_plan_t *plan = s_plan(1, keys, 1, aggs);
     ms_agg_table_t *t = ms_agg_table_new(plan);
     ms_error_t err = {0};
+    char *huge = malloc(70000);
+    memset(huge, 'x', 69999);
+    huge[69999] = '\0';
     int rc = 0;
     for (int k = 0; k < 100000 && rc == 0; k++) {
-        s_row_t r = {{s_null(), s_i(k % 50000), s_null(), s_null(), s_null()}};
-        if (k >= 50000) r.v[C_INT] = s_i(INT64_MAX);
-        r.v[C_KEY] = s_null();
+        s_row_t r = {{s_null(), s_i(k % 50000), s_null(), s_null(), s_s("a")}};
+        if (k >= 50000) r.v[C_STR] = s_s(huge);
         rc = s_update(t, plan, &r, &err);
     }
     if (rc == 0) rc = ms_agg_table_flush(t, &err);
-    cr_assert_eq(rc, MS_ERR_OVERFLOW, "got %d: %s", rc, err.msg);
+    cr_assert_eq(rc, MS_ERR_INPUT, "got %d: %s", rc, err.msg);
+    free(huge);
     ms_agg_table_destroy(&t);
     ms_plan_destroy(&plan);
 }

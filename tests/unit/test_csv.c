@@ -534,6 +534,27 @@ Test(csv_infer, integers_too_big_for_int64_are_double)
     s_assert_col(0, "a", MS_TYPE_DOUBLE, 0);
 }
 
+/* Plain numbers too wide for a decimal are read as doubles, and the
+ * column says so, for the driver to warn that sums of it are inexact;
+ * a column that is double for other reasons does not. */
+Test(csv_infer, too_wide_plain_numbers_are_flagged_as_wide_decimals)
+{
+    cr_assert_eq(s_infer("w,f,e,i,d,s\n"
+                         "123456789012345678901234567890.5,0.1234567891,"
+                         "1e3,99999999999999999999,1.5,x\n"
+                         "-1,2,0.5,1,2,y\n",
+                         true, true, 100),
+                 0);
+    const bool want[] = {true, true, false, true, false, false};
+    const ms_type_t types[] = {MS_TYPE_DOUBLE, MS_TYPE_DOUBLE,  MS_TYPE_DOUBLE,
+                               MS_TYPE_DOUBLE, MS_TYPE_DECIMAL, MS_TYPE_STRING};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(s_schema.cols[i].type.type, types[i], "column %d", i);
+        cr_assert_eq(s_schema.cols[i].wide_decimal, want[i], "column %s",
+                     s_schema.cols[i].name);
+    }
+}
+
 Test(csv_infer, a_single_odd_value_makes_a_column_string)
 {
     cr_assert_eq(s_infer("a,b\n2025-01-01,1\nsoon,x\n", true, true, 100), 0);

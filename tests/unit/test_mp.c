@@ -101,3 +101,61 @@ Test(mp, kept_objects_stay_valid_until_released)
     ms_mp_seq_destroy(&seq);
     msgpack_sbuffer_destroy(&sb);
 }
+
+/* 128-bit integers: an int when they fit 64 bits, else a 16-byte ext; the
+ * decoder takes each in its one form only. */
+Test(mp, i128_round_trips_in_its_shortest_form)
+{
+    const ms_i128_t vals[] = {0,
+                              -1,
+                              INT64_MAX,
+                              INT64_MIN,
+                              (ms_i128_t)INT64_MAX + 1,
+                              (ms_i128_t)INT64_MIN - 1,
+                              (ms_i128_t)1 << 126,
+                              -((ms_i128_t)1 << 126)};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        ms_mp_pack_i128(&pk, vals[i]);
+        bool fits = vals[i] >= INT64_MIN && vals[i] <= INT64_MAX;
+        cr_assert_eq(sb.size <= 9, fits, "value %zu: %zu bytes", i, sb.size);
+        if (!fits) cr_assert_eq(sb.size, 18u); /* fixext 16 */
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        cr_assert_eq(msgpack_unpack_next(&up, sb.data, sb.size, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+        ms_i128_t back = 7;
+        cr_assert(ms_mp_i128(&up.data, &back));
+        cr_assert(back == vals[i], "value %zu", i);
+        msgpack_unpacked_destroy(&up);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+Test(mp, i128_refuses_other_forms)
+{
+    uint8_t b[16] = {0};
+    b[15] = 1; /* 1, which fits 64 bits: not canonical as an ext */
+    msgpack_object o = {.type = MSGPACK_OBJECT_EXT};
+    o.via.ext.type = MS_MP_EXT_I128;
+    o.via.ext.size = 16;
+    o.via.ext.ptr = (const char *)b;
+    ms_i128_t x;
+    cr_assert(!ms_mp_i128(&o, &x));
+    b[0] = 1;
+    cr_assert(ms_mp_i128(&o, &x));
+    o.via.ext.type = 2;
+    cr_assert(!ms_mp_i128(&o, &x));
+    o.via.ext.type = MS_MP_EXT_I128;
+    o.via.ext.size = 15;
+    cr_assert(!ms_mp_i128(&o, &x));
+    o = (msgpack_object){.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
+    o.via.u64 = UINT64_MAX;
+    cr_assert(!ms_mp_i128(&o, &x));
+    o = (msgpack_object){.type = MSGPACK_OBJECT_FLOAT64};
+    o.via.f64 = 1.0;
+    cr_assert(!ms_mp_i128(&o, &x));
+}

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/mp.h"
 #include "driver/jobfile.h"
 #include "driver/result.h"
 
@@ -94,18 +95,21 @@ static ms_plan_t *s_kv_plan(void)
     return s_plan(1, keys, 3, aggs);
 }
 
-/* A cell of a hand-packed row: 's' string, 'i' integer, 'd' double, 'n' nil. */
+/* A cell of a hand-packed row: 's' string, 'i' integer, 'd' double, 'n' nil,
+ * 'w' a 128-bit integer (ms_mp_pack_i128). */
 typedef struct {
     char kind;
     const char *s;
     int64_t i;
     double d;
+    ms_i128_t w;
 } s_cell_t;
 
-#define S_S(x) ((s_cell_t){'s', (x), 0, 0})
-#define S_I(x) ((s_cell_t){'i', NULL, (x), 0})
-#define S_D(x) ((s_cell_t){'d', NULL, 0, (x)})
-#define S_N ((s_cell_t){'n', NULL, 0, 0})
+#define S_S(x) ((s_cell_t){'s', (x), 0, 0, 0})
+#define S_I(x) ((s_cell_t){'i', NULL, (x), 0, 0})
+#define S_D(x) ((s_cell_t){'d', NULL, 0, (x), 0})
+#define S_N ((s_cell_t){'n', NULL, 0, 0, 0})
+#define S_W(x) ((s_cell_t){'w', NULL, 0, 0, (x)})
 
 static void s_pack_row(msgpack_packer *pk, int n, const s_cell_t *cells)
 {
@@ -119,6 +123,8 @@ static void s_pack_row(msgpack_packer *pk, int n, const s_cell_t *cells)
             msgpack_pack_int64(pk, v->i);
         } else if (v->kind == 'd') {
             msgpack_pack_double(pk, v->d);
+        } else if (v->kind == 'w') {
+            ms_mp_pack_i128(pk, v->w);
         } else {
             msgpack_pack_nil(pk);
         }
@@ -544,6 +550,117 @@ Test(result, csv_writes_numbers_in_their_column_type)
                        "2023-11-14 22:13:20,123.456,";
     cr_assert(strncmp(csv, want, strlen(want)) == 0, "%s", csv);
     ms_result_destroy(&r);
+    ms_plan_destroy(&plan);
+}
+
+/* sum and avg of decimals may need 38 digits: such values come as 128-bit
+ * exts, sort exactly among the 64-bit ones and print every digit. */
+Test(result, wide_decimal_sums_sort_and_print_exactly)
+{
+    const s_col_t keys[] = {{"k", S_STR, 0}};
+    const s_col_t aggs[] = {{"total", S_DEC2, MS_AGG_SUM}};
+    ms_plan_t *plan = s_plan(1, keys, 1, aggs);
+    ms_result_t *r = ms_result_new(plan);
+    ms_i128_t big = (ms_i128_t)INT64_MAX * 1000000000000000000;
+    const s_cell_t rows[] = {
+        S_S("a"), S_W(big),       /**/
+        S_S("b"), S_I(INT64_MAX), /**/
+        S_S("c"), S_W(-big),      /**/
+        S_S("d"), S_W(big + 1),   /**/
+        S_S("e"), S_I(INT64_MIN), /**/
+        S_S("f"), S_W((ms_i128_t)INT64_MIN - 1),
+    };
+    s_add(r, 2, 6, rows);
+    ms_order_spec_t order[] = {{"total", true}};
+    s_finish(plan, r, s_query(1, order, -1));
+    cr_assert_str_eq(s_csv(r), "k,total\n"
+                               "d,92233720368547758070000000000000000.01\n"
+                               "a,92233720368547758070000000000000000.00\n"
+                               "b,92233720368547758.07\n"
+                               "e,-92233720368547758.08\n"
+                               "f,-92233720368547758.09\n"
+                               "c,-92233720368547758070000000000000000.00\n");
+    cr_assert_not_null(strstr(s_show(r, 10), "|d|92233720368547758...|"));
+    ms_result_destroy(&r);
+    ms_plan_destroy(&plan);
+}
+
+/* A wide value's bytes belong to the result, not to the reply they came
+ * in. */
+Test(result, wide_decimals_are_copied_out_of_the_callers_buffer)
+{
+    const s_col_t aggs[] = {{"total", S_DEC2, MS_AGG_SUM}};
+    ms_plan_t *plan = s_plan(0, NULL, 1, aggs);
+    ms_result_t *r = ms_result_new(plan);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    s_pack_row(&pk, 1, (s_cell_t[]){S_W((ms_i128_t)1 << 100)});
+    ms_error_t err = {0};
+    cr_assert_eq(ms_result_add(r, sb.data, sb.size, &err), 0, "%s", err.msg);
+    memset(sb.data, 0xff, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    s_finish(plan, r, s_query(0, NULL, -1));
+    cr_assert_str_eq(s_csv(r), "total\n12676506002282294014967032053.76\n");
+    ms_result_destroy(&r);
+    ms_plan_destroy(&plan);
+}
+
+/* Only sum and avg of decimals may be wide, only in the canonical form and
+ * only up to 38 digits. */
+Test(result, add_refuses_wide_values_where_they_cannot_be)
+{
+    const s_col_t aggs[] = {{"n", S_I64, MS_AGG_COUNT},
+                            {"total", S_DEC2, MS_AGG_SUM},
+                            {"m", S_DEC2, MS_AGG_MAX}};
+    ms_plan_t *plan = s_plan(0, NULL, 3, aggs);
+    ms_i128_t e38 = 1;
+    for (int i = 0; i < 38; i++)
+        e38 *= 10;
+    const ms_i128_t big = (ms_i128_t)1 << 80;
+    const struct {
+        s_cell_t row[3];
+        const char *what;
+    } bad[] = {
+        {{S_W(big), S_I(1), S_I(1)}, "wide count"},
+        {{S_I(1), S_I(1), S_W(big)}, "wide max"},
+        {{S_I(1), S_W(e38), S_I(1)}, "39 digits"},
+        {{S_I(1), S_W(-e38), S_I(1)}, "39 digits, negative"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ms_result_t *r = ms_result_new(plan);
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        s_pack_row(&pk, 3, bad[i].row);
+        ms_error_t err = {0};
+        cr_assert_eq(ms_result_add(r, sb.data, sb.size, &err), MS_ERR_PROTO,
+                     "%s accepted", bad[i].what);
+        msgpack_sbuffer_destroy(&sb);
+        ms_result_destroy(&r);
+    }
+    /* An ext holding a value that fits 64 bits, and a 17-byte ext. */
+    for (int len = 16; len <= 17; len++) {
+        ms_result_t *r = ms_result_new(plan);
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        uint8_t b[17] = {0};
+        b[len - 1] = 5;
+        msgpack_pack_array(&pk, 3);
+        msgpack_pack_int(&pk, 1);
+        msgpack_pack_ext(&pk, (size_t)len, MS_MP_EXT_I128);
+        msgpack_pack_ext_body(&pk, b, (size_t)len);
+        msgpack_pack_int(&pk, 1);
+        ms_error_t err = {0};
+        cr_assert_eq(ms_result_add(r, sb.data, sb.size, &err), MS_ERR_PROTO,
+                     "ext of %d accepted", len);
+        msgpack_sbuffer_destroy(&sb);
+        ms_result_destroy(&r);
+    }
     ms_plan_destroy(&plan);
 }
 

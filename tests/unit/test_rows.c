@@ -199,3 +199,51 @@ Test(rows, malformed_rows_are_refused)
     msgpack_sbuffer_destroy(&sb);
     ms_plan_destroy(&plan);
 }
+
+/* sum(decimal) may be a 128-bit ext: the reduce side's first rows by it
+ * are those of its exact order. */
+Test(rows, keeps_the_first_rows_by_a_wide_decimal_sum)
+{
+    ms_plan_t *p = ms_plan_new();
+    p->keys = calloc(1, sizeof *p->keys);
+    p->keys[p->nkeys++] = (ms_key_t){
+        .kind = MS_KEY_COLUMN, .type = {MS_TYPE_INT64, 0}, .name = strdup("k")};
+    p->aggs = calloc(1, sizeof *p->aggs);
+    p->aggs[p->naggs++] = (ms_agg_t){.fn = MS_AGG_SUM,
+                                     .col = -1,
+                                     .in = {MS_TYPE_DECIMAL, 2},
+                                     .type = {MS_TYPE_DECIMAL, 2},
+                                     .name = strdup("s")};
+    p->order = calloc(1, sizeof *p->order);
+    p->order[p->norder++] = (ms_order_t){1, true};
+    p->limit = 2;
+    const ms_i128_t sums[] = {(ms_i128_t)1 << 90, 5, ((ms_i128_t)1 << 90) + 1,
+                              -((ms_i128_t)1 << 90), INT64_MAX};
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    for (int i = 0; i < 5; i++) {
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_int(&pk, i);
+        ms_mp_pack_i128(&pk, sums[i]);
+    }
+    uint64_t n = 5;
+    ms_error_t err = {0};
+    cr_assert_eq(ms_rows_keep_first(p, &sb, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 2);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    int64_t keys[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(msgpack_unpack_next(&up, sb.data, sb.size, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+        keys[i] = up.data.via.array.ptr[0].via.i64;
+    }
+    cr_assert_eq(keys[0], 0); /* in their original order */
+    cr_assert_eq(keys[1], 2);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    ms_plan_destroy(&p);
+}

@@ -130,11 +130,12 @@ Test(task, launch_with_extreme_values_round_trips)
 
 Test(task, task_end_round_trips_for_every_status)
 {
-    for (int s = MS_TASK_OK; s <= MS_TASK_INPUT_ERROR; s++) {
+    for (int s = MS_TASK_OK; s <= MS_TASK_NOT_RETRYABLE; s++) {
         ms_task_end_t e = s_task_end();
         e.status = (ms_task_status_t)s;
         e.fetch_map = s == MS_TASK_FETCH_FAILED ? 9 : -1;
         e.fetch_unreachable = s == MS_TASK_FETCH_FAILED;
+        e.code = s == MS_TASK_OK ? 0 : MS_ERR_OVERFLOW;
         ms_msg_builder_t b;
         ms_task_end_pack(&e, &b);
         ms_msg_t m;
@@ -147,6 +148,7 @@ Test(task, task_end_round_trips_for_every_status)
         cr_assert_eq(u.task_id, e.task_id);
         cr_assert_eq(u.attempt, e.attempt);
         cr_assert_eq(u.status, e.status);
+        cr_assert_eq(u.code, e.code);
         cr_assert_str_eq(u.message, e.message);
         cr_assert_eq(memcmp(&u.metrics, &e.metrics, sizeof u.metrics), 0);
         cr_assert_eq(u.fetch_map, e.fetch_map);
@@ -159,7 +161,7 @@ Test(task, task_end_message_too_long_for_the_report_is_cut_not_overrun)
 {
     /* A peer may send a longer message than we would: build one by hand. */
     ms_msg_builder_t b;
-    ms_msg_begin(&b, MS_MSG_TASK_END, 8);
+    ms_msg_begin(&b, MS_MSG_TASK_END, 9);
     char msg[3000];
     memset(msg, 'm', sizeof msg);
     msgpack_pack_int64(&b.pk, 1);
@@ -173,6 +175,7 @@ Test(task, task_end_message_too_long_for_the_report_is_cut_not_overrun)
     msgpack_pack_int(&b.pk, -1);
     msgpack_pack_str(&b.pk, 0);
     msgpack_pack_false(&b.pk);
+    msgpack_pack_int(&b.pk, MS_ERR_FAILED);
     ms_msg_t m;
     s_parse_ok(&m, &b, MS_MSG_TASK_END);
     ms_task_end_t u;
@@ -180,6 +183,73 @@ Test(task, task_end_message_too_long_for_the_report_is_cut_not_overrun)
     cr_assert_eq(ms_task_end_unpack(&m, &u, &err), 0, "%s", err.msg);
     cr_assert_eq(strlen(u.message), sizeof u.message - 1);
     cr_assert_str_eq(u.fetch_endpoint, "");
+    ms_msg_free(&m);
+    ms_msg_builder_free(&b);
+}
+
+/* Errors that the same input gives anywhere are not retried; the report
+ * carries the code, so the driver fails the job with the right exit. */
+Test(task, deterministic_errors_are_not_retryable)
+{
+    cr_assert_eq(ms_task_status_for(0), MS_TASK_OK);
+    cr_assert_eq(ms_task_status_for(MS_ERR_FETCH), MS_TASK_FETCH_FAILED);
+    cr_assert_eq(ms_task_status_for(MS_ERR_OVERFLOW), MS_TASK_NOT_RETRYABLE);
+    cr_assert_eq(ms_task_status_for(MS_ERR_INPUT), MS_TASK_NOT_RETRYABLE);
+    cr_assert_eq(ms_task_status_for(MS_ERR_MALFORMED), MS_TASK_NOT_RETRYABLE);
+    const int retryable[] = {MS_ERR_NOMEM,   MS_ERR_IO,     MS_ERR_CORRUPT,
+                             MS_ERR_TIMEOUT, MS_ERR_FAILED, MS_ERR_PROTO};
+    for (size_t i = 0; i < sizeof retryable / sizeof retryable[0]; i++)
+        cr_assert_eq(ms_task_status_for(retryable[i]), MS_TASK_FAILED);
+}
+
+/* The code of a report must agree with its status and be one of ours: a
+ * code from outside the table is sent as a plain failure. */
+static int s_end_with(int status, int code, ms_task_end_t *u)
+{
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_TASK_END, 9);
+    msgpack_pack_int64(&b.pk, 1);
+    msgpack_pack_int(&b.pk, 0);
+    msgpack_pack_int(&b.pk, status);
+    msgpack_pack_str(&b.pk, 0);
+    msgpack_pack_array(&b.pk, 10);
+    for (int i = 0; i < 10; i++)
+        msgpack_pack_int(&b.pk, i);
+    msgpack_pack_int(&b.pk, -1);
+    msgpack_pack_str(&b.pk, 0);
+    msgpack_pack_false(&b.pk);
+    msgpack_pack_int(&b.pk, code);
+    ms_msg_t m;
+    s_parse_ok(&m, &b, MS_MSG_TASK_END);
+    ms_error_t err = {0};
+    int rc = ms_task_end_unpack(&m, u, &err);
+    ms_msg_free(&m);
+    ms_msg_builder_free(&b);
+    return rc;
+}
+
+Test(task, task_end_code_must_agree_with_the_status)
+{
+    ms_task_end_t u;
+    cr_assert_eq(s_end_with(MS_TASK_NOT_RETRYABLE, MS_ERR_OVERFLOW, &u), 0);
+    cr_assert_eq(u.code, MS_ERR_OVERFLOW);
+    cr_assert_eq(s_end_with(MS_TASK_OK, 0, &u), 0);
+    cr_assert_eq(s_end_with(MS_TASK_OK, MS_ERR_FAILED, &u), MS_ERR_PROTO);
+    cr_assert_eq(s_end_with(MS_TASK_FAILED, 0, &u), MS_ERR_PROTO);
+    cr_assert_eq(s_end_with(MS_TASK_FAILED, 1, &u), MS_ERR_PROTO);
+    cr_assert_eq(s_end_with(MS_TASK_FAILED, -1000, &u), MS_ERR_PROTO);
+    cr_assert_eq(s_end_with(4, MS_ERR_FAILED, &u), MS_ERR_PROTO);
+
+    ms_task_end_t e = s_task_end();
+    e.status = MS_TASK_FAILED;
+    e.code = -1000;
+    ms_msg_builder_t b;
+    ms_task_end_pack(&e, &b);
+    ms_msg_t m;
+    s_parse_ok(&m, &b, MS_MSG_TASK_END);
+    ms_error_t err = {0};
+    cr_assert_eq(ms_task_end_unpack(&m, &u, &err), 0, "%s", err.msg);
+    cr_assert_eq(u.code, MS_ERR_FAILED);
     ms_msg_free(&m);
     ms_msg_builder_free(&b);
 }

@@ -470,3 +470,92 @@ Test(pow10, table_holds_powers_of_ten_up_to_eighteen)
         if (i < 18) p *= 10;
     }
 }
+
+/* ---- 128-bit decimals (results of sum and avg over decimals) ----------- */
+
+static const char *s_fmt_i128(ms_i128_t x, int scale)
+{
+    static char buf[64];
+    int n = ms_format_i128(buf, sizeof buf, x, scale);
+    cr_assert_eq(n, (int)strlen(buf));
+    return buf;
+}
+
+static ms_i128_t s_e(int n)
+{
+    ms_i128_t p = 1;
+    while (n-- > 0)
+        p *= 10;
+    return p;
+}
+
+Test(decimal128, formats_every_digit_at_any_scale)
+{
+    cr_assert_str_eq(s_fmt_i128(0, 0), "0");
+    cr_assert_str_eq(s_fmt_i128(0, 3), "0.000");
+    cr_assert_str_eq(s_fmt_i128(-5, 2), "-0.05");
+    cr_assert_str_eq(s_fmt_i128(123456, 3), "123.456");
+    cr_assert_str_eq(s_fmt_i128(s_e(38) - 1, 0),
+                     "99999999999999999999999999999999999999");
+    cr_assert_str_eq(s_fmt_i128(-(s_e(38) - 1), 2),
+                     "-999999999999999999999999999999999999.99");
+    cr_assert_str_eq(s_fmt_i128(1, 38),
+                     "0.00000000000000000000000000000000000001");
+    /* The most negative 128-bit value has no positive counterpart. */
+    ms_i128_t min = (ms_i128_t)((unsigned __int128)1 << 127);
+    cr_assert_str_eq(s_fmt_i128(min, 0),
+                     "-170141183460469231731687303715884105728");
+}
+
+Test(decimal128, set_keeps_what_fits_64_bits_inline)
+{
+    uint8_t buf[16];
+    ms_value_t v;
+    ms_value_set_decimal(&v, INT64_MAX, 2, buf);
+    cr_assert_eq(v.len, 0);
+    cr_assert_eq(v.i, INT64_MAX);
+    ms_value_set_decimal(&v, (ms_i128_t)INT64_MIN - 1, 2, buf);
+    cr_assert_eq(v.len, MS_VALUE_WIDE);
+    cr_assert_eq((const uint8_t *)v.s, buf);
+    cr_assert(ms_value_i128(&v) == (ms_i128_t)INT64_MIN - 1);
+    char text[64];
+    ms_value_format(text, sizeof text, &v);
+    cr_assert_str_eq(text, "-92233720368547758.09");
+}
+
+Test(decimal128, bytes_are_big_endian_twos_complement)
+{
+    uint8_t b[16];
+    ms_i128_store(b, -2);
+    for (int i = 0; i < 15; i++)
+        cr_assert_eq(b[i], 0xff);
+    cr_assert_eq(b[15], 0xfe);
+    ms_i128_store(b, (ms_i128_t)1 << 64);
+    cr_assert_eq(b[7], 1);
+    cr_assert(ms_i128_load(b) == (ms_i128_t)1 << 64);
+}
+
+Test(decimal128, wide_and_inline_values_compare_exactly)
+{
+    uint8_t b1[16], b2[16], b3[16];
+    ms_value_t big, bigger, small, neg;
+    ms_value_set_decimal(&big, (ms_i128_t)1 << 80, 2, b1);
+    ms_value_set_decimal(&bigger, ((ms_i128_t)1 << 80) + 1, 2, b2);
+    ms_value_set_decimal(&neg, -((ms_i128_t)1 << 80), 2, b3);
+    ms_value_set_decimal(&small, INT64_MAX, 2, NULL);
+    cr_assert_lt(ms_value_cmp(&big, &bigger), 0);
+    cr_assert_gt(ms_value_cmp(&bigger, &big), 0);
+    cr_assert_eq(ms_value_cmp(&big, &big), 0);
+    cr_assert_gt(ms_value_cmp(&big, &small), 0);
+    cr_assert_lt(ms_value_cmp(&neg, &small), 0);
+    cr_assert_lt(ms_value_cmp(&small, &big), 0);
+}
+
+Test(decimal128, digit_limits)
+{
+    cr_assert(ms_i128_fits_digits(s_e(38) - 1, 38));
+    cr_assert(!ms_i128_fits_digits(s_e(38), 38));
+    cr_assert(!ms_i128_fits_digits(-s_e(38), 38));
+    cr_assert(ms_i128_fits_digits(-(s_e(18) - 1), 18));
+    cr_assert(!ms_i128_fits_digits(s_e(18), 18));
+}
