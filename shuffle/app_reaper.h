@@ -3,7 +3,8 @@
  * fetches say so too; an application with files in the directory and no
  * word for the timeout has lost its driver, and its files are deleted.
  * Files of an application never heard from (found on disk, say after a
- * restart of the service) get the same timeout from when they are found. */
+ * restart of the service) get the same timeout from when they are found,
+ * and are not served until a driver registers the application. */
 #ifndef MS_APP_REAPER_H
 #define MS_APP_REAPER_H
 
