@@ -97,6 +97,14 @@ bool ms_app_reaper_registered(const ms_app_reaper_t *self, const char *app)
     return a && a->registered;
 }
 
+int ms_app_reaper_count(const ms_app_reaper_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < self->napps; i++)
+        n += self->apps[i].registered;
+    return n;
+}
+
 /* Notes every application that has files in the directory. */
 static void s_scan(ms_app_reaper_t *self, int64_t now_ms)
 {

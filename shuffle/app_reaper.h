@@ -28,6 +28,8 @@ void ms_app_reaper_seen(ms_app_reaper_t *self, const char *app, int64_t now_ms);
 void ms_app_reaper_register(ms_app_reaper_t *self, const char *app,
                             int64_t now_ms);
 bool ms_app_reaper_registered(const ms_app_reaper_t *self, const char *app);
+/* How many applications are registered. */
+int ms_app_reaper_count(const ms_app_reaper_t *self);
 
 /* At most once a second: looks for applications with files, and deletes
  * the files of those silent for the timeout, saying so on the log. Returns
