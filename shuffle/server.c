@@ -67,6 +67,7 @@ struct ms_shuffle_server {
     FILE *log; /* drops are said here (borrowed; NULL: quiet) */
     s_waiting_t *waiting, **waiting_end;
     int nwaiting;
+    int64_t idle_exit_ms, busy_ms; /* when an application was last known */
 };
 
 const ms_shuffle_limits_t ms_shuffle_limits_default = {
@@ -150,6 +151,21 @@ void ms_shuffle_server_limit(ms_shuffle_server_t *self,
 {
     self->limits = *limits;
     self->log = log;
+}
+
+void ms_shuffle_server_exit_when_idle(ms_shuffle_server_t *self,
+                                      int64_t idle_ms)
+{
+    self->idle_exit_ms = idle_ms;
+}
+
+/* True once no application has been registered for idle_exit_ms. */
+static bool s_idle(ms_shuffle_server_t *self, int64_t now_ms)
+{
+    if (!self->busy_ms || ms_shuffle_server_apps(self) > 0)
+        self->busy_ms = now_ms;
+    return self->idle_exit_ms > 0 &&
+           now_ms - self->busy_ms >= self->idle_exit_ms;
 }
 
 int ms_shuffle_server_apps(const ms_shuffle_server_t *self)
@@ -602,6 +618,7 @@ int ms_shuffle_server_run(ms_shuffle_server_t *self,
         if (rc < 0 && errno != EINTR) return MS_ERR_IO;
         int64_t now = ms_clock_now_ms();
         if (self->reaper) ms_app_reaper_sweep(self->reaper, now);
+        if (s_idle(self, now)) break;
         /* Waiting fetches first: room just made is theirs. */
         ms_shuffle_reply_t r;
         while (ms_shuffle_server_next(self, now, &r) > 0)

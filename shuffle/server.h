@@ -53,6 +53,11 @@ int ms_shuffle_server_reap_apps(ms_shuffle_server_t *self, int64_t timeout_ms,
 void ms_shuffle_server_limit(ms_shuffle_server_t *self,
                              const ms_shuffle_limits_t *limits, FILE *log);
 
+/* Makes ms_shuffle_server_run return once no application has been
+ * registered for idle_ms (0, the default: never), counted from the start. */
+void ms_shuffle_server_exit_when_idle(ms_shuffle_server_t *self,
+                                      int64_t idle_ms);
+
 /* Applications registered (standalone service), and bytes in flight. */
 int ms_shuffle_server_apps(const ms_shuffle_server_t *self);
 uint64_t ms_shuffle_server_in_flight(const ms_shuffle_server_t *self);
@@ -96,7 +101,8 @@ int ms_shuffle_server_run(ms_shuffle_server_t *self,
 int ms_shuffle_server_start(ms_shuffle_server_t *self);
 void ms_shuffle_server_stop(ms_shuffle_server_t *self);
 
-/* `minispark shuffle-server [--bind E] [--dir D] [--conf K=V]...` */
+/* `minispark shuffle-server [--bind E] [--dir D] [--conf K=V]...
+ *  [--parent-pid PID] [--log FILE]` */
 int ms_shuffle_server_main(int argc, char **argv);
 
 #endif

@@ -1,11 +1,14 @@
 /* The `shuffle-server` subcommand: the external shuffle service of one
  * host, serving map outputs after the executors that wrote them are gone. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "common/auth.h"
@@ -16,6 +19,7 @@
 static const char s_usage[] =
     "usage: minispark shuffle-server [--bind ENDPOINT] [--dir DIR]\n"
     "                                [--conf KEY=VALUE]...\n"
+    "                                [--parent-pid PID] [--log FILE]\n"
     "\n"
     "Serves shuffle files from DIR (created if missing), of the\n"
     "applications whose drivers registered with it, until SIGTERM or\n"
@@ -34,7 +38,13 @@ static const char s_usage[] =
     "would go over waits until the client reads. A client with 64 fetches\n"
     "waiting, or that has read nothing for\n"
     "minispark.shuffle.clientStallTimeout (10s) while the total is full\n"
-    "and others wait, is disconnected, which frees what it held.\n";
+    "and others wait, is disconnected, which frees what it held.\n"
+    "\n"
+    "--parent-pid PID (a driver that starts its own server): the server\n"
+    "stops when PID dies, and once no application has been registered for\n"
+    "minispark.shuffle.idleTimeout (60s). --log FILE: stdin is /dev/null\n"
+    "and stdout and stderr are appended to FILE, so that the server does\n"
+    "not hold its starter's terminal or pipes.\n";
 
 static volatile sig_atomic_t s_stop;
 
@@ -44,9 +54,24 @@ static void s_on_signal(int sig)
     s_stop = 1;
 }
 
+/* Points stdin at /dev/null and stdout and stderr at the end of path. */
+static int s_redirect(const char *path)
+{
+    int log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int ok = log >= 0 && null >= 0 && dup2(null, STDIN_FILENO) >= 0 &&
+             dup2(log, STDOUT_FILENO) >= 0 && dup2(log, STDERR_FILENO) >= 0;
+    int saved = errno;
+    if (log >= 0) close(log);
+    if (null >= 0) close(null);
+    errno = saved;
+    return ok ? 0 : -1;
+}
+
 typedef struct {
-    const char *bind, *dir;
-    int64_t port, app_timeout;
+    const char *bind, *dir, *log;
+    long parent;
+    int64_t port, app_timeout, idle_timeout;
     ms_shuffle_limits_t limits;
 } s_args_t;
 
@@ -64,6 +89,9 @@ static int s_read_conf(const ms_conf_t *conf, s_args_t *a, ms_error_t *err)
     if (rc == 0)
         rc = ms_conf_duration_ms(conf, "minispark.shuffle.appTimeout", 1000,
                                  120000, &a->app_timeout, err);
+    if (rc == 0)
+        rc = ms_conf_duration_ms(conf, "minispark.shuffle.idleTimeout", 1000,
+                                 60000, &a->idle_timeout, err);
     if (rc == 0)
         rc = ms_conf_duration_ms(conf, "minispark.shuffle.clientStallTimeout",
                                  1000, MS_SHUFFLE_CLIENT_STALL_MS,
@@ -86,6 +114,15 @@ static int s_read_conf(const ms_conf_t *conf, s_args_t *a, ms_error_t *err)
     return rc;
 }
 
+/* Stopped (SIGTERM, so cleanly) when the parent dies; a parent already
+ * gone before the prctl is seen by the check after it. */
+static int s_follow_parent(long parent)
+{
+    if (!parent) return 0;
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) return -1;
+    return getppid() == (pid_t)parent ? 0 : -1;
+}
+
 static int s_serve(const s_args_t *a)
 {
     ms_error_t err = {0};
@@ -98,6 +135,8 @@ static int s_serve(const s_args_t *a)
         fprintf(stderr, "minispark shuffle-server: %s\n", err.msg);
     } else {
         ms_shuffle_server_limit(server, &a->limits, stderr);
+        if (a->parent)
+            ms_shuffle_server_exit_when_idle(server, a->idle_timeout);
         if (!ms_auth_enabled() && strncmp(a->bind, "tcp://127.", 10) != 0)
             fprintf(stderr,
                     "minispark shuffle-server: warning: spark.authenticate is "
@@ -107,6 +146,11 @@ static int s_serve(const s_args_t *a)
                ms_shuffle_server_endpoint(server));
         fflush(stdout);
         rc = ms_shuffle_server_run(server, &s_stop) < 0 ? 4 : 0;
+        if (rc == 0 && !s_stop)
+            fprintf(stderr,
+                    "minispark shuffle-server: no application registered for "
+                    "%.0f s (minispark.shuffle.idleTimeout): exiting\n",
+                    (double)a->idle_timeout / 1000.0);
     }
     ms_shuffle_server_destroy(&server);
     zmq_ctx_term(zctx);
@@ -127,12 +171,17 @@ int ms_shuffle_server_main(int argc, char **argv)
     ms_conf_t *conf = ms_conf_new();
     ms_error_t err = {0};
     int c, rc = 2;
+    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'b')
             a.bind = optarg;
         else if (c == 'd')
             a.dir = optarg;
+        else if (c == 'l')
+            a.log = optarg;
+        else if (c == 'P' && (a.parent = strtol(optarg, &end, 10)) > 1 && !*end)
+            continue;
         else if (c == 'c' && ms_conf_set_pair(conf, optarg, &err) == 0)
             continue;
         else if (c == 'h') {
@@ -144,6 +193,18 @@ int ms_shuffle_server_main(int argc, char **argv)
         }
     }
     if (optind != argc || s_read_conf(conf, &a, &err) < 0) goto usage;
+    if (a.log && s_redirect(a.log) < 0) {
+        fprintf(stderr, "minispark shuffle-server: cannot open log %s: %s\n",
+                a.log, strerror(errno));
+        rc = 3;
+        goto done;
+    }
+    if (s_follow_parent(a.parent) < 0) {
+        fprintf(stderr, "minispark shuffle-server: parent %ld is gone\n",
+                a.parent);
+        rc = 0;
+        goto done;
+    }
     char bind_buf[64], dir_buf[4200];
     const char *local = ms_conf_get(conf, "spark.local.dir");
     snprintf(bind_buf, sizeof bind_buf, "tcp://127.0.0.1:%d", (int)a.port);

@@ -2,13 +2,18 @@
 connection (rawzmq.py): crafted frames get an error reply or a dropped
 connection and the server carries on; applications found only on disk are
 not served until registered; a client that sends fetches and never reads
-holds a bounded amount of the server's memory and is dropped. Run it
+holds a bounded amount of the server's memory and is dropped; and a server
+a driver started dies with the driver and does not hold its pipes. Run it
 against the sanitizer build too: any undefined behaviour aborts the server,
 and its exit status is checked."""
 
 import os
+import select
+import signal
 import struct
+import subprocess
 import time
+import uuid
 
 import mslib
 from mslib import check, test
@@ -203,6 +208,112 @@ def a_client_that_does_not_read_holds_bounded_memory_and_is_dropped(env):
     server.stop()
     check("dropped a client" in server.log(), "the drop is not logged:\n%s"
           % server.log())
+
+
+@test
+def a_driver_killed_takes_its_shuffle_server_and_closes_its_pipes(env):
+    data = env.gen(2000, "events.csv")
+    job = {"input": {"path": data}, "query": {"group_by": ["country"],
+           "aggregates": [{"fn": "count", "as": "n"}]},
+           "shuffle_partitions": 4}
+    port = mslib.free_port()
+    run_dir = env.new_dir("run")
+    args = env.base_args(env.write_job(job), "local[2]",
+                         {"spark.shuffle.service.enabled": "true",
+                          "spark.shuffle.service.port": str(port),
+                          "minispark.test.taskDelay": "30s"},
+                         None, False, run_dir)
+    tag = uuid.uuid4().hex
+    # As `minispark run ... 2>&1 | cat`: the test holds the pipe's far end.
+    driver = env.spawn(args, tag=tag, what="minispark driver",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL)
+    # Killed once it runs tasks: its executors hold the pipe too.
+    server_pid, executors = None, []
+    deadline = time.monotonic() + 30
+    while not (server_pid and executors) and time.monotonic() < deadline:
+        for pid in mslib.tagged_pids(tag):
+            if "shuffle-server" in mslib._describe(pid):
+                server_pid = pid
+            elif " executor " in mslib._describe(pid):
+                executors.append(pid)
+        time.sleep(0.05)
+    check(server_pid and mslib.port_answers(port),
+          "the driver started no shuffle server")
+    check(driver.poll() is None, "the driver ended early")
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    killed = time.monotonic()
+    # The pipe ends once every process holding it has gone: the executors
+    # within their heartbeat timeout, and the server at once.
+    out, eof = b"", False
+    deadline = time.monotonic() + 30
+    while not eof and time.monotonic() < deadline:
+        ready, _, _ = select.select([driver.stdout], [], [], 1.0)
+        if ready:
+            chunk = os.read(driver.stdout.fileno(), 65536)
+            eof = not chunk
+            out += chunk
+    took = time.monotonic() - killed
+    driver.stdout.close()
+    left = mslib.wait_no_tagged(tag, 10)
+    mslib.kill_pids(left)
+    check(eof, "the driver's output pipe stayed open 30 s after it was "
+          "killed, held by: %s"
+          % ", ".join("%d %s" % (p, mslib._describe(p)) for p in left))
+    check(server_pid not in left, "the shuffle server (pid %d) outlived "
+          "its driver" % server_pid)
+    check(not left, "processes outlived the driver: %s" % left)
+    print("  the pipe ended %.1f s after the driver was killed" % took)
+    log = os.path.join(run_dir, "minispark-shuffle-%d.log" % port)
+    check(os.path.exists(log), "no shuffle server log at %s" % log)
+
+
+def _server_with_parent(env, parent, conf):
+    dir_ = env.new_dir("shuffle_server")
+    port = mslib.free_port()
+    args = [env.binary, "shuffle-server", "--bind",
+            "tcp://127.0.0.1:%d" % port, "--dir", dir_, "--parent-pid",
+            str(parent), "--log", dir_ + ".log"]
+    for k, v in conf.items():
+        args += ["--conf", "%s=%s" % (k, v)]
+    p = env.spawn(args, what="shuffle-server", stdin=subprocess.DEVNULL,
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return p, port, dir_ + ".log"
+
+
+@test
+def a_server_with_a_parent_exits_when_idle_or_orphaned(env):
+    # Its parent is this script: it stays while an application is
+    # registered, and goes once none has been for the idle timeout.
+    p, port, log = _server_with_parent(
+        env, os.getpid(), {"minispark.shuffle.idleTimeout": "2s",
+                           "minispark.shuffle.appTimeout": "5s"})
+    deadline = time.monotonic() + 10
+    while not mslib.port_answers(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    d = Dealer(port)
+    for _ in range(3):  # registered for ~3 s, beyond the idle timeout
+        d.call(msg(PING, "app4"))
+        time.sleep(1.0)
+        check(p.poll() is None, "a server with a registered application "
+              "exited for idleness")
+    d.close()
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise mslib.TestFailure("the server was still up 30 s after its "
+                                "last application went (idleTimeout 2s)")
+    with open(log) as f:
+        text = f.read()
+    check(rc == 0 and "no application registered" in text,
+          "idle exit: status %s, log:\n%s" % (rc, text))
+    # A parent that is not (or no longer) its parent: it exits at once.
+    p, _, log = _server_with_parent(env, 1 << 22, {})
+    check(p.wait(timeout=30) == 0, "exit status %s" % p.returncode)
+    with open(log) as f:
+        text = f.read()
+    check("parent" in text and "gone" in text, "log:\n%s" % text)
 
 
 if __name__ == "__main__":
