@@ -12,6 +12,7 @@
 
 #include "common/mp.h"
 #include "common/proto.h"
+#include "shuffle/fetch.h"
 #include "shuffle/files.h"
 #include "shuffle/server.h"
 
@@ -249,4 +250,39 @@ Test(shuffle_server, a_stalled_client_is_shed_when_the_total_is_full)
     cr_assert_eq(s_fetch("exec-1", "appA", 5, 6000, &waits), 1,
                  "a client id used again after its drop is a new client");
     ms_shuffle_reply_release(&waits);
+}
+
+static int s_count_block(void *arg, int map, const uint8_t *raw, size_t len,
+                         ms_error_t *err)
+{
+    (void)map;
+    (void)raw;
+    (void)err;
+    *(size_t *)arg += len;
+    return 0;
+}
+
+Test(shuffle_server, a_reader_over_a_tiny_bound_is_paced_not_failed)
+{
+    ms_shuffle_server_t *tcp = NULL;
+    ms_error_t err = {0};
+    cr_assert_eq(
+        ms_shuffle_server_new(&tcp, s_zctx, "tcp://127.0.0.1:*", s_dir, &err),
+        0, "%s", err.msg);
+    /* Every request but the first waits for the reply before it to be
+     * taken by the network: the server must wake up for each. */
+    ms_shuffle_limits_t l = {1, 1, 5000};
+    ms_shuffle_server_limit(tcp, &l, NULL);
+    cr_assert_eq(ms_shuffle_server_start(tcp), 0);
+    ms_map_loc_t locs[S_MAPS * 8];
+    for (int i = 0; i < S_MAPS * 8; i++)
+        locs[i] = (ms_map_loc_t){i % S_MAPS, ms_shuffle_server_endpoint(tcp)};
+    size_t got = 0;
+    uint64_t bytes = 0;
+    ms_fetch_failure_t fail;
+    int rc = ms_shuffle_fetch(s_zctx, "appA", 0, 1, locs, S_MAPS * 8, 60000,
+                              s_count_block, &got, &bytes, &fail, &err);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    cr_assert_eq(got, (size_t)S_MAPS * 8 * S_BLOCK);
+    ms_shuffle_server_destroy(&tcp);
 }
