@@ -262,11 +262,15 @@ static int s_start_service(ms_app_t *app, ms_error_t *err)
     if (ms_shuffle_ping(app->zctx, app->service_ep, app->app_id, 500,
                         app->service_dir, sizeof app->service_dir) == 0)
         return 0;
-    char dir[4200];
+    char dir[4200], log[4300], parent[24];
     snprintf(dir, sizeof dir, "%s/minispark-shuffle-%s", app->local_dir,
              strrchr(app->service_ep, ':') + 1);
-    char *argv[] = {"shuffle-server", "--bind", app->service_ep,
-                    "--dir",          dir,      NULL};
+    /* It dies with us, and keeps none of our stdio: a pipe reading our
+     * stderr must end when we do. What it says goes to the log. */
+    snprintf(log, sizeof log, "%s.log", dir);
+    snprintf(parent, sizeof parent, "%d", (int)getpid());
+    char *argv[] = {"shuffle-server", "--bind", app->service_ep, "--dir", dir,
+                    "--parent-pid",   parent,   "--log",         log,     NULL};
     app->service_pid = ms_launch_self(argv, true, err);
     if (app->service_pid < 0) {
         app->service_pid = 0;
@@ -284,8 +288,8 @@ static int s_start_service(ms_app_t *app, ms_error_t *err)
     }
     return ms_error_set(err, MS_ERR_FAILED,
                         "no shuffle service answers on %s and starting one "
-                        "failed (is the port taken?)",
-                        app->service_ep);
+                        "failed (is the port taken? see %s)",
+                        app->service_ep, log);
 }
 
 /* A shuffle server we started that died is started again on the same port

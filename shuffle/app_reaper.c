@@ -67,9 +67,12 @@ static s_app_t *s_entry(ms_app_reaper_t *self, const char *app, int64_t now_ms)
         self->apps = apps;
         self->cap = cap;
     }
+    /* Whole, so that a slot left by a reaped application does not pass
+     * its registration on: an application found on disk is not served
+     * until its driver registers it. */
     a = &self->apps[self->napps++];
+    *a = (s_app_t){.seen_ms = now_ms, .registered = false};
     snprintf(a->id, sizeof a->id, "%s", app);
-    a->seen_ms = now_ms;
     return a;
 }
 
@@ -92,6 +95,14 @@ bool ms_app_reaper_registered(const ms_app_reaper_t *self, const char *app)
 {
     const s_app_t *a = s_find(self, app);
     return a && a->registered;
+}
+
+int ms_app_reaper_count(const ms_app_reaper_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < self->napps; i++)
+        n += self->apps[i].registered;
+    return n;
 }
 
 /* Notes every application that has files in the directory. */

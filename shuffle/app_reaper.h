@@ -3,7 +3,8 @@
  * fetches say so too; an application with files in the directory and no
  * word for the timeout has lost its driver, and its files are deleted.
  * Files of an application never heard from (found on disk, say after a
- * restart of the service) get the same timeout from when they are found. */
+ * restart of the service) get the same timeout from when they are found,
+ * and are not served until a driver registers the application. */
 #ifndef MS_APP_REAPER_H
 #define MS_APP_REAPER_H
 
@@ -27,6 +28,8 @@ void ms_app_reaper_seen(ms_app_reaper_t *self, const char *app, int64_t now_ms);
 void ms_app_reaper_register(ms_app_reaper_t *self, const char *app,
                             int64_t now_ms);
 bool ms_app_reaper_registered(const ms_app_reaper_t *self, const char *app);
+/* How many applications are registered. */
+int ms_app_reaper_count(const ms_app_reaper_t *self);
 
 /* At most once a second: looks for applications with files, and deletes
  * the files of those silent for the timeout, saying so on the log. Returns

@@ -1,6 +1,8 @@
 /* Shuffle block server. Requests are small msgpack messages; blocks go back
  * as raw frames handed to ZeroMQ without a copy: large ones mapped straight
- * from the page cache, small ones read into the heap. */
+ * from the page cache, small ones read into the heap. What ZeroMQ holds for
+ * each client is bounded (inflight.h): a fetch that would go over waits,
+ * and a client that keeps it from going anywhere is disconnected. */
 #include "shuffle/server.h"
 
 #include <errno.h>
@@ -13,7 +15,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "common/auth.h"
 #include "common/clock.h"
@@ -22,6 +23,7 @@
 #include "shuffle/app_reaper.h"
 #include "shuffle/block.h"
 #include "shuffle/files.h"
+#include "shuffle/inflight.h"
 
 #define S_MAX_MAPS_PER_FETCH 1024
 /* Blocks at least this large are mapped rather than read: ZeroMQ then
@@ -29,6 +31,26 @@
  * that must first be faulted in and filled by a copy. Below it a read is
  * cheaper than setting up and tearing down a mapping. */
 #define S_MAP_MIN (64 * 1024)
+/* A fetcher has at most 16 requests out per connection; a client with more
+ * than this many waiting is not one, and is dropped. */
+#define S_MAX_WAITING_PER_CLIENT 64
+/* Requests waiting in all: beyond it a fetch is refused at once. */
+#define S_MAX_WAITING 4096
+
+/* A fetch request, copied out of its message. */
+typedef struct {
+    int64_t req, shuffle, partition;
+    char app[MS_APP_ID_MAX];
+    uint32_t nmaps;
+    int *maps;
+} s_fetch_t;
+
+/* A fetch waiting for its client's bytes in flight to go down. */
+typedef struct s_waiting {
+    struct s_waiting *next;
+    ms_inflight_client_t *client;
+    s_fetch_t f; /* f.maps points just past this struct */
+} s_waiting_t;
 
 struct ms_shuffle_server {
     void *zctx;
@@ -40,6 +62,18 @@ struct ms_shuffle_server {
     int thread_started;
     volatile sig_atomic_t stop;
     ms_app_reaper_t *reaper; /* standalone service only */
+    ms_inflight_t *flight;
+    ms_shuffle_limits_t limits;
+    FILE *log; /* drops are said here (borrowed; NULL: quiet) */
+    s_waiting_t *waiting, **waiting_end;
+    int nwaiting;
+    int64_t idle_exit_ms, busy_ms; /* when an application was last known */
+};
+
+const ms_shuffle_limits_t ms_shuffle_limits_default = {
+    .client_bytes = MS_SHUFFLE_MAX_BYTES_IN_FLIGHT,
+    .total_bytes = MS_SHUFFLE_MAX_BYTES_IN_FLIGHT_TOTAL,
+    .stall_ms = MS_SHUFFLE_CLIENT_STALL_MS,
 };
 
 int ms_shuffle_server_new(ms_shuffle_server_t **out, void *zctx,
@@ -51,9 +85,12 @@ int ms_shuffle_server_new(ms_shuffle_server_t **out, void *zctx,
     int linger = 0;
     size_t len = sizeof self->endpoint;
     self->zctx = zctx;
+    self->limits = ms_shuffle_limits_default;
+    self->waiting_end = &self->waiting;
     self->dir = strdup(dir);
+    self->flight = ms_inflight_new();
     self->sock = zmq_socket(zctx, ZMQ_ROUTER);
-    if (!self->dir || !self->sock) goto fail_nomem;
+    if (!self->dir || !self->flight || !self->sock) goto fail_nomem;
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
     /* Requests are small: a peer sending more is dropped before anything
      * is allocated for it. */
@@ -84,6 +121,13 @@ void ms_shuffle_server_destroy(ms_shuffle_server_t **self_p)
     ms_shuffle_server_stop(self);
     ms_app_reaper_destroy(&self->reaper);
     if (self->sock) zmq_close(self->sock);
+    while (self->waiting) {
+        s_waiting_t *w = self->waiting;
+        self->waiting = w->next;
+        free(w);
+    }
+    /* Blocks ZeroMQ still holds keep what they need of it. */
+    ms_inflight_destroy(&self->flight);
     free(self->dir);
     free(self);
     *self_p = NULL;
@@ -102,91 +146,74 @@ int ms_shuffle_server_reap_apps(ms_shuffle_server_t *self, int64_t timeout_ms,
     return self->reaper ? 0 : MS_ERR_NOMEM;
 }
 
-static void s_seen(ms_shuffle_server_t *self, const char *app)
+void ms_shuffle_server_limit(ms_shuffle_server_t *self,
+                             const ms_shuffle_limits_t *limits, FILE *log)
 {
-    if (self->reaper) ms_app_reaper_seen(self->reaper, app, ms_clock_now_ms());
+    self->limits = *limits;
+    self->log = log;
 }
 
-/* ---- handlers ------------------------------------------------------------ */
-
-/* One block to send: heap bytes (hint NULL) or a mapping of hint bytes
- * from the page boundary below data. */
-typedef struct {
-    uint8_t *data;
-    size_t len;
-    void *hint;
-} s_block_t;
-
-/* Runs on ZeroMQ's I/O thread once the frame is sent. */
-static void s_free_block(void *data, void *hint)
+void ms_shuffle_server_exit_when_idle(ms_shuffle_server_t *self,
+                                      int64_t idle_ms)
 {
-    if (!hint) {
-        free(data);
-        return;
+    self->idle_exit_ms = idle_ms;
+}
+
+/* True once no application has been registered for idle_exit_ms. */
+static bool s_idle(ms_shuffle_server_t *self, int64_t now_ms)
+{
+    if (!self->busy_ms || ms_shuffle_server_apps(self) > 0)
+        self->busy_ms = now_ms;
+    return self->idle_exit_ms > 0 &&
+           now_ms - self->busy_ms >= self->idle_exit_ms;
+}
+
+int ms_shuffle_server_apps(const ms_shuffle_server_t *self)
+{
+    return self->reaper ? ms_app_reaper_count(self->reaper) : 0;
+}
+
+uint64_t ms_shuffle_server_in_flight(const ms_shuffle_server_t *self)
+{
+    return ms_inflight_total(self->flight);
+}
+
+/* ---- replies --------------------------------------------------------------
+ */
+
+void ms_shuffle_reply_release(ms_shuffle_reply_t *r)
+{
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (!r->frames[i].hint)
+            free(r->frames[i].data);
+        else
+            ms_inflight_release(r->frames[i].data, r->frames[i].hint);
     }
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    munmap((void *)((uintptr_t)data & ~(page - 1)), (size_t)(uintptr_t)hint);
+    free(r->frames);
+    r->frames = NULL;
+    r->n = 0;
 }
 
-/* Maps a large block; 0 with b->data NULL when it is small or cannot be
- * mapped (the caller reads it instead). The size check matters: touching
- * a mapping past the end of a file would kill the server with SIGBUS.
- * Map outputs are renamed into place whole and never rewritten, so a file
- * long enough now stays so while mapped. */
-static int s_map_block(ms_shuffle_server_t *self, const char *app, int shuffle,
-                       int map, int partition, s_block_t *b, ms_error_t *err)
+/* Makes b (freed) the reply's message, with room for nblocks frames after
+ * it. */
+static int s_reply(ms_shuffle_reply_t *r, ms_msg_builder_t *b, uint32_t nblocks)
 {
-    uint64_t off, n;
-    char path[4096];
-    struct stat st;
-    int rc = ms_shuffle_block_range(self->dir, app, shuffle, map, partition,
-                                    &off, &n, err);
-    if (rc < 0 || n < S_MAP_MIN || n > MS_BLOCK_MAX_RAW + MS_BLOCK_HEADER)
-        return rc;
-    ms_shuffle_path(path, sizeof path, self->dir, app, shuffle, map, "data");
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return 0;
-    if (fstat(fd, &st) == 0 && off + n <= (uint64_t)st.st_size) {
-        size_t skew = off % (uint64_t)sysconf(_SC_PAGESIZE);
-        uint8_t *base = mmap(NULL, skew + n, PROT_READ, MAP_SHARED, fd,
-                             (off_t)(off - skew));
-        if (base != MAP_FAILED) {
-            *b = (s_block_t){base + skew, n, (void *)(uintptr_t)(skew + n)};
-        }
+    r->frames = calloc(1 + (size_t)nblocks, sizeof *r->frames);
+    if (!r->frames) {
+        ms_msg_builder_free(b);
+        return MS_ERR_NOMEM;
     }
-    close(fd);
-    return 0;
-}
-
-static int s_load_block(ms_shuffle_server_t *self, const char *app, int shuffle,
-                        int map, int partition, s_block_t *b, ms_error_t *err)
-{
-    *b = (s_block_t){NULL, 0, NULL};
-    int rc = s_map_block(self, app, shuffle, map, partition, b, err);
-    if (rc < 0 || b->data) return rc;
-    return ms_shuffle_read_block(self->dir, app, shuffle, map, partition,
-                                 &b->data, &b->len, err);
-}
-
-static int s_send_frame(void *sock, s_block_t *b, int more)
-{
-    zmq_msg_t m;
-    if (b->data)
-        zmq_msg_init_data(&m, b->data, b->len, s_free_block, b->hint);
-    else
-        zmq_msg_init(&m);
-    if (zmq_msg_send(&m, sock, more ? ZMQ_SNDMORE : 0) < 0) {
-        zmq_msg_close(&m);
-        return MS_ERR_IO;
-    }
-    return 0;
+    r->frames[0] = (ms_shuffle_frame_t){b->sb.data, b->sb.size, NULL};
+    b->sb.data = NULL; /* the reply has it now */
+    ms_msg_builder_free(b);
+    r->n = 1;
+    return 1;
 }
 
 /* BLOCKS [req, status, text, index]: index is the block of the request
  * that failed, so that the fetcher blames the right map output. */
-static int s_reply_status(ms_shuffle_server_t *self, zmq_msg_t *id, int64_t req,
-                          int status, const char *text, uint32_t index,
-                          int more)
+static int s_reply_status(ms_shuffle_reply_t *r, int64_t req, int status,
+                          const char *text, uint32_t index, uint32_t nblocks)
 {
     ms_msg_builder_t b;
     ms_msg_begin(&b, MS_MSG_BLOCKS, 4);
@@ -194,136 +221,309 @@ static int s_reply_status(ms_shuffle_server_t *self, zmq_msg_t *id, int64_t req,
     msgpack_pack_int(&b.pk, status);
     ms_mp_pack_str(&b.pk, text);
     msgpack_pack_uint32(&b.pk, index);
-    zmq_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
-    int rc = zmq_send(self->sock, b.sb.data, b.sb.size, more ? ZMQ_SNDMORE : 0);
-    ms_msg_builder_free(&b);
-    return rc < 0 ? MS_ERR_IO : 0;
+    return s_reply(r, &b, nblocks);
 }
 
-typedef struct {
-    int64_t req, shuffle, partition;
-    char app[MS_APP_ID_MAX];
-    uint32_t nmaps;
-    const msgpack_object *maps;
-} s_fetch_t;
+/* ---- blocks ---------------------------------------------------------------
+ */
 
-static int s_parse_fetch(const ms_msg_t *m, s_fetch_t *f)
+/* Maps a large block; 0 with f->data NULL when it is small or cannot be
+ * mapped (the caller reads it instead). The size check matters: touching
+ * a mapping past the end of a file would kill the server with SIGBUS.
+ * Map outputs are renamed into place whole and never rewritten, so a file
+ * long enough now stays so while mapped. */
+static int s_map_block(ms_shuffle_server_t *self, const s_fetch_t *q, int map,
+                       ms_shuffle_frame_t *f, size_t *map_len, ms_error_t *err)
 {
-    const char *app;
-    uint32_t len;
-    if (m->nf != 5 || !ms_mp_int(&m->f[0], 0, INT64_MAX, &f->req) ||
-        !ms_mp_bytes(&m->f[1], &app, &len) || len >= sizeof f->app ||
-        !ms_mp_int(&m->f[2], 0, INT32_MAX, &f->shuffle) ||
-        !ms_mp_int(&m->f[3], 0, INT32_MAX, &f->partition) ||
-        !ms_mp_array(&m->f[4], -1, &f->maps, &f->nmaps) ||
-        f->nmaps > S_MAX_MAPS_PER_FETCH)
-        return MS_ERR_PROTO;
-    memcpy(f->app, app, len);
-    f->app[len] = '\0';
-    if (memchr(app, '\0', len) || !ms_shuffle_valid_app_id(f->app))
-        return MS_ERR_PROTO;
-    for (uint32_t i = 0; i < f->nmaps; i++) {
-        int64_t map;
-        if (!ms_mp_int(&f->maps[i], 0, INT32_MAX, &map)) return MS_ERR_PROTO;
+    uint64_t off, n;
+    char path[4096];
+    struct stat st;
+    int rc = ms_shuffle_block_range(self->dir, q->app, (int)q->shuffle, map,
+                                    (int)q->partition, &off, &n, err);
+    if (rc < 0 || n < S_MAP_MIN || n > MS_BLOCK_MAX_RAW + MS_BLOCK_HEADER)
+        return rc;
+    ms_shuffle_path(path, sizeof path, self->dir, q->app, (int)q->shuffle, map,
+                    "data");
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    if (fstat(fd, &st) == 0 && off + n <= (uint64_t)st.st_size) {
+        size_t skew = off % (uint64_t)sysconf(_SC_PAGESIZE);
+        uint8_t *base = mmap(NULL, skew + n, PROT_READ, MAP_SHARED, fd,
+                             (off_t)(off - skew));
+        if (base != MAP_FAILED) {
+            f->data = base + skew;
+            f->len = n;
+            *map_len = skew + n;
+        }
     }
+    close(fd);
     return 0;
+}
+
+/* Loads one block into f, held in c's name. */
+static int s_load_block(ms_shuffle_server_t *self, ms_inflight_client_t *c,
+                        const s_fetch_t *q, int map, ms_shuffle_frame_t *f,
+                        ms_error_t *err)
+{
+    size_t map_len = 0;
+    int rc = s_map_block(self, q, map, f, &map_len, err);
+    if (rc == 0 && !f->data) {
+        uint8_t *data;
+        rc = ms_shuffle_read_block(self->dir, q->app, (int)q->shuffle, map,
+                                   (int)q->partition, &data, &f->len, err);
+        f->data = data;
+    }
+    if (rc < 0 || !f->data) return rc; /* an empty block holds nothing */
+    f->hint = ms_inflight_hold(self->flight, c, f->len, map_len);
+    if (f->hint) return 0;
+    if (map_len)
+        munmap((uint8_t *)f->data - (map_len - f->len), map_len);
+    else
+        free(f->data);
+    *f = (ms_shuffle_frame_t){NULL, 0, NULL};
+    return ms_error_set(err, MS_ERR_NOMEM, "out of memory");
 }
 
 /* Reads every requested block first, so that a missing one is reported
  * without sending a partial reply. */
-static int s_on_fetch(ms_shuffle_server_t *self, zmq_msg_t *id,
-                      const ms_msg_t *m)
+static int s_serve(ms_shuffle_server_t *self, ms_inflight_client_t *c,
+                   const s_fetch_t *q, int64_t now_ms, ms_shuffle_reply_t *r)
 {
-    s_fetch_t f;
     ms_error_t err = {0};
-    if (s_parse_fetch(m, &f) < 0)
-        return s_reply_status(self, id, 0, MS_ERR_PROTO,
-                              "malformed fetch request", 0, 0);
     /* A standalone service serves registered applications only. */
-    if (self->reaper && !ms_app_reaper_registered(self->reaper, f.app)) {
+    if (self->reaper && !ms_app_reaper_registered(self->reaper, q->app)) {
         snprintf(err.msg, sizeof err.msg,
                  "application %s is not registered with this shuffle service",
-                 f.app);
-        return s_reply_status(self, id, f.req, MS_ERR_NOTFOUND, err.msg, 0, 0);
+                 q->app);
+        return s_reply_status(r, q->req, MS_ERR_NOTFOUND, err.msg, 0, 0);
     }
-    s_seen(self, f.app); /* its executors fetch: the application lives */
-    s_block_t *blocks = calloc(f.nmaps ? f.nmaps : 1, sizeof *blocks);
-    int rc = blocks ? 0 : MS_ERR_NOMEM;
+    /* its executors fetch: the application lives */
+    if (self->reaper) ms_app_reaper_seen(self->reaper, q->app, now_ms);
+    if (s_reply_status(r, q->req, 0, "", 0, q->nmaps) < 0) return MS_ERR_NOMEM;
+    int rc = 0;
     uint32_t at = 0; /* the block being loaded */
-    for (; rc == 0 && at < f.nmaps; at++)
-        rc = s_load_block(self, f.app, (int)f.shuffle, (int)f.maps[at].via.u64,
-                          (int)f.partition, &blocks[at], &err);
-    if (rc < 0) {
-        for (uint32_t i = 0; blocks && i < f.nmaps; i++)
-            if (blocks[i].data) s_free_block(blocks[i].data, blocks[i].hint);
-        s_reply_status(self, id, f.req, rc, err.msg, at ? at - 1 : 0, 0);
-    } else {
-        s_reply_status(self, id, f.req, 0, "", 0, f.nmaps > 0);
-        for (uint32_t i = 0; i < f.nmaps; i++)
-            s_send_frame(self->sock, &blocks[i], i + 1 < f.nmaps);
+    for (; rc == 0 && at < q->nmaps; at++)
+        rc = s_load_block(self, c, q, q->maps[at], &r->frames[1 + at], &err);
+    r->n = 1 + at;
+    if (rc == 0) return 1;
+    ms_shuffle_reply_release(r);
+    return s_reply_status(r, q->req, rc, err.msg, at - 1, 0);
+}
+
+/* ---- waiting fetches ------------------------------------------------------
+ */
+
+static bool s_over(const ms_shuffle_server_t *self,
+                   const ms_inflight_client_t *c)
+{
+    return atomic_load(&c->bytes) >= self->limits.client_bytes ||
+           ms_inflight_total(self->flight) >= self->limits.total_bytes;
+}
+
+static void s_unlink(ms_shuffle_server_t *self, s_waiting_t **link)
+{
+    s_waiting_t *w = *link;
+    *link = w->next;
+    if (self->waiting_end == &w->next) self->waiting_end = link;
+    w->client->waiting--;
+    self->nwaiting--;
+}
+
+/* Disconnects c: ZeroMQ discards what it holds for it, its waiting
+ * requests are forgotten, and further ones are ignored. */
+static void s_drop(ms_shuffle_server_t *self, ms_inflight_client_t *c,
+                   const char *why)
+{
+    if (self->log)
+        fprintf(self->log,
+                "minispark shuffle-server: dropped a client holding %llu "
+                "bytes in flight: %s\n",
+                (unsigned long long)atomic_load(&c->bytes), why);
+    c->dropped = true;
+    ms_inflight_disconnect(c);
+    for (s_waiting_t **link = &self->waiting; *link;) {
+        s_waiting_t *w = *link;
+        if (w->client != c) {
+            link = &w->next;
+            continue;
+        }
+        s_unlink(self, link);
+        free(w);
     }
-    free(blocks);
+}
+
+static int s_wait(ms_shuffle_server_t *self, ms_inflight_client_t *c,
+                  const s_fetch_t *q, ms_shuffle_reply_t *r)
+{
+    if (c->waiting >= S_MAX_WAITING_PER_CLIENT) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "it does not read its replies (over %d requests waiting "
+                 "behind minispark.shuffle.maxBytesInFlight)",
+                 S_MAX_WAITING_PER_CLIENT);
+        s_drop(self, c, why);
+        return 0;
+    }
+    size_t maps = (size_t)q->nmaps * sizeof *q->maps;
+    s_waiting_t *w =
+        self->nwaiting < S_MAX_WAITING ? malloc(sizeof *w + maps) : NULL;
+    if (!w)
+        return s_reply_status(r, q->req, MS_ERR_FAILED,
+                              "shuffle server busy: too many fetches waiting "
+                              "for room in minispark.shuffle.maxBytesInFlight",
+                              0, 0);
+    w->next = NULL;
+    w->client = c;
+    w->f = *q;
+    w->f.maps = (int *)(w + 1);
+    if (maps) memcpy(w->f.maps, q->maps, maps);
+    *self->waiting_end = w;
+    self->waiting_end = &w->next;
+    c->waiting++;
+    self->nwaiting++;
     return 0;
 }
 
-/* Reads [app] into buf (MS_APP_ID_MAX): false unless a valid id. */
-static bool s_app_field(const ms_msg_t *m, char *buf)
+/* When the total is over its bound and fetches wait, the client that has
+ * taken nothing for longest goes, once it has been quiet stall_ms: that
+ * frees its bytes for clients that read, and bounds how long they wait. */
+static void s_shed(ms_shuffle_server_t *self, int64_t now_ms)
 {
-    return m->nf >= 1 && ms_mp_str(&m->f[0], buf, MS_APP_ID_MAX) &&
-           ms_shuffle_valid_app_id(buf);
+    ms_inflight_client_t *c = ms_inflight_quietest(self->flight, now_ms);
+    if (!self->waiting ||
+        ms_inflight_total(self->flight) < self->limits.total_bytes || !c ||
+        now_ms - c->quiet_since_ms < self->limits.stall_ms)
+        return;
+    char why[200];
+    snprintf(why, sizeof why,
+             "it read nothing for %.1f s while %llu bytes were in flight in "
+             "all (minispark.shuffle.maxBytesInFlightTotal)",
+             (double)(now_ms - c->quiet_since_ms) / 1000.0,
+             (unsigned long long)ms_inflight_total(self->flight));
+    s_drop(self, c, why);
 }
 
-static void s_register(ms_shuffle_server_t *self, const ms_msg_t *m)
+int ms_shuffle_server_next(ms_shuffle_server_t *self, int64_t now_ms,
+                           ms_shuffle_reply_t *r)
 {
-    char app[MS_APP_ID_MAX];
-    if (self->reaper && s_app_field(m, app))
-        ms_app_reaper_register(self->reaper, app, ms_clock_now_ms());
+    memset(r, 0, sizeof *r);
+    /* On before looking, so that a block released meanwhile wakes us. */
+    ms_inflight_wait(self->flight, self->waiting != NULL);
+    s_shed(self, now_ms);
+    for (s_waiting_t **link = &self->waiting; *link; link = &(*link)->next) {
+        s_waiting_t *w = *link;
+        if (s_over(self, w->client)) continue;
+        s_unlink(self, link);
+        memcpy(r->peer, w->client->id, w->client->id_len);
+        r->peer_len = w->client->id_len;
+        int rc = s_serve(self, w->client, &w->f, now_ms, r);
+        free(w);
+        return rc < 0 ? 0 : rc;
+    }
+    ms_inflight_forget_idle(self->flight);
+    return 0;
+}
+
+/* ---- requests -------------------------------------------------------------
+ */
+
+/* Reads [app] into buf (MS_APP_ID_MAX): false unless a valid id. An empty
+ * string may come without any bytes behind it: only ms_mp_str reads it. */
+static bool s_app_field(const msgpack_object *o, char *buf)
+{
+    return ms_mp_str(o, buf, MS_APP_ID_MAX) && ms_shuffle_valid_app_id(buf);
+}
+
+static bool s_parse_fetch(const ms_msg_t *m, s_fetch_t *f)
+{
+    const msgpack_object *maps;
+    if (m->nf != 5 || !ms_mp_int(&m->f[0], 0, INT64_MAX, &f->req) ||
+        !s_app_field(&m->f[1], f->app) ||
+        !ms_mp_int(&m->f[2], 0, INT32_MAX, &f->shuffle) ||
+        !ms_mp_int(&m->f[3], 0, INT32_MAX, &f->partition) ||
+        !ms_mp_array(&m->f[4], -1, &maps, &f->nmaps) ||
+        f->nmaps > S_MAX_MAPS_PER_FETCH)
+        return false;
+    for (uint32_t i = 0; i < f->nmaps; i++) {
+        int64_t map;
+        if (!ms_mp_int(&maps[i], 0, INT32_MAX, &map)) return false;
+        f->maps[i] = (int)map;
+    }
+    return true;
+}
+
+typedef struct {
+    zmq_msg_t *frames; /* [0] the client's routing id, [1] the message */
+    const ms_msg_t *m;
+    int64_t now_ms;
+} s_request_t;
+
+static int s_on_fetch(ms_shuffle_server_t *self, const s_request_t *q,
+                      ms_shuffle_reply_t *r)
+{
+    int maps[S_MAX_MAPS_PER_FETCH];
+    s_fetch_t f = {.maps = maps};
+    if (!s_parse_fetch(q->m, &f))
+        return s_reply_status(r, 0, MS_ERR_PROTO, "malformed fetch request", 0,
+                              0);
+    ms_inflight_client_t *c =
+        ms_inflight_client(self->flight, r->peer, r->peer_len, q->now_ms);
+    if (!c)
+        return s_reply_status(r, f.req, MS_ERR_NOMEM, "out of memory", 0, 0);
+    if (c->dropped) return 0;
+    ms_inflight_note_fd(c, zmq_msg_get(&q->frames[1], ZMQ_SRCFD));
+    /* Behind its own waiting ones, so that they are served in order. */
+    if (c->waiting || s_over(self, c)) return s_wait(self, c, &f, r);
+    return s_serve(self, c, &f, q->now_ms, r);
 }
 
 /* PING [] or PING [app], which also registers app. */
-static int s_on_ping(ms_shuffle_server_t *self, zmq_msg_t *id,
-                     const ms_msg_t *m)
+static int s_on_ping(ms_shuffle_server_t *self, const s_request_t *q,
+                     ms_shuffle_reply_t *r)
 {
-    s_register(self, m);
+    char app[MS_APP_ID_MAX];
+    if (self->reaper && q->m->nf >= 1 && s_app_field(&q->m->f[0], app))
+        ms_app_reaper_register(self->reaper, app, q->now_ms);
     ms_msg_builder_t b;
     ms_msg_begin(&b, MS_MSG_PONG, 1);
     ms_mp_pack_str(&b.pk, self->dir);
-    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b, NULL,
-                       NULL, 0);
+    return s_reply(r, &b, 0);
 }
 
 /* REMOVE_APP [app] and REMOVE_SHUFFLE [app, shuffle]; the reply is the
  * number of files removed, or a negative error. */
-static int s_on_remove(ms_shuffle_server_t *self, zmq_msg_t *id,
-                       const ms_msg_t *m)
+static int s_on_remove(ms_shuffle_server_t *self, const s_request_t *q,
+                       ms_shuffle_reply_t *r)
 {
+    const ms_msg_t *m = q->m;
     bool whole_app = m->type == MS_MSG_REMOVE_APP;
-    char *app = m->nf == (whole_app ? 1u : 2u) ? ms_mp_strdup(&m->f[0]) : NULL;
+    char app[MS_APP_ID_MAX];
     int64_t shuffle = -1;
     int removed = 0, rc = MS_ERR_PROTO;
-    if (app && whole_app)
+    bool ok = m->nf == (whole_app ? 1u : 2u) && s_app_field(&m->f[0], app);
+    if (ok && whole_app)
         rc = ms_shuffle_remove_app(self->dir, app, &removed);
-    else if (app && ms_mp_int(&m->f[1], 0, INT32_MAX, &shuffle))
+    else if (ok && ms_mp_int(&m->f[1], 0, INT32_MAX, &shuffle))
         rc = ms_shuffle_remove_shuffle(self->dir, app, (int)shuffle, &removed);
-    free(app);
     ms_msg_builder_t b;
     ms_msg_begin(&b, MS_MSG_REMOVED, 1);
     msgpack_pack_int(&b.pk, rc < 0 ? rc : removed);
-    return ms_msg_send(self->sock, zmq_msg_data(id), zmq_msg_size(id), &b, NULL,
-                       NULL, 0);
+    return s_reply(r, &b, 0);
 }
 
 /* APP_ALIVE [app]: no reply (the driver does not wait for one). */
-static int s_on_alive(ms_shuffle_server_t *self, zmq_msg_t *id,
-                      const ms_msg_t *m)
+static int s_on_alive(ms_shuffle_server_t *self, const s_request_t *q,
+                      ms_shuffle_reply_t *r)
 {
-    (void)id;
-    if (m->nf == 1) s_register(self, m);
+    (void)r;
+    char app[MS_APP_ID_MAX];
+    if (self->reaper && q->m->nf == 1 && s_app_field(&q->m->f[0], app))
+        ms_app_reaper_register(self->reaper, app, q->now_ms);
     return 0;
 }
 
-typedef int (*s_handler_fn)(ms_shuffle_server_t *, zmq_msg_t *,
-                            const ms_msg_t *);
+typedef int (*s_handler_fn)(ms_shuffle_server_t *, const s_request_t *,
+                            ms_shuffle_reply_t *);
 
 static const struct {
     int type;
@@ -334,45 +534,96 @@ static const struct {
     {MS_MSG_APP_ALIVE, s_on_alive},
 };
 
-static void s_dispatch(ms_shuffle_server_t *self, zmq_msg_t *frames, int n)
+int ms_shuffle_server_handle(ms_shuffle_server_t *self, zmq_msg_t *frames,
+                             int n, int64_t now_ms, ms_shuffle_reply_t *r)
 {
+    memset(r, 0, sizeof *r);
+    if (n < 1 || zmq_msg_size(&frames[0]) > sizeof r->peer) return 0;
+    r->peer_len = zmq_msg_size(&frames[0]);
+    if (r->peer_len) memcpy(r->peer, zmq_msg_data(&frames[0]), r->peer_len);
     ms_msg_t m;
     if (n != 2 || ms_msg_parse(&m, zmq_msg_data(&frames[1]),
                                zmq_msg_size(&frames[1]), NULL) < 0) {
-        if (n >= 1)
-            s_reply_status(self, &frames[0], 0, MS_ERR_PROTO,
-                           "malformed message", 0, 0);
-        return;
+        s_reply_status(r, 0, MS_ERR_PROTO, "malformed message", 0, 0);
+        return r->n > 0;
     }
+    s_request_t q = {frames, &m, now_ms};
     size_t i;
+    int rc;
     for (i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++)
         if (s_handlers[i].type == m.type) break;
     if (i < sizeof s_handlers / sizeof s_handlers[0])
-        s_handlers[i].fn(self, &frames[0], &m);
+        rc = s_handlers[i].fn(self, &q, r);
     else
-        s_reply_status(self, &frames[0], 0, MS_ERR_PROTO,
-                       "unknown message type", 0, 0);
+        rc = s_reply_status(r, 0, MS_ERR_PROTO, "unknown message type", 0, 0);
     ms_msg_free(&m);
+    return rc < 0 ? 0 : r->n > 0;
+}
+
+/* ---- the loop -------------------------------------------------------------
+ */
+
+/* Sends r to its client; r is released either way. */
+static void s_send(ms_shuffle_server_t *self, ms_shuffle_reply_t *r)
+{
+    int rc = zmq_send(self->sock, r->peer, r->peer_len, ZMQ_SNDMORE);
+    if (rc >= 0)
+        rc = zmq_send(self->sock, r->frames[0].data, r->frames[0].len,
+                      r->n > 1 ? ZMQ_SNDMORE : 0);
+    for (uint32_t i = 1; i < r->n; i++) {
+        ms_shuffle_frame_t *f = &r->frames[i];
+        zmq_msg_t m;
+        if (!f->data) {
+            zmq_msg_init(&m);
+        } else if (zmq_msg_init_data(&m, f->data, f->len, ms_inflight_release,
+                                     f->hint) < 0) {
+            ms_inflight_release(f->data, f->hint);
+            zmq_msg_init(&m);
+        }
+        /* ZeroMQ owns the block now, sent or not. */
+        f->data = NULL;
+        f->hint = NULL;
+        if (rc < 0 ||
+            zmq_msg_send(&m, self->sock, i + 1 < r->n ? ZMQ_SNDMORE : 0) < 0) {
+            zmq_msg_close(&m);
+            rc = -1;
+        }
+    }
+    ms_shuffle_reply_release(r);
+}
+
+static void s_on_readable(ms_shuffle_server_t *self, int64_t now_ms)
+{
+    zmq_msg_t frames[4];
+    int n;
+    ms_shuffle_reply_t r;
+    if (ms_frames_recv(self->sock, frames, 4, &n, ZMQ_DONTWAIT) < 0) return;
+    if (ms_shuffle_server_handle(self, frames, n, now_ms, &r) > 0)
+        s_send(self, &r);
+    ms_frames_close(frames, n);
 }
 
 int ms_shuffle_server_run(ms_shuffle_server_t *self,
                           volatile sig_atomic_t *stop)
 {
     while (!*stop && !self->stop) {
-        /* The pipe wakes a server thread at once when it is stopped; the
-         * timeout only bounds how late a signal's flag is noticed. */
-        zmq_pollitem_t items[] = {{self->sock, 0, ZMQ_POLLIN, 0},
-                                  {self->pipe[0], 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, self->pipe[0] ? 2 : 1, 100);
+        /* The pipe wakes a server thread at once when it is stopped, the
+         * ledger when bytes go while fetches wait; the timeout only bounds
+         * how late a signal's flag is noticed. */
+        zmq_pollitem_t items[] = {
+            {self->sock, 0, ZMQ_POLLIN, 0},
+            {NULL, ms_inflight_wake_fd(self->flight), ZMQ_POLLIN, 0},
+            {self->pipe[0], 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, self->pipe[0] ? 3 : 2, 100);
         if (rc < 0 && errno != EINTR) return MS_ERR_IO;
-        if (self->reaper) ms_app_reaper_sweep(self->reaper, ms_clock_now_ms());
-        if (rc <= 0 || !(items[0].revents & ZMQ_POLLIN)) continue;
-        zmq_msg_t frames[4];
-        int n;
-        if (ms_frames_recv(self->sock, frames, 4, &n, ZMQ_DONTWAIT) < 0)
-            continue;
-        s_dispatch(self, frames, n);
-        ms_frames_close(frames, n);
+        int64_t now = ms_clock_now_ms();
+        if (self->reaper) ms_app_reaper_sweep(self->reaper, now);
+        if (s_idle(self, now)) break;
+        /* Waiting fetches first: room just made is theirs. */
+        ms_shuffle_reply_t r;
+        while (ms_shuffle_server_next(self, now, &r) > 0)
+            s_send(self, &r);
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) s_on_readable(self, now);
     }
     return 0;
 }

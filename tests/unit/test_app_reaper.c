@@ -96,3 +96,30 @@ Test(app_reaper, an_application_heard_from_keeps_its_files)
     cr_assert_eq(s_files_of("appA") + s_files_of("appB"), 4);
     ms_app_reaper_destroy(&r);
 }
+
+Test(app_reaper, files_found_on_disk_are_not_registered_until_their_driver_says)
+{
+    ms_app_reaper_t *r = ms_app_reaper_new(s_dir, 1000, NULL);
+    ms_app_reaper_seen(r, "appA", 0);
+    ms_app_reaper_seen(r, "appB", 0);
+    ms_app_reaper_register(r, "appX", 0);
+    ms_app_reaper_register(r, "appY", 0);
+    /* appX goes silent and is forgotten; the slot it leaves behind must
+     * not lend its registration to the next application found on disk. */
+    for (int64_t t = 1500; t <= 2600; t += 1100) {
+        ms_app_reaper_seen(r, "appA", t);
+        ms_app_reaper_seen(r, "appB", t);
+        ms_app_reaper_register(r, "appY", t);
+        cr_assert_eq(ms_app_reaper_sweep(r, t), 0);
+        s_touch("shuffle_appC_0_0.data");
+    }
+    cr_assert_not(ms_app_reaper_registered(r, "appX"));
+    cr_assert_not(ms_app_reaper_registered(r, "appC"),
+                  "an application found only on disk counts as registered");
+    cr_assert_not(ms_app_reaper_registered(r, "appA"),
+                  "a fetch (seen) must not register an application");
+    ms_app_reaper_register(r, "appC", 2700);
+    cr_assert(ms_app_reaper_registered(r, "appC"));
+    cr_assert(ms_app_reaper_registered(r, "appY"));
+    ms_app_reaper_destroy(&r);
+}
