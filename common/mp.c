@@ -135,10 +135,12 @@ char *ms_mp_strdup(const msgpack_object *o)
     if (o->type != MSGPACK_OBJECT_STR) return NULL;
     const char *p = o->via.str.ptr;
     uint32_t len = o->via.str.size;
-    if (memchr(p, '\0', len)) return NULL;
+    /* An empty string may have no pointer at all: memchr and memcpy must
+     * not see it. */
+    if (len && memchr(p, '\0', len)) return NULL;
     char *s = malloc((size_t)len + 1);
     if (!s) return NULL;
-    memcpy(s, p, len);
+    if (len) memcpy(s, p, len);
     s[len] = '\0';
     return s;
 }

@@ -159,3 +159,16 @@ Test(mp, i128_refuses_other_forms)
     o.via.f64 = 1.0;
     cr_assert(!ms_mp_i128(&o, &x));
 }
+
+Test(mp, strdup_of_an_empty_string_without_a_pointer)
+{
+    /* msgpack-c leaves ptr NULL for a zero-length string: copying it must
+     * not hand NULL to memchr or memcpy (UBSan's nonnull check). */
+    msgpack_object o = {.type = MSGPACK_OBJECT_STR};
+    o.via.str.ptr = NULL;
+    o.via.str.size = 0;
+    char *s = ms_mp_strdup(&o);
+    cr_assert_not_null(s);
+    cr_assert_str_eq(s, "");
+    free(s);
+}
