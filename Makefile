@@ -34,7 +34,7 @@ unit-asan:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
 	    -DMS_SANITIZE=address,undefined >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest -L unit --output-on-failure
+	cd $(ASAN_BUILD) && ctest -L 'unit|protocol' --output-on-failure
 
 test: setup-test build $(DATASET) format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
