@@ -873,6 +873,27 @@ int ms_app_linger(ms_app_t *app, ms_error_t *err)
     return rc;
 }
 
+/* Local mode without spark.authenticate still speaks CURVE, with a secret
+ * made for this application alone and handed to its executors the way
+ * spark.authenticate's is (in the environment), so that no other local
+ * user can connect to the driver or to an executor's shuffle socket. Not
+ * with a shuffle service, which may be a standalone one that does not
+ * know the secret; not when minispark.local.curve is false. */
+static int s_local_curve(ms_app_t *app, ms_error_t *err)
+{
+    bool on;
+    int rc = ms_conf_bool(app->conf, "minispark.local.curve", true, &on, err);
+    if (rc < 0 || !on || ms_auth_enabled() || app->nworkers || app->service)
+        return rc;
+    char secret[MS_AUTH_TOKEN_LEN + 1];
+    rc = ms_auth_token_new(secret, err);
+    if (rc == 0) rc = ms_auth_set_secret(secret, err);
+    if (rc == 0 && setenv(MS_AUTH_ENV, secret, 1) < 0)
+        rc = ms_error_set(err, MS_ERR_NOMEM, "cannot set %s", MS_AUTH_ENV);
+    sodium_memzero(secret, sizeof secret);
+    return rc;
+}
+
 int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
                  bool quiet, ms_error_t *err)
 {
@@ -887,7 +908,8 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
     if (rc < 0) return rc;
     if (!(app->zctx = zmq_ctx_new()))
         return ms_error_set(err, MS_ERR_NOMEM, "zmq context");
-    if ((rc = s_settings(app, err)) < 0) return rc;
+    if ((rc = s_settings(app, err)) < 0 || (rc = s_local_curve(app, err)) < 0)
+        return rc;
     if (!s_workers_on_loopback(app) && !ms_auth_enabled() && !quiet)
         fprintf(stderr,
                 "minispark: warning: spark.authenticate is off: the cluster "

@@ -1,12 +1,15 @@
 """Who may talk to the driver. A local attacker (here, a raw ZMTP client of
 zmtp.py) reads the driver's endpoint from an executor's command line, as any
-local user can, and then: takes the routing id the next executor would use
-and registers in its place with that executor's PID (from /proc) and a
-made-up token, answering every task it gets with an empty success; sends
-task reports for executors that are registered; and sends one frame of a
-gigabyte. The driver must refuse all of it (and say so on stderr), stay
-small, and the job's result must be exact. Result rows cut into many frames
-must give the same result as in one.
+local user can. By default local mode speaks CURVE with a secret of its
+own: the attacker cannot even complete a handshake. Without it
+(minispark.local.curve=false, as with a shuffle service) the attacker gets
+in and then: takes the routing id the next executor would use and registers
+in its place with that executor's PID (from /proc) and a made-up token,
+answering every task it gets with an empty success; sends task reports for
+executors that are registered; and sends one frame of a gigabyte. The
+driver must refuse all of it (and say so on stderr), stay small, and the
+job's result must be exact. Result rows cut into many frames must give the
+same result as in one.
 
 Every process is started and stopped by PID; traffic stays on 127.0.0.1."""
 
@@ -148,7 +151,8 @@ def forged_registration_and_reports_are_refused(env):
     # launched later, when the impostor has long been waiting for it.
     conf = {"spark.executor.instances": "2",
             "minispark.test.taskDelay": "700ms",
-            "minispark.test.killExecutorAfter": "1:1"}
+            "minispark.test.killExecutorAfter": "1:1",
+            "minispark.local.curve": "false"}
     run = env.start_job(job, conf=conf)
     port = driver_port(run)
     impostor = Impostor(run, port, 3)
@@ -177,7 +181,8 @@ def forged_registration_and_reports_are_refused(env):
 def a_gigabyte_frame_is_refused_on_its_header(env):
     job = job_for(env)
     conf = {"spark.executor.instances": "2",
-            "minispark.test.taskDelay": "300ms"}
+            "minispark.test.taskDelay": "300ms",
+            "minispark.local.curve": "false"}
     run = env.start_job(job, conf=conf)
     port = driver_port(run)
     pid = run.proc.pid
@@ -208,8 +213,33 @@ def a_gigabyte_frame_is_refused_on_its_header(env):
 def result_rows_in_many_frames_are_joined(env):
     job = job_for(env)
     # Every reduce task's rows travel in frames of 100 bytes.
-    res = env.run_job(job, env_extra={"MINISPARK_TEST_FRAME_BYTES": "100"})
+    for curve in ("true", "false"):
+        res = env.run_job(job, conf={"minispark.local.curve": curve},
+                          env_extra={"MINISPARK_TEST_FRAME_BYTES": "100"})
+        mslib.expect_reference(res, job)
+
+
+@test
+def by_default_a_stranger_cannot_connect(env):
+    job = job_for(env)
+    conf = {"spark.executor.instances": "2",
+            "minispark.test.taskDelay": "300ms"}
+    run = env.start_job(job, conf=conf)
+    port = driver_port(run)
+    refused = False
+    try:
+        peer = zmtp.Peer("127.0.0.1", port, identity=b"exec-1")
+        peer.send(task_end(0, 0))
+        peer.close()
+    except (OSError, ValueError):
+        refused = True
+    res = run.wait(timeout=120)
     mslib.expect_reference(res, job)
+    check(refused, "a peer without the application's secret completed a "
+          "handshake with the driver\n%s" % res.describe())
+    check(re.search(r"driver: refused a connection on tcp://127\.0\.0\.1:%d"
+                    % port, res.err),
+          "no refusal of the plain peer on stderr\n%s" % res.describe())
 
 
 if __name__ == "__main__":
