@@ -550,22 +550,26 @@ static int s_recv_executor_msg(ms_app_t *app)
     }
     bool keep = s_find(app, zmq_msg_data(&peer), zmq_msg_size(&peer), &i);
     bool whole = true, more = zmq_msg_more(&body);
-    while (more && s_recv_frame(app->router, &f, false) == 0) {
+    while (more) {
+        if (s_recv_frame(app->router, &f, false) < 0) {
+            whole = false; /* the context is going away */
+            break;
+        }
         more = zmq_msg_more(&f);
         if (keep && whole && s_rows_add(&rows, &f) < 0) whole = false;
         zmq_msg_close(&f);
     }
     size_t len;
     const void *data = s_rows_data(&rows, &len);
-    /* Rows cut short would be a wrong answer: out of memory, the report
-     * is dropped (the task then never ends; the job does not finish). */
+    /* Rows cut short would be a wrong answer: a report whose rows could
+     * not all be kept is dropped (out of memory, the task never ends). */
     if (whole)
         ms_app_on_executor_msg(app, zmq_msg_data(&peer), zmq_msg_size(&peer),
                                zmq_msg_data(&body), zmq_msg_size(&body), data,
                                len);
     else
-        fprintf(stderr, "minispark: out of memory for a task's result rows; "
-                        "its report is dropped\n");
+        fprintf(stderr, "minispark: a task report's result rows could not "
+                        "all be received; the report is dropped\n");
     s_rows_free(&rows);
     zmq_msg_close(&body);
     zmq_msg_close(&peer);
