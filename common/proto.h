@@ -15,11 +15,20 @@
 #define MS_PROTO_VERSION 1
 /* A message body larger than this is refused before it is parsed. */
 #define MS_PROTO_MAX_BODY (64u << 20)
-/* No frame of the protocol is larger: result rows are cut into frames of
- * at most this size, and every socket that takes messages from a peer
- * refuses a larger frame on its header (ZMQ_MAXMSGSIZE), before anything
- * is allocated for it. */
+/* No frame of the protocol is larger: every socket that takes messages
+ * from a peer refuses a larger frame on its header (ZMQ_MAXMSGSIZE),
+ * before anything is allocated for it. */
 #define MS_PROTO_MAX_FRAME MS_PROTO_MAX_BODY
+/* What a frame must leave for CURVE's envelope (the MESSAGE command name,
+ * nonce and MAC: 33 bytes), which that limit counts too: result rows are
+ * cut into frames this much below the limit. */
+#define MS_PROTO_FRAME_ENVELOPE 256
+
+/* The frame limit of the driver's ROUTER and of the executors' DEALERs:
+ * MS_PROTO_MAX_FRAME, or for tests (MINISPARK_TESTING=1) the
+ * MINISPARK_TEST_MAX_FRAME of the environment (at least 4096), so that a
+ * test crosses it with little data. */
+size_t ms_proto_max_frame(void);
 
 typedef enum {
     /* executor -> driver */

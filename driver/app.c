@@ -478,8 +478,8 @@ void ms_app_on_executor_msg(ms_app_t *app, const void *peer, size_t peer_len,
     ms_msg_free(&m);
 }
 
-/* Result rows come cut into frames of at most MS_PROTO_MAX_FRAME bytes
- * (the ROUTER refuses larger ones): one frame is used where it lies, more
+/* Result rows come cut into frames below ms_proto_max_frame() (the ROUTER
+ * refuses larger ones): one frame is used where it lies, more
  * are joined. Only a registered executor's are kept; anyone else's frames
  * are dropped one by one as they come, so that a stranger never makes the
  * driver hold more than one frame. */
@@ -779,7 +779,7 @@ static int s_bind(ms_app_t *app, ms_error_t *err)
     /* Anyone who reaches the port can send before registering: a larger
      * frame is refused on its header, before anything is allocated for
      * it. No valid frame is larger (result rows come cut to it). */
-    int64_t most = MS_PROTO_MAX_FRAME;
+    int64_t most = (int64_t)ms_proto_max_frame();
     zmq_setsockopt(app->router, ZMQ_MAXMSGSIZE, &most, sizeof most);
     if ((rc = ms_auth_server(app->router, err)) < 0 ||
         (rc = ms_auth_guard(app->zctx, app->router, "driver", err)) < 0)

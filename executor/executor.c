@@ -159,7 +159,8 @@ static void s_launch(s_executor_t *ex, const ms_msg_t *m)
 }
 
 /* The report, then the rows cut into frames of at most ex->frame_max
- * bytes (the driver refuses larger frames); always at least one. */
+ * bytes (the driver refuses larger frames, their CURVE envelope counted);
+ * always at least one. */
 static void s_send_task_end(s_executor_t *ex, const ms_task_end_t *e,
                             const char *rows, size_t len)
 {
@@ -326,7 +327,7 @@ static int s_parse_args(int argc, char **argv, s_args_t *a)
 static int s_setup(s_executor_t *ex)
 {
     int linger = 0;
-    int64_t most = MS_PROTO_MAX_FRAME;
+    int64_t most = (int64_t)ms_proto_max_frame();
     char ident[64], ep[300];
     ms_error_t err = {0};
     /* Stopped with the worker that started it, as Spark's WorkerWatcher
@@ -378,16 +379,6 @@ static int s_setup(s_executor_t *ex)
         return -1;
     }
     return 0;
-}
-
-/* MS_PROTO_MAX_FRAME; tests make it small (MINISPARK_TEST_FRAME_BYTES,
- * with MINISPARK_TESTING=1) to send results in many frames. */
-static size_t s_frame_max(void)
-{
-    const char *testing = getenv("MINISPARK_TESTING");
-    const char *set = getenv("MINISPARK_TEST_FRAME_BYTES");
-    long long n = set && testing && strcmp(testing, "1") == 0 ? atoll(set) : 0;
-    return n > 0 && n < MS_PROTO_MAX_FRAME ? (size_t)n : MS_PROTO_MAX_FRAME;
 }
 
 static void s_teardown(s_executor_t *ex)
@@ -443,7 +434,7 @@ int ms_executor_main(int argc, char **argv)
                 ex.args.id, MS_AUTH_TOKEN_ENV);
         return 2;
     }
-    ex.frame_max = s_frame_max();
+    ex.frame_max = ms_proto_max_frame() - MS_PROTO_FRAME_ENVELOPE;
     if (s_setup(&ex) == 0) {
         s_send_simple(&ex, MS_MSG_REGISTER);
         rc = s_loop(&ex);
