@@ -515,3 +515,38 @@ int ms_auth_guard(void *zctx, void *sock, const char *what, ms_error_t *err)
     int rc = s_zap_start(zctx, err);
     return rc < 0 ? rc : s_watch_start(zctx, sock, what, err);
 }
+
+/* ---- launch tokens ---------------------------------------------------- */
+
+#define S_TOKEN_BYTES (MS_AUTH_TOKEN_LEN / 2)
+
+int ms_auth_token_new(char out[MS_AUTH_TOKEN_LEN + 1], ms_error_t *err)
+{
+    uint8_t raw[S_TOKEN_BYTES];
+    if (sodium_init() < 0)
+        return ms_error_set(err, MS_ERR_IO, "libsodium failed to start");
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, MS_AUTH_TOKEN_LEN + 1, raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+    return 0;
+}
+
+bool ms_auth_token_eq(const char *want, const void *got, size_t len)
+{
+    /* The length is no secret: every token has the same. */
+    return len == MS_AUTH_TOKEN_LEN && strlen(want) == MS_AUTH_TOKEN_LEN &&
+           sodium_memcmp(want, got, MS_AUTH_TOKEN_LEN) == 0;
+}
+
+bool ms_auth_token_take(char out[MS_AUTH_TOKEN_LEN + 1])
+{
+    char *env = getenv(MS_AUTH_TOKEN_ENV);
+    size_t len = env ? strlen(env) : 0;
+    bool ok = len == MS_AUTH_TOKEN_LEN &&
+              strspn(env, "0123456789abcdef") == MS_AUTH_TOKEN_LEN;
+    if (ok) memcpy(out, env, MS_AUTH_TOKEN_LEN + 1);
+    /* getenv points into the block /proc/PID/environ shows. */
+    if (env) sodium_memzero(env, len);
+    unsetenv(MS_AUTH_TOKEN_ENV);
+    return ok;
+}

@@ -19,6 +19,7 @@
 #define MS_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/conf.h"
 #include "common/err.h"
@@ -64,5 +65,27 @@ int ms_auth_client(void *sock, ms_error_t *err);
  * socket is closed or zctx terminated, and never hold up zmq_ctx_term. A
  * no-op when disabled. */
 int ms_auth_guard(void *zctx, void *sock, const char *what, ms_error_t *err);
+
+/* Launch tokens. Every executor launch carries a random one-time token that
+ * its REGISTER must present: the driver accepts a registration only with
+ * the token of a launch it made and that no executor has used yet. It
+ * travels in the executor's environment (MS_AUTH_TOKEN_ENV), which only
+ * its user and root can read, never on its command line, which every
+ * local user can. */
+#define MS_AUTH_TOKEN_ENV "MINISPARK_EXECUTOR_TOKEN"
+/* 128 random bits as lower-case hex. */
+#define MS_AUTH_TOKEN_LEN 32
+
+/* A fresh token (MS_AUTH_TOKEN_LEN hex digits and a NUL) in out. */
+int ms_auth_token_new(char out[MS_AUTH_TOKEN_LEN + 1], ms_error_t *err);
+
+/* True when the len bytes at got are the token want, compared in constant
+ * time (a timing difference must not tell a forger how much matched). */
+bool ms_auth_token_eq(const char *want, const void *got, size_t len);
+
+/* Moves this process's token from the environment into out and wipes it
+ * there (so /proc/PID/environ no longer shows it). False when there is
+ * none or it is not a token. */
+bool ms_auth_token_take(char out[MS_AUTH_TOKEN_LEN + 1]);
 
 #endif

@@ -6,12 +6,44 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+/* environ with the extra entries in front, without ours of their names;
+ * free() the array (the strings are borrowed). */
+static char **s_env_with(const char *const extra[])
+{
+    size_t n = 0, k = 0;
+    while (environ[n])
+        n++;
+    while (extra && extra[k])
+        k++;
+    char **env = calloc(n + k + 1, sizeof *env);
+    if (!env) return NULL;
+    size_t out = 0;
+    for (size_t i = 0; i < k; i++)
+        env[out++] = (char *)extra[i];
+    for (size_t i = 0; i < n; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < k && !replaced; j++) {
+            size_t name = strcspn(extra[j], "=");
+            replaced = strncmp(environ[i], extra[j], name + 1) == 0;
+        }
+        if (!replaced) env[out++] = environ[i];
+    }
+    return env;
+}
+
 pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
+{
+    return ms_launch_self_env(argv, own_group, NULL, err);
+}
+
+pid_t ms_launch_self_env(char *const argv[], bool own_group,
+                         const char *const extra_env[], ms_error_t *err)
 {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -46,7 +78,9 @@ pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
     posix_spawnattr_setflags(
         &attr, POSIX_SPAWN_SETSIGDEF | (own_group ? POSIX_SPAWN_SETPGROUP : 0));
     pid_t pid;
-    int rc = posix_spawn(&pid, exe, &files, &attr, args, environ);
+    char **env = s_env_with(extra_env);
+    int rc = env ? posix_spawn(&pid, exe, &files, &attr, args, env) : ENOMEM;
+    free(env);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&files);
     if (rc != 0)

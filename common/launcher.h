@@ -15,6 +15,13 @@
  * terminal's Ctrl-C does not reach it. Returns the PID, or <0. */
 pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err);
 
+/* The same with extra "NAME=value" entries (NULL-terminated) added to the
+ * child's environment, replacing ours of the same name: the way to hand a
+ * child something other local users must not read (a command line is
+ * public, an environment is not). */
+pid_t ms_launch_self_env(char *const argv[], bool own_group,
+                         const char *const extra_env[], ms_error_t *err);
+
 /* Non-blocking (block=false) or blocking reap of pid: 1 when it ended
  * (*status set), 0 when still running, <0 on error (e.g. not our child). */
 int ms_reap(pid_t pid, bool block, int *status);

@@ -2,6 +2,7 @@
 #include "common/proto.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -14,6 +15,14 @@ void ms_msg_begin(ms_msg_builder_t *b, ms_msg_type_t type, int nfields)
     msgpack_pack_array(&b->pk, (size_t)nfields + 2);
     msgpack_pack_int(&b->pk, MS_PROTO_VERSION);
     msgpack_pack_int(&b->pk, type);
+}
+
+size_t ms_proto_max_frame(void)
+{
+    const char *testing = getenv("MINISPARK_TESTING");
+    const char *set = getenv("MINISPARK_TEST_MAX_FRAME");
+    long long n = set && testing && strcmp(testing, "1") == 0 ? atoll(set) : 0;
+    return n >= 4096 && n < MS_PROTO_MAX_FRAME ? (size_t)n : MS_PROTO_MAX_FRAME;
 }
 
 void ms_msg_builder_free(ms_msg_builder_t *b)

@@ -15,10 +15,25 @@
 #define MS_PROTO_VERSION 1
 /* A message body larger than this is refused before it is parsed. */
 #define MS_PROTO_MAX_BODY (64u << 20)
+/* No frame of the protocol is larger: every socket that takes messages
+ * from a peer refuses a larger frame on its header (ZMQ_MAXMSGSIZE),
+ * before anything is allocated for it. */
+#define MS_PROTO_MAX_FRAME MS_PROTO_MAX_BODY
+/* What a frame must leave for CURVE's envelope (the MESSAGE command name,
+ * nonce and MAC: 33 bytes), which that limit counts too: result rows are
+ * cut into frames this much below the limit. */
+#define MS_PROTO_FRAME_ENVELOPE 256
+
+/* The frame limit of the driver's ROUTER and of the executors' DEALERs:
+ * MS_PROTO_MAX_FRAME, or for tests (MINISPARK_TESTING=1) the
+ * MINISPARK_TEST_MAX_FRAME of the environment (at least 4096), so that a
+ * test crosses it with little data. */
+size_t ms_proto_max_frame(void);
 
 typedef enum {
     /* executor -> driver */
-    MS_MSG_REGISTER = 1,  /* exec_id, pid, host, cores, shuffle_endpoint */
+    MS_MSG_REGISTER = 1,  /* exec_id, pid, host, cores, shuffle_endpoint,
+                             the launch's one-time token (common/auth.h) */
     MS_MSG_HEARTBEAT = 2, /* exec_id, running_tasks */
     MS_MSG_TASK_END = 3,  /* see executor/task.h */
     /* driver -> executor */
@@ -41,7 +56,8 @@ typedef enum {
     MS_MSG_WORKER_HELLO = 30, /* app, weight: heartbeat, answered with
                                  WORKER_STATE */
     MS_MSG_EXEC_LAUNCH = 31,  /* app, exec, cores, driver ep, heartbeat ms,
-                                 host, use the shuffle service (bool) */
+                                 host, use the shuffle service (bool),
+                                 the launch's one-time token */
     MS_MSG_EXEC_KILL = 32,    /* exec (-1: all of this driver's), signal */
     /* worker -> driver */
     MS_MSG_WORKER_STATE = 33, /* cores, free cores, shuffle endpoint or "",

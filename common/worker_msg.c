@@ -10,7 +10,7 @@
 
 void ms_exec_launch_pack(const ms_exec_launch_t *l, ms_msg_builder_t *b)
 {
-    ms_msg_begin(b, MS_MSG_EXEC_LAUNCH, 7);
+    ms_msg_begin(b, MS_MSG_EXEC_LAUNCH, 8);
     ms_mp_pack_str(&b->pk, l->app);
     msgpack_pack_int(&b->pk, l->exec);
     msgpack_pack_int(&b->pk, l->cores);
@@ -21,6 +21,7 @@ void ms_exec_launch_pack(const ms_exec_launch_t *l, ms_msg_builder_t *b)
         msgpack_pack_true(&b->pk);
     else
         msgpack_pack_false(&b->pk);
+    ms_mp_pack_str(&b->pk, l->token);
 }
 
 int ms_exec_launch_unpack(const ms_msg_t *m, ms_exec_launch_t *l,
@@ -29,14 +30,17 @@ int ms_exec_launch_unpack(const ms_msg_t *m, ms_exec_launch_t *l,
     const msgpack_object *f = m->f;
     int64_t exec, cores;
     memset(l, 0, sizeof *l);
-    if (m->type != MS_MSG_EXEC_LAUNCH || m->nf != 7 ||
+    if (m->type != MS_MSG_EXEC_LAUNCH || m->nf != 8 ||
         !ms_mp_str(&f[0], l->app, sizeof l->app) ||
         !ms_mp_int(&f[1], 0, INT32_MAX, &exec) ||
         !ms_mp_int(&f[2], 1, S_MAX_CORES, &cores) ||
         !ms_mp_str(&f[3], l->driver, sizeof l->driver) ||
         !ms_mp_int(&f[4], 1, INT32_MAX, &l->heartbeat_ms) ||
         !ms_mp_str(&f[5], l->host, sizeof l->host) ||
-        !ms_mp_bool(&f[6], &l->service))
+        !ms_mp_bool(&f[6], &l->service) ||
+        !ms_mp_str(&f[7], l->token, sizeof l->token) ||
+        strlen(l->token) != MS_AUTH_TOKEN_LEN ||
+        strspn(l->token, "0123456789abcdef") != MS_AUTH_TOKEN_LEN)
         return ms_error_set(err, MS_ERR_PROTO, "malformed executor launch");
     l->exec = (int)exec;
     l->cores = (int)cores;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/auth.h"
 #include "common/err.h"
 #include "common/proto.h"
 
@@ -18,6 +19,7 @@ typedef struct {
     int64_t heartbeat_ms;
     char host[256]; /* this worker's address as the driver reached it */
     bool service;   /* write into the worker's shuffle server's directory */
+    char token[MS_AUTH_TOKEN_LEN + 1]; /* what its REGISTER must present */
 } ms_exec_launch_t;
 
 /* MS_MSG_EXEC_STATE: what became of an executor the worker was asked for. */

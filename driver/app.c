@@ -7,6 +7,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,12 +342,41 @@ int ms_app_revive_service(ms_app_t *app, ms_error_t *err)
 /* ---- messages from executors ----------------------------------------------
  */
 
-static ms_exec_t *s_find(ms_app_t *app, zmq_msg_t *id, int *index)
+/* Refusals from peers that are not registered executors: one line per
+ * interval at most (a forger may retry in a loop), with the count of
+ * those not shown. */
+#define S_REFUSAL_LOG_MS 10000
+
+static void s_refuse(ms_app_t *app, const char *what, int exec, const char *why)
+{
+    int64_t now = ms_clock_now_ms();
+    /* A forged registration is not drowned by a flood of other messages. */
+    int kind = strcmp(what, "a registration") == 0 ? 0 : 1;
+    if (now < app->refused[kind].next_ms) {
+        app->refused[kind].quiet++;
+        return;
+    }
+    char as[32] = "", more[64] = "";
+    if (exec > 0) snprintf(as, sizeof as, " as executor %d", exec);
+    if (app->refused[kind].quiet)
+        snprintf(more, sizeof more, " [%d more since the last report]",
+                 app->refused[kind].quiet);
+    fprintf(stderr,
+            "minispark: refused %s%s from a peer that is not a registered "
+            "executor: %s%s\n",
+            what, as, why, more);
+    app->refused[kind].quiet = 0;
+    app->refused[kind].next_ms = now + S_REFUSAL_LOG_MS;
+}
+
+/* The executor bound to routing id peer, or NULL. */
+static ms_exec_t *s_find(ms_app_t *app, const void *peer, size_t len,
+                         int *index)
 {
     for (int i = 0; i < app->nexecs; i++) {
         ms_exec_t *ex = &app->execs[i];
-        if (strlen(ex->ident) == zmq_msg_size(id) &&
-            memcmp(ex->ident, zmq_msg_data(id), zmq_msg_size(id)) == 0) {
+        if (ex->ident[0] && strlen(ex->ident) == len &&
+            memcmp(ex->ident, peer, len) == 0) {
             *index = i;
             return ex;
         }
@@ -354,62 +384,213 @@ static ms_exec_t *s_find(ms_app_t *app, zmq_msg_t *id, int *index)
     return NULL;
 }
 
-static void s_on_register(ms_app_t *app, int i, const ms_msg_t *m)
+/* Why a REGISTER [exec, pid, host, cores, endpoint, token] must be
+ * refused, or NULL. The token is checked before anything that depends on
+ * the executor's state, so that a forger learns nothing but "no". */
+static const char *s_register_refusal(ms_app_t *app, const ms_msg_t *m,
+                                      const void *peer, size_t peer_len,
+                                      int *index)
 {
-    ms_exec_t *ex = &app->execs[i];
     int64_t id, pid, cores;
+    const char *p;
+    uint32_t len;
+    if (m->nf != 6 || !ms_mp_int(&m->f[0], 1, INT32_MAX, &id) ||
+        !ms_mp_int(&m->f[1], 1, INT32_MAX, &pid) ||
+        !ms_mp_int(&m->f[3], 1, 1024, &cores) ||
+        !ms_mp_bytes(&m->f[4], &p, &len) || len == 0 ||
+        len >= sizeof app->execs[0].endpoint || memchr(p, '\0', len))
+        return "malformed registration";
+    ms_exec_t *ex = ms_app_exec_by_id(app, (int)id, index);
+    if (!ex) return "no such launch";
+    if (!ms_mp_bytes(&m->f[5], &p, &len) ||
+        !ms_auth_token_eq(ex->token, p, len))
+        return ex->registered ? "already registered" : "wrong token";
+    /* A local child is known by PID too; a worker's executor may register
+     * before the worker's report of its PID arrives. */
+    if (ex->worker < 0 && pid != ex->pid) return "wrong PID";
+    /* Its routing id names it from now on: printable, so that it is also
+     * a C string. */
+    if (peer_len == 0 || peer_len >= sizeof ex->ident ||
+        memchr(peer, '\0', peer_len))
+        return "unusable routing id";
+    return NULL;
+}
+
+static void s_on_register(ms_app_t *app, const void *peer, size_t peer_len,
+                          const ms_msg_t *m)
+{
+    int i, exec = 0;
+    int64_t id;
+    if (m->nf >= 1 && ms_mp_int(&m->f[0], 1, INT32_MAX, &id)) exec = (int)id;
+    const char *why = s_register_refusal(app, m, peer, peer_len, &i);
+    if (why) {
+        s_refuse(app, "a registration", exec, why);
+        return;
+    }
+    ms_exec_t *ex = &app->execs[i];
+    /* One-time: the token is spent, the routing id is bound. */
+    sodium_memzero(ex->token, sizeof ex->token);
+    memcpy(ex->ident, peer, peer_len);
+    ex->ident[peer_len] = '\0';
+    if (!ex->alive) {
+        /* Written off before it registered: it must not work for us. */
+        ms_app_send_simple(app, ex, MS_MSG_STOP);
+        return;
+    }
+    int64_t pid, cores;
     const char *ep;
     uint32_t len;
     char endpoint[256];
-    if (ex->registered || m->nf != 5 ||
-        !ms_mp_int(&m->f[0], ex->id, ex->id, &id) ||
-        /* A worker's executor may register before the worker's report
-         * of its PID arrives. */
-        !ms_mp_int(&m->f[1], ex->worker < 0 ? ex->pid : 1,
-                   ex->worker < 0 ? ex->pid : INT32_MAX, &pid) ||
-        !ms_mp_int(&m->f[3], 1, 1024, &cores) ||
-        !ms_mp_bytes(&m->f[4], &ep, &len) || len == 0 || len >= sizeof endpoint)
-        return;
+    ms_mp_int(&m->f[1], 1, INT32_MAX, &pid);
+    ms_mp_int(&m->f[3], 1, 1024, &cores);
+    ms_mp_bytes(&m->f[4], &ep, &len);
     snprintf(endpoint, sizeof endpoint, "%.*s", (int)len, ep);
     ex->pid = (pid_t)pid;
+    ex->last_seen_ms = ms_clock_now_ms();
     ms_app_on_register(app, i, endpoint, (int)cores);
 }
 
-static void s_on_message(ms_app_t *app, zmq_msg_t *frames, int n)
+static void s_on_task_end(ms_app_t *app, int i, const ms_msg_t *m,
+                          const void *rows, size_t rows_len)
+{
+    ms_exec_t *ex = &app->execs[i];
+    ms_task_end_t e;
+    if (ms_task_end_unpack(m, &e, NULL) < 0 || ex->running <= 0) return;
+    ex->running--;
+    if (e.status == MS_TASK_OK)
+        ex->completed++;
+    else
+        ex->failed++;
+    if (app->job) ms_job_on_task_end(app->job, i, &e, rows, rows_len);
+}
+
+void ms_app_on_executor_msg(ms_app_t *app, const void *peer, size_t peer_len,
+                            const void *body, size_t len, const void *rows,
+                            size_t rows_len)
 {
     int i;
-    ms_exec_t *ex = n >= 2 ? s_find(app, &frames[0], &i) : NULL;
     ms_msg_t m;
-    ms_error_t err = {0};
-    if (!ex || ms_msg_parse(&m, zmq_msg_data(&frames[1]),
-                            zmq_msg_size(&frames[1]), &err) < 0)
+    if (ms_msg_parse(&m, body, len, NULL) < 0) {
+        if (!s_find(app, peer, peer_len, &i))
+            s_refuse(app, "a malformed message", 0, "not our protocol");
         return;
-    if (!ex->alive) {
+    }
+    ms_exec_t *ex = s_find(app, peer, peer_len, &i);
+    if (!ex && m.type == MS_MSG_REGISTER) {
+        s_on_register(app, peer, peer_len, &m);
+    } else if (!ex) {
+        char what[48];
+        snprintf(what, sizeof what, "a message of type %d", m.type);
+        s_refuse(app, what, 0, "it must register first, with its token");
+    } else if (!ex->alive) {
         /* Written off (its worker was lost): it must not work for us. */
         ms_app_send_simple(app, ex, MS_MSG_STOP);
-        ms_msg_free(&m);
-        return;
-    }
-    ex->last_seen_ms = ms_clock_now_ms();
-    if (m.type == MS_MSG_REGISTER) {
-        s_on_register(app, i, &m);
-    } else if (m.type == MS_MSG_HEARTBEAT) {
-        ms_app_send_simple(app, ex, MS_MSG_HEARTBEAT_ACK);
-    } else if (m.type == MS_MSG_TASK_END) {
-        ms_task_end_t e;
-        if (ms_task_end_unpack(&m, &e, &err) == 0 && ex->running > 0) {
-            ex->running--;
-            if (e.status == MS_TASK_OK)
-                ex->completed++;
-            else
-                ex->failed++;
-            if (app->job)
-                ms_job_on_task_end(app->job, i, &e,
-                                   n >= 3 ? zmq_msg_data(&frames[2]) : NULL,
-                                   n >= 3 ? zmq_msg_size(&frames[2]) : 0);
-        }
+    } else {
+        ex->last_seen_ms = ms_clock_now_ms();
+        if (m.type == MS_MSG_HEARTBEAT)
+            ms_app_send_simple(app, ex, MS_MSG_HEARTBEAT_ACK);
+        else if (m.type == MS_MSG_TASK_END)
+            s_on_task_end(app, i, &m, rows, rows_len);
     }
     ms_msg_free(&m);
+}
+
+/* Result rows come cut into frames below ms_proto_max_frame() (the ROUTER
+ * refuses larger ones): one frame is used where it lies, more
+ * are joined. Only a registered executor's are kept; anyone else's frames
+ * are dropped one by one as they come, so that a stranger never makes the
+ * driver hold more than one frame. */
+typedef struct {
+    zmq_msg_t first;
+    char *joined; /* from the second frame on */
+    size_t len;
+    int frames;
+} s_rows_t;
+
+static int s_rows_add(s_rows_t *r, zmq_msg_t *f)
+{
+    if (r->frames == 0) {
+        zmq_msg_init(&r->first);
+        zmq_msg_move(&r->first, f);
+        r->frames = 1;
+        return 0;
+    }
+    size_t have = r->frames == 1 ? zmq_msg_size(&r->first) : r->len;
+    size_t add = zmq_msg_size(f);
+    char *grown = realloc(r->joined, have + add + 1);
+    if (!grown) return MS_ERR_NOMEM;
+    if (r->frames == 1) memcpy(grown, zmq_msg_data(&r->first), have);
+    memcpy(grown + have, zmq_msg_data(f), add);
+    r->joined = grown;
+    r->len = have + add;
+    r->frames++;
+    return 0;
+}
+
+static const void *s_rows_data(s_rows_t *r, size_t *len)
+{
+    *len = r->frames == 1 ? zmq_msg_size(&r->first) : r->len;
+    return r->frames == 0   ? NULL
+           : r->frames == 1 ? zmq_msg_data(&r->first)
+                            : r->joined;
+}
+
+static void s_rows_free(s_rows_t *r)
+{
+    if (r->frames > 0) zmq_msg_close(&r->first);
+    free(r->joined);
+}
+
+/* The first frame of a message may not be there (-1); the others are. */
+static int s_recv_frame(void *sock, zmq_msg_t *f, bool first)
+{
+    zmq_msg_init(f);
+    while (zmq_msg_recv(f, sock, first ? ZMQ_DONTWAIT : 0) < 0) {
+        if (errno == EINTR && !first) continue;
+        zmq_msg_close(f);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads one message [routing id, body, rows...] from the ROUTER and
+ * handles it; -1 when none was waiting. */
+static int s_recv_executor_msg(ms_app_t *app)
+{
+    zmq_msg_t peer, body, f;
+    s_rows_t rows = {0};
+    int i;
+    if (s_recv_frame(app->router, &peer, true) < 0) return -1;
+    if (!zmq_msg_more(&peer) || s_recv_frame(app->router, &body, false) < 0) {
+        zmq_msg_close(&peer);
+        return 0;
+    }
+    bool keep = s_find(app, zmq_msg_data(&peer), zmq_msg_size(&peer), &i);
+    bool whole = true, more = zmq_msg_more(&body);
+    while (more) {
+        if (s_recv_frame(app->router, &f, false) < 0) {
+            whole = false; /* the context is going away */
+            break;
+        }
+        more = zmq_msg_more(&f);
+        if (keep && whole && s_rows_add(&rows, &f) < 0) whole = false;
+        zmq_msg_close(&f);
+    }
+    size_t len;
+    const void *data = s_rows_data(&rows, &len);
+    /* Rows cut short would be a wrong answer: a report whose rows could
+     * not all be kept is dropped (out of memory, the task never ends). */
+    if (whole)
+        ms_app_on_executor_msg(app, zmq_msg_data(&peer), zmq_msg_size(&peer),
+                               zmq_msg_data(&body), zmq_msg_size(&body), data,
+                               len);
+    else
+        fprintf(stderr, "minispark: a task report's result rows could not "
+                        "all be received; the report is dropped\n");
+    s_rows_free(&rows);
+    zmq_msg_close(&body);
+    zmq_msg_close(&peer);
+    return 0;
 }
 
 /* ---- the loop
@@ -452,9 +633,11 @@ static void s_publish_gauges(ms_app_t *app)
 void *ms_app_dealer(ms_app_t *app, const char *endpoint, bool named)
 {
     int linger = 0, never = 0, hwm = 64;
+    int64_t most = MS_PROTO_MAX_FRAME;
     void *sock = zmq_socket(app->zctx, ZMQ_DEALER);
     if (!sock) return NULL;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &most, sizeof most);
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     /* A peer that is down must not block the event loop. */
     zmq_setsockopt(sock, ZMQ_SNDTIMEO, &never, sizeof never);
@@ -528,12 +711,7 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
     rc = s_poll(app, timeout_ms);
     if (rc < 0 && errno != EINTR)
         return ms_error_set(err, MS_ERR_IO, "poll: %s", zmq_strerror(errno));
-    while (rc > 0) {
-        zmq_msg_t frames[4];
-        int n;
-        if (ms_frames_recv(app->router, frames, 4, &n, ZMQ_DONTWAIT) < 0) break;
-        s_on_message(app, frames, n);
-        ms_frames_close(frames, n);
+    while (rc > 0 && s_recv_executor_msg(app) == 0) {
     }
     if ((rc = ms_app_drain_workers(app, err)) < 0) return rc;
     ms_console_progress(app);
@@ -615,6 +793,11 @@ static int s_bind(ms_app_t *app, ms_error_t *err)
     app->router = zmq_socket(app->zctx, ZMQ_ROUTER);
     if (!app->router) return ms_error_set(err, MS_ERR_NOMEM, "zmq socket");
     zmq_setsockopt(app->router, ZMQ_LINGER, &linger, sizeof linger);
+    /* Anyone who reaches the port can send before registering: a larger
+     * frame is refused on its header, before anything is allocated for
+     * it. No valid frame is larger (result rows come cut to it). */
+    int64_t most = (int64_t)ms_proto_max_frame();
+    zmq_setsockopt(app->router, ZMQ_MAXMSGSIZE, &most, sizeof most);
     if ((rc = ms_auth_server(app->router, err)) < 0 ||
         (rc = ms_auth_guard(app->zctx, app->router, "driver", err)) < 0)
         return rc;
@@ -713,6 +896,27 @@ int ms_app_linger(ms_app_t *app, ms_error_t *err)
     return rc;
 }
 
+/* Local mode without spark.authenticate still speaks CURVE, with a secret
+ * made for this application alone and handed to its executors the way
+ * spark.authenticate's is (in the environment), so that no other local
+ * user can connect to the driver or to an executor's shuffle socket. Not
+ * with a shuffle service, which may be a standalone one that does not
+ * know the secret; not when minispark.local.curve is false. */
+static int s_local_curve(ms_app_t *app, ms_error_t *err)
+{
+    bool on;
+    int rc = ms_conf_bool(app->conf, "minispark.local.curve", true, &on, err);
+    if (rc < 0 || !on || ms_auth_enabled() || app->nworkers || app->service)
+        return rc;
+    char secret[MS_AUTH_TOKEN_LEN + 1];
+    rc = ms_auth_token_new(secret, err);
+    if (rc == 0) rc = ms_auth_set_secret(secret, err);
+    if (rc == 0 && setenv(MS_AUTH_ENV, secret, 1) < 0)
+        rc = ms_error_set(err, MS_ERR_NOMEM, "cannot set %s", MS_AUTH_ENV);
+    sodium_memzero(secret, sizeof secret);
+    return rc;
+}
+
 int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
                  bool quiet, ms_error_t *err)
 {
@@ -727,7 +931,8 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
     if (rc < 0) return rc;
     if (!(app->zctx = zmq_ctx_new()))
         return ms_error_set(err, MS_ERR_NOMEM, "zmq context");
-    if ((rc = s_settings(app, err)) < 0) return rc;
+    if ((rc = s_settings(app, err)) < 0 || (rc = s_local_curve(app, err)) < 0)
+        return rc;
     if (!s_workers_on_loopback(app) && !ms_auth_enabled() && !quiet)
         fprintf(stderr,
                 "minispark: warning: spark.authenticate is off: the cluster "

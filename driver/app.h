@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/err.h"
@@ -29,10 +30,13 @@ typedef struct {
     bool queued;   /* its worker waits for cores to start it */
     bool draining; /* reclaimed by its worker: no new tasks, then stop */
     int cores, running;
-    char ident[32];
-    char host[256];     /* where it runs */
-    char endpoint[256]; /* where its map outputs are served */
-    char dir[4096];     /* where it writes map outputs */
+    /* Its routing id on the driver's ROUTER: "" until it registers with
+     * the launch's token, then bound to it (other peers are not it). */
+    char ident[64];
+    char token[MS_AUTH_TOKEN_LEN + 1]; /* the launch's; wiped once used */
+    char host[256];                    /* where it runs */
+    char endpoint[256];                /* where its map outputs are served */
+    char dir[4096];                    /* where it writes map outputs */
     char stop_reason[320];
     int64_t launched_ms, registered_ms, ended_ms, last_seen_ms;
     int64_t launched_wall_ms;
@@ -106,6 +110,13 @@ typedef struct ms_app {
     ms_app_totals_t totals;
     struct ms_job_run *job; /* the job being run, for task reports */
     int64_t last_draw_ms;
+    /* refused registrations [0] and other messages [1] from peers that
+     * are not registered executors: at most one line of each per
+     * interval, with the count of those not shown */
+    struct {
+        int64_t next_ms;
+        int quiet;
+    } refused[2];
 } ms_app_t;
 
 /* Sets up sockets, the event log, the shuffle service and the first
@@ -135,6 +146,15 @@ void ms_app_remove_shuffle(ms_app_t *app, int shuffle);
 int ms_app_target(const ms_app_t *app);
 /* Task slots when every executor the app may have is up (split sizing). */
 int ms_app_max_slots(const ms_app_t *app);
+
+/* Handles one message that arrived on the ROUTER from routing id peer:
+ * its body and its result rows (NULL when it had none). Only a REGISTER
+ * carrying the token of one of our launches binds a peer to an executor;
+ * anything else from a peer that is not bound is refused (and logged,
+ * throttled). No socket is read here: the fuzz harness calls it too. */
+void ms_app_on_executor_msg(ms_app_t *app, const void *peer, size_t peer_len,
+                            const void *body, size_t len, const void *rows,
+                            size_t rows_len);
 
 /* Installs SIGINT/SIGTERM/SIGCHLD handlers for the driver. */
 void ms_app_install_signals(void);
@@ -195,6 +215,10 @@ int ms_app_launch_remote(ms_app_t *app, ms_exec_t *ex, ms_error_t *err);
  * a worker silent past spark.worker.timeout is lost with its executors
  * and the map outputs its host serves. */
 int ms_app_tick_workers(ms_app_t *app, int64_t now, ms_error_t *err);
+/* Handles one message from worker wi (body of len bytes). No socket is
+ * read here: the fuzz harness calls it too. */
+int ms_app_on_worker_msg(ms_app_t *app, int wi, const void *body, size_t len,
+                         ms_error_t *err);
 /* Handles what the workers sent (non-blocking). */
 int ms_app_drain_workers(ms_app_t *app, ms_error_t *err);
 /* Deletes the application's (or one shuffle's, shuffle >= 0) files on

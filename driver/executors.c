@@ -3,6 +3,7 @@
  * reaping. Every executor is a child process tracked by PID. */
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,7 @@ static ms_exec_t *s_new_exec(ms_app_t *app, ms_error_t *err)
     memset(ex, 0, sizeof *ex);
     ex->id = app->nexecs + 1;
     ex->worker = -1;
-    snprintf(ex->ident, sizeof ex->ident, "exec-%d", ex->id);
+    if (ms_auth_token_new(ex->token, err) < 0) return NULL;
     snprintf(ex->host, sizeof ex->host, "127.0.0.1");
     if (app->service)
         snprintf(ex->dir, sizeof ex->dir, "%s", app->service_dir);
@@ -141,7 +142,12 @@ static int s_launch_local(ms_app_t *app, ms_exec_t *ex, ms_error_t *err)
         argv[13] = "--shuffle-endpoint";
         argv[14] = app->service_ep;
     }
-    ex->pid = ms_launch_self(argv, false, err);
+    /* The token goes in the environment: other users read command lines. */
+    char token[sizeof MS_AUTH_TOKEN_ENV + MS_AUTH_TOKEN_LEN + 1];
+    snprintf(token, sizeof token, "%s=%s", MS_AUTH_TOKEN_ENV, ex->token);
+    const char *env[] = {token, NULL};
+    ex->pid = ms_launch_self_env(argv, false, env, err);
+    sodium_memzero(token, sizeof token);
     return ex->pid < 0 ? err->code : 0;
 }
 

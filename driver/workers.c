@@ -212,16 +212,14 @@ static void s_on_release(ms_app_t *app, int wi, const ms_msg_t *m)
         }
 }
 
-static int s_on_message(ms_app_t *app, int wi, ms_error_t *err)
+int ms_app_on_worker_msg(ms_app_t *app, int wi, const void *body, size_t len,
+                         ms_error_t *err)
 {
     ms_worker_t *w = &app->workers[wi];
-    zmq_msg_t frames[2];
-    int n, rc = 0;
-    if (ms_frames_recv(w->sock, frames, 2, &n, ZMQ_DONTWAIT) < 0) return 1;
+    int rc = 0;
     ms_msg_t m;
     ms_worker_state_t st;
-    if (n >= 1 && ms_msg_parse(&m, zmq_msg_data(&frames[0]),
-                               zmq_msg_size(&frames[0]), NULL) == 0) {
+    if (ms_msg_parse(&m, body, len, NULL) == 0) {
         w->last_seen_ms = ms_clock_now_ms();
         if (w->lost)
             fprintf(stderr, "minispark: worker %s answers again\n",
@@ -252,6 +250,19 @@ static int s_on_message(ms_app_t *app, int wi, ms_error_t *err)
         }
         ms_msg_free(&m);
     }
+    return rc;
+}
+
+/* 1 when there was nothing to read. */
+static int s_on_message(ms_app_t *app, int wi, ms_error_t *err)
+{
+    zmq_msg_t frames[2];
+    int n, rc = 0;
+    if (ms_frames_recv(app->workers[wi].sock, frames, 2, &n, ZMQ_DONTWAIT) < 0)
+        return 1;
+    if (n >= 1)
+        rc = ms_app_on_worker_msg(app, wi, zmq_msg_data(&frames[0]),
+                                  zmq_msg_size(&frames[0]), err);
     ms_frames_close(frames, n);
     return rc;
 }
@@ -380,6 +391,7 @@ int ms_app_launch_remote(ms_app_t *app, ms_exec_t *ex, ms_error_t *err)
     snprintf(l.app, sizeof l.app, "%s", app->app_id);
     snprintf(l.driver, sizeof l.driver, "%s", app->endpoint);
     snprintf(l.host, sizeof l.host, "%s", w->host);
+    snprintf(l.token, sizeof l.token, "%s", ex->token);
     ms_msg_builder_t b;
     ms_exec_launch_pack(&l, &b);
     if (ms_msg_send(w->sock, NULL, 0, &b, NULL, NULL, 0) < 0)

@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ typedef struct {
     ms_shuffle_server_t *server;
     int running;
     int64_t last_driver_ms;
+    char token[MS_AUTH_TOKEN_LEN + 1]; /* its launch's, for REGISTER */
+    size_t frame_max;                  /* result rows per frame */
 } s_executor_t;
 
 typedef struct {
@@ -121,12 +124,13 @@ static void s_send_simple(s_executor_t *ex, ms_msg_type_t type)
     } else {
         const char *ep = ex->server ? ms_shuffle_server_endpoint(ex->server)
                                     : ex->args.shuffle_endpoint;
-        ms_msg_begin(&b, MS_MSG_REGISTER, 5);
+        ms_msg_begin(&b, MS_MSG_REGISTER, 6);
         msgpack_pack_int(&b.pk, ex->args.id);
         msgpack_pack_int(&b.pk, (int)getpid());
         ms_mp_pack_str(&b.pk, ex->args.host);
         msgpack_pack_int(&b.pk, ex->args.cores);
         ms_mp_pack_str(&b.pk, ep);
+        ms_mp_pack_str(&b.pk, ex->token);
     }
     ms_msg_send(ex->dealer, NULL, 0, &b, NULL, NULL, 0);
 }
@@ -151,17 +155,47 @@ static void s_launch(s_executor_t *ex, const ms_msg_t *m)
     pthread_attr_destroy(&attr);
 }
 
+/* The report, then the rows cut into frames of at most ex->frame_max
+ * bytes (the driver refuses larger frames, their CURVE envelope counted);
+ * always at least one. */
+static void s_send_task_end(s_executor_t *ex, const ms_task_end_t *e,
+                            const char *rows, size_t len)
+{
+    static const char none[1];
+    size_t n = len ? (len + ex->frame_max - 1) / ex->frame_max : 1;
+    const void **extra = calloc(n, sizeof *extra);
+    size_t *extra_len = calloc(n, sizeof *extra_len);
+    ms_msg_builder_t b;
+    if (!extra || !extra_len) {
+        /* Rows that cannot be sent must not read as no rows. */
+        ms_task_end_t failed = *e;
+        failed.status = MS_TASK_FAILED;
+        snprintf(failed.message, sizeof failed.message,
+                 "out of memory sending %zu bytes of result rows", len);
+        ms_task_end_pack(&failed, &b);
+        ms_msg_send(ex->dealer, NULL, 0, &b, (const void *const[]){none},
+                    (const size_t[]){0}, 1);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            size_t off = i * ex->frame_max;
+            extra[i] = len ? rows + off : none;
+            extra_len[i] =
+                len - off < ex->frame_max ? len - off : ex->frame_max;
+        }
+        ms_task_end_pack(e, &b);
+        ms_msg_send(ex->dealer, NULL, 0, &b, extra, extra_len, (int)n);
+    }
+    free(extra);
+    free(extra_len);
+}
+
 static void s_on_result(s_executor_t *ex)
 {
     s_job_t *job;
     if (zmq_recv(ex->results, &job, sizeof job, ZMQ_DONTWAIT) != sizeof job)
         return;
     ex->running--;
-    ms_msg_builder_t b;
-    ms_task_end_pack(&job->end, &b);
-    const void *extra[] = {job->rows.data ? job->rows.data : ""};
-    const size_t extra_len[] = {job->rows.size};
-    ms_msg_send(ex->dealer, NULL, 0, &b, extra, extra_len, 1);
+    s_send_task_end(ex, &job->end, job->rows.data, job->rows.size);
     msgpack_sbuffer_destroy(&job->rows);
     ms_task_free(&job->task);
     free(job);
@@ -290,7 +324,8 @@ static int s_parse_args(int argc, char **argv, s_args_t *a)
 static int s_setup(s_executor_t *ex)
 {
     int linger = 0;
-    char ident[32], ep[300];
+    int64_t most = (int64_t)ms_proto_max_frame();
+    char ident[64], ep[300];
     ms_error_t err = {0};
     /* Stopped with the worker that started it, as Spark's WorkerWatcher
      * ends an executor whose worker is gone: executors of a lost worker
@@ -309,9 +344,17 @@ static int s_setup(s_executor_t *ex)
         fprintf(stderr, "executor %d: %s\n", ex->args.id, err.msg);
         return -1;
     }
-    snprintf(ident, sizeof ident, "exec-%d", ex->args.id);
+    /* A routing id nobody can guess, kept across reconnects: one that
+     * could be predicted could be taken on the driver's ROUTER before this
+     * executor connects (the driver binds it to us when we register). */
+    uint8_t raw[8];
+    char hex[2 * sizeof raw + 1];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    snprintf(ident, sizeof ident, "exec-%d-%s", ex->args.id, hex);
     zmq_setsockopt(ex->dealer, ZMQ_ROUTING_ID, ident, strlen(ident));
     zmq_setsockopt(ex->dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(ex->dealer, ZMQ_MAXMSGSIZE, &most, sizeof most);
     zmq_setsockopt(ex->results, ZMQ_LINGER, &linger, sizeof linger);
     snprintf(ex->results_ep, sizeof ex->results_ep, "inproc://results");
     if (zmq_bind(ex->results, ex->results_ep) < 0 ||
@@ -381,6 +424,14 @@ int ms_executor_main(int argc, char **argv)
         return 1;
     }
     ms_conf_destroy(&conf);
+    if (!ms_auth_token_take(ex.token)) {
+        fprintf(stderr,
+                "executor %d: no launch token in %s: executors are started "
+                "by the driver or a worker\n",
+                ex.args.id, MS_AUTH_TOKEN_ENV);
+        return 2;
+    }
+    ex.frame_max = ms_proto_max_frame() - MS_PROTO_FRAME_ENVELOPE;
     if (s_setup(&ex) == 0) {
         s_send_simple(&ex, MS_MSG_REGISTER);
         rc = s_loop(&ex);

@@ -64,6 +64,11 @@ void ms_agent_send(ms_agent_t *a, const ms_peer_t *to, ms_msg_builder_t *b);
 /* Sends r (with the free cores filled in) to its driver. */
 void ms_agent_report(ms_agent_t *a, const ms_peer_t *to, ms_exec_report_t *r);
 
+/* Handles one message from driver peer (worker.c): a hello, a launch or
+ * a kill. No socket is read here: the fuzz harness calls it too. */
+void ms_agent_on_message(ms_agent_t *a, const void *peer, size_t peer_len,
+                         const void *body, size_t len);
+
 /* ---- launch.c ----------------------------------------------------------- */
 
 /* Starts the request's executor now (there are cores) and reports it

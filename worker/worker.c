@@ -139,25 +139,32 @@ static void s_kill(ms_agent_t *a, const ms_peer_t *driver, const ms_msg_t *m)
     }
 }
 
+void ms_agent_on_message(ms_agent_t *a, const void *peer, size_t peer_len,
+                         const void *body, size_t len)
+{
+    ms_msg_t m;
+    ms_peer_t driver = {.len = peer_len};
+    if (peer_len > sizeof driver.id || ms_msg_parse(&m, body, len, NULL) < 0)
+        return;
+    memcpy(driver.id, peer, peer_len);
+    if (m.type == MS_MSG_WORKER_HELLO)
+        s_hello(a, &driver, &m);
+    else if (m.type == MS_MSG_EXEC_LAUNCH)
+        s_launch(a, &driver, &m);
+    else if (m.type == MS_MSG_EXEC_KILL)
+        s_kill(a, &driver, &m);
+    ms_msg_free(&m);
+}
+
 static void s_on_message(ms_agent_t *a)
 {
     zmq_msg_t frames[2];
     int n;
     if (ms_frames_recv(a->router, frames, 2, &n, ZMQ_DONTWAIT) < 0) return;
-    ms_msg_t m;
-    ms_peer_t driver = {.len = zmq_msg_size(&frames[0])};
-    if (n == 2 && driver.len <= sizeof driver.id &&
-        ms_msg_parse(&m, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]),
-                     NULL) == 0) {
-        memcpy(driver.id, zmq_msg_data(&frames[0]), driver.len);
-        if (m.type == MS_MSG_WORKER_HELLO)
-            s_hello(a, &driver, &m);
-        else if (m.type == MS_MSG_EXEC_LAUNCH)
-            s_launch(a, &driver, &m);
-        else if (m.type == MS_MSG_EXEC_KILL)
-            s_kill(a, &driver, &m);
-        ms_msg_free(&m);
-    }
+    if (n == 2)
+        ms_agent_on_message(a, zmq_msg_data(&frames[0]),
+                            zmq_msg_size(&frames[0]), zmq_msg_data(&frames[1]),
+                            zmq_msg_size(&frames[1]));
     ms_frames_close(frames, n);
 }
 

@@ -23,6 +23,8 @@ static void s_done(ms_msg_builder_t *b, ms_msg_t *m)
     ms_msg_builder_free(b);
 }
 
+#define S_TOKEN "0123456789abcdef0123456789abcdef"
+
 Test(worker_msg, launch_round_trip)
 {
     /* Zeroed whole, padding too, so that memcmp compares fields. */
@@ -35,6 +37,7 @@ Test(worker_msg, launch_round_trip)
     strcpy(l.app, "app-20261122053000-42");
     strcpy(l.driver, "tcp://10.1.0.3:40001");
     strcpy(l.host, "10.1.0.1");
+    strcpy(l.token, "0123456789abcdef0123456789abcdef");
     ms_msg_builder_t b;
     ms_msg_t m;
     ms_exec_launch_pack(&l, &b);
@@ -102,7 +105,7 @@ Test(worker_msg, refuses_bad_fields)
     char app[100];
     memset(app, 'a', sizeof app - 1);
     app[sizeof app - 1] = '\0';
-    ms_msg_begin(&b, MS_MSG_EXEC_LAUNCH, 7);
+    ms_msg_begin(&b, MS_MSG_EXEC_LAUNCH, 8);
     ms_mp_pack_str(&b.pk, app);
     msgpack_pack_int(&b.pk, 1);
     msgpack_pack_int(&b.pk, 1);
@@ -110,12 +113,13 @@ Test(worker_msg, refuses_bad_fields)
     msgpack_pack_int(&b.pk, 1000);
     ms_mp_pack_str(&b.pk, "127.0.0.1");
     msgpack_pack_false(&b.pk);
+    ms_mp_pack_str(&b.pk, S_TOKEN);
     s_parse(&b, &m);
     cr_assert_eq(ms_exec_launch_unpack(&m, &l, &err), MS_ERR_PROTO);
     cr_assert(strstr(err.msg, "launch"));
     s_done(&b, &m);
     /* Zero cores, and a string where a number belongs. */
-    ms_msg_begin(&b, MS_MSG_EXEC_LAUNCH, 7);
+    ms_msg_begin(&b, MS_MSG_EXEC_LAUNCH, 8);
     ms_mp_pack_str(&b.pk, "app-1");
     msgpack_pack_int(&b.pk, 1);
     msgpack_pack_int(&b.pk, 0);
@@ -123,9 +127,29 @@ Test(worker_msg, refuses_bad_fields)
     ms_mp_pack_str(&b.pk, "1000");
     ms_mp_pack_str(&b.pk, "127.0.0.1");
     msgpack_pack_false(&b.pk);
+    ms_mp_pack_str(&b.pk, S_TOKEN);
     s_parse(&b, &m);
     cr_assert_lt(ms_exec_launch_unpack(&m, &l, NULL), 0);
     s_done(&b, &m);
+    /* A token that is not 32 hex digits: the executor could never
+     * register with it. */
+    static const char *const tokens[] = {"", "0123", S_TOKEN "0",
+                                         "0123456789abcdef0123456789abcdeX"};
+    for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
+        ms_msg_begin(&b, MS_MSG_EXEC_LAUNCH, 8);
+        ms_mp_pack_str(&b.pk, "app-1");
+        msgpack_pack_int(&b.pk, 1);
+        msgpack_pack_int(&b.pk, 1);
+        ms_mp_pack_str(&b.pk, "tcp://127.0.0.1:1");
+        msgpack_pack_int(&b.pk, 1000);
+        ms_mp_pack_str(&b.pk, "127.0.0.1");
+        msgpack_pack_false(&b.pk);
+        ms_mp_pack_str(&b.pk, tokens[i]);
+        s_parse(&b, &m);
+        cr_assert_lt(ms_exec_launch_unpack(&m, &l, NULL), 0, "token '%s'",
+                     tokens[i]);
+        s_done(&b, &m);
+    }
     /* More free cores than cores. */
     ms_worker_state_t st;
     ms_msg_begin(&b, MS_MSG_WORKER_STATE, 7);
