@@ -13,9 +13,7 @@ arrive whole, with CURVE and without.
 
 Every process is started and stopped by PID; traffic stays on 127.0.0.1."""
 
-import os
 import re
-import socket
 import threading
 import time
 
@@ -88,8 +86,8 @@ MSG_REGISTER, MSG_HEARTBEAT, MSG_TASK_END, MSG_LAUNCH = 1, 2, 3, 12
 
 def task_end(task_id, attempt):
     """A TASK_END saying the task succeeded, with no rows and no metrics."""
-    return [zmtp.pack([1, MSG_TASK_END, task_id, attempt, 0, "", [0] * 10,
-                       -1, "", False]), b""]
+    return zmtp.msg(MSG_TASK_END, task_id, attempt, 0, "", [0] * 10, -1, "",
+                    False), b""
 
 
 class Impostor(threading.Thread):
@@ -100,19 +98,17 @@ class Impostor(threading.Thread):
     def __init__(self, run, port, exec_id):
         super().__init__(daemon=True)
         self.run_, self.exec_id = run, exec_id
-        self.peer = zmtp.Peer("127.0.0.1", port,
-                              identity=b"exec-%d" % exec_id)
+        self.peer = zmtp.Peer(port, identity=b"exec-%d" % exec_id)
         self.launches = 0
         self.registered = False
         self.stop = threading.Event()
         self.error = None
 
     def _register(self, pid):
-        base = [1, MSG_REGISTER, self.exec_id, pid, "127.0.0.1", 1,
-                "tcp://127.0.0.1:9"]
+        fields = [self.exec_id, pid, "127.0.0.1", 1, "tcp://127.0.0.1:9"]
         # The message as it was without tokens, and with a made-up one.
-        self.peer.send([zmtp.pack(base)])
-        self.peer.send([zmtp.pack(base + ["0" * 32])])
+        self.peer.send(zmtp.msg(MSG_REGISTER, *fields))
+        self.peer.send(zmtp.msg(MSG_REGISTER, *fields, "0" * 32))
 
     def run(self):
         try:
@@ -130,8 +126,7 @@ class Impostor(threading.Thread):
                     self._register(pid)
                     sent = True
             if sent and time.monotonic() >= next_beat:
-                self.peer.send([zmtp.pack([1, MSG_HEARTBEAT, self.exec_id,
-                                           0])])
+                self.peer.send(zmtp.msg(MSG_HEARTBEAT, self.exec_id, 0))
                 next_beat = time.monotonic() + 0.3
             msg = self.peer.recv(timeout=0.05)
             if not msg:
@@ -141,7 +136,7 @@ class Impostor(threading.Thread):
                 self.registered = True
             if m[1] == MSG_LAUNCH:
                 self.launches += 1
-                self.peer.send(task_end(m[2], m[4]))
+                self.peer.send(*task_end(m[2], m[4]))
 
 
 @test
@@ -158,9 +153,9 @@ def forged_registration_and_reports_are_refused(env):
     impostor = Impostor(run, port, 3)
     impostor.start()
     # Reports for tasks, from a peer that claims to be executor 1 and 2.
-    liar = zmtp.Peer("127.0.0.1", port, identity=b"exec-2-liar")
+    liar = zmtp.Peer(port, identity=b"exec-2-liar")
     for task in range(12):
-        liar.send(task_end(task, 0))
+        liar.send(*task_end(task, 0))
     res = run.wait(timeout=120)
     impostor.stop.set()
     impostor.join(5)
@@ -187,13 +182,13 @@ def a_gigabyte_frame_is_refused_on_its_header(env):
     port = driver_port(run)
     pid = run.proc.pid
     before = rss_kb(pid, "VmRSS")
-    peer = zmtp.Peer("127.0.0.1", port, identity=b"big")
+    peer = zmtp.Peer(port, identity=b"big")
     sent = 0
     chunk = b"\0" * (1 << 20)
     try:
         # One frame of 1 GiB, as its header announces; 256 MiB of it is
         # plenty to see the memory it would take.
-        peer.send_raw(zmtp.Peer.frame_header(1 << 30))
+        peer.send_raw(zmtp.frame_header(1 << 30))
         while sent < (256 << 20):
             peer.send_raw(chunk)
             sent += len(chunk)
@@ -239,8 +234,8 @@ def by_default_a_stranger_cannot_connect(env):
     port = driver_port(run)
     refused = False
     try:
-        peer = zmtp.Peer("127.0.0.1", port, identity=b"exec-1")
-        peer.send(task_end(0, 0))
+        peer = zmtp.Peer(port, identity=b"exec-1")
+        peer.send(*task_end(0, 0))
         peer.close()
     except (OSError, ValueError):
         refused = True
