@@ -40,6 +40,15 @@ def expect_exit(res, rc, *needles):
               % (n, res.describe()))
 
 
+def small_job(env, name):
+    """A folder of its own with a small input and a job file reading it."""
+    d = env.new_dir(name)
+    data = os.path.join(d, "data.csv")
+    with open(data, "w") as f:
+        f.write(HEADER + ROWS)
+    return d, data, env.write_job(job_for(data))
+
+
 def run_with_output(env, job_path, output, extra=(), timeout=60):
     args = [env.binary, "run", job_path, "--master", "local[2]", "--quiet",
             "--output", output] + list(extra)
@@ -50,11 +59,7 @@ def run_with_output(env, job_path, output, extra=(), timeout=60):
 
 @test
 def output_that_is_the_input_or_the_job_file_is_refused(env):
-    d = env.new_dir("same")
-    data = os.path.join(d, "data.csv")
-    with open(data, "w") as f:
-        f.write(HEADER + ROWS)
-    job_path = env.write_job(job_for(data))
+    d, data, job_path = small_job(env, "same")
     os.symlink(data, os.path.join(d, "link.csv"))
     os.link(data, os.path.join(d, "hard.csv"))
     os.makedirs(os.path.join(d, "sub"))
@@ -80,11 +85,7 @@ def output_that_is_the_input_or_the_job_file_is_refused(env):
 
 @test
 def special_files_are_written_in_place_and_links_through(env):
-    d = env.new_dir("special")
-    data = os.path.join(d, "data.csv")
-    with open(data, "w") as f:
-        f.write(HEADER + ROWS)
-    job_path = env.write_job(job_for(data))
+    d, data, job_path = small_job(env, "special")
     expected = b"country,n,total\nFR,1,2.25\nUS,2,4.50\n"
 
     # A character device stays one (as root a rename would replace it).
@@ -134,11 +135,7 @@ def special_files_are_written_in_place_and_links_through(env):
 
 @test
 def unwritable_outputs_fail_before_the_job_runs(env):
-    d = env.new_dir("unwritable")
-    data = os.path.join(d, "data.csv")
-    with open(data, "w") as f:
-        f.write(HEADER + ROWS)
-    job_path = env.write_job(job_for(data))
+    d, data, job_path = small_job(env, "unwritable")
     events = os.path.join(d, "events")
     a_file = os.path.join(d, "plain")
     with open(a_file, "w") as f:
