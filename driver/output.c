@@ -27,6 +27,15 @@ static int s_not_kept(const char *path, const struct stat *st,
     return 0;
 }
 
+/* Replaces path by its folder, in place (dirname's result may be a part
+ * of its argument or a constant: it is copied out first). */
+static void s_parent(char *path)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", dirname(path));
+    strcpy(path, parent);
+}
+
 /* The folder the result will be renamed into, or the nearest one above it
  * that exists (the rest is made at the end), must take a new file: tried
  * for real, as permissions, read-only mounts and ACLs all have a say. */
@@ -36,10 +45,10 @@ static int s_folder_takes_files(const char *path, const char *target,
     char dir[PATH_MAX], probe[PATH_MAX + 64];
     struct stat st;
     snprintf(dir, sizeof dir, "%s", target);
-    snprintf(dir, sizeof dir, "%s", dirname(dir));
+    s_parent(dir);
     while (stat(dir, &st) < 0 && errno == ENOENT && strcmp(dir, "/") != 0 &&
            strcmp(dir, ".") != 0)
-        snprintf(dir, sizeof dir, "%s", dirname(dir));
+        s_parent(dir);
     if (stat(dir, &st) < 0)
         return ms_error_set(err, MS_ERR_INPUT,
                             "cannot write output %s: folder %s: %s", path, dir,

@@ -147,6 +147,19 @@ def unwritable_outputs_fail_before_the_job_runs(env):
         expect_exit(res, 3, out, needle)
         check(not os.path.exists(events) or not os.listdir(events),
               "the job ran before the output was found unwritable")
+    # A folder that takes no new file, even from root: an immutable one
+    # (where the file system has the attribute; skipped where not).
+    frozen = os.path.join(d, "frozen")
+    os.makedirs(frozen)
+    if subprocess.run(["chattr", "+i", frozen], stderr=subprocess.DEVNULL,
+                      stdout=subprocess.DEVNULL).returncode == 0:
+        try:
+            out = os.path.join(frozen, "out.csv")
+            res = run_with_output(env, job_path, out,
+                                  extra=["--event-log", events])
+            expect_exit(res, 3, out, "Operation not permitted")
+        finally:
+            subprocess.run(["chattr", "-i", frozen])
     # A missing folder is made, as before.
     out = os.path.join(d, "new", "deeper", "out.csv")
     run_with_output(env, job_path, out).expect_rc(0)
