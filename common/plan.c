@@ -54,9 +54,10 @@ ms_coltype_t ms_agg_result_type(ms_agg_fn_t fn, ms_coltype_t in)
         t.type = MS_TYPE_INT64;
         t.scale = 0;
     } else if (fn == MS_AGG_AVG && in.type == MS_TYPE_DECIMAL) {
-        t.scale = in.scale + 4 < MS_DECIMAL_RESULT_DIGITS
-                      ? in.scale + 4
-                      : MS_DECIMAL_RESULT_DIGITS;
+        /* Spark's is s + 4; the cap keeps results as they always were
+         * here (results of up to 38 digits are exact either way). */
+        t.scale = in.scale + 4 < MS_DECIMAL_MAX_SCALE ? in.scale + 4
+                                                      : MS_DECIMAL_MAX_SCALE;
     } else if (fn == MS_AGG_AVG && in.type != MS_TYPE_NULL) {
         t.type = MS_TYPE_DOUBLE;
     }
@@ -179,15 +180,12 @@ int ms_plan_pack(const ms_plan_t *self, char **out, size_t *len)
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* Column and key types have scales up to MS_DECIMAL_MAX_SCALE; avg's
- * results up to 4 more (ms_agg_result_type). */
-static bool s_type(const msgpack_object *o, bool allow_null, int max_scale,
-                   ms_coltype_t *t)
+static bool s_type(const msgpack_object *o, bool allow_null, ms_coltype_t *t)
 {
     int64_t type, scale;
     if (!ms_mp_int(&o[0], allow_null ? MS_TYPE_NULL : MS_TYPE_INT64,
                    MS_TYPE_STRING, &type) ||
-        !ms_mp_int(&o[1], 0, max_scale, &scale))
+        !ms_mp_int(&o[1], 0, MS_DECIMAL_MAX_SCALE, &scale))
         return false;
     t->type = (ms_type_t)type;
     t->scale = (int)scale;
@@ -216,7 +214,7 @@ static bool s_schema(ms_plan_t *self, const msgpack_object *o)
         ms_column_t *col = &self->schema.cols[i];
         if (!ms_mp_array(&cols[i], 3, &c, NULL) ||
             !s_str_into(&c[0], col->name, sizeof col->name) ||
-            !s_type(&c[1], true, MS_DECIMAL_MAX_SCALE, &col->type))
+            !s_type(&c[1], true, &col->type))
             return false;
     }
     return true;
@@ -282,8 +280,7 @@ static bool s_key(ms_plan_t *self, ms_key_t *k, const msgpack_object *o)
         !s_col(&c[1], self, false, &k->col) ||
         !ms_mp_int(&c[2], MS_TRUNC_HOUR, MS_TRUNC_MONTH, &trunc) ||
         !ms_mp_int(&c[3], 0, INT64_MAX, &k->mod) ||
-        !s_type(&c[4], true, MS_DECIMAL_MAX_SCALE, &k->type) ||
-        !(k->name = ms_mp_strdup(&c[6])))
+        !s_type(&c[4], true, &k->type) || !(k->name = ms_mp_strdup(&c[6])))
         return false;
     k->kind = (ms_key_kind_t)kind;
     k->trunc = (ms_trunc_t)trunc;
@@ -304,10 +301,8 @@ static bool s_agg(ms_plan_t *self, ms_agg_t *a, const msgpack_object *o)
     int64_t fn;
     if (!ms_mp_array(o, 7, &c, NULL) ||
         !ms_mp_int(&c[0], MS_AGG_COUNT, MS_AGG_COUNT_DISTINCT, &fn) ||
-        !s_col(&c[1], self, true, &a->col) ||
-        !s_type(&c[2], true, MS_DECIMAL_MAX_SCALE, &a->in) ||
-        !s_type(&c[4], true, MS_DECIMAL_MAX_SCALE + 4, &a->type) ||
-        !(a->name = ms_mp_strdup(&c[6])))
+        !s_col(&c[1], self, true, &a->col) || !s_type(&c[2], true, &a->in) ||
+        !s_type(&c[4], true, &a->type) || !(a->name = ms_mp_strdup(&c[6])))
         return false;
     a->fn = (ms_agg_fn_t)fn;
     if (a->col < 0) return a->fn == MS_AGG_COUNT && a->in.type == MS_TYPE_NULL;

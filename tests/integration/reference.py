@@ -439,7 +439,7 @@ class _Agg:
             if t[0] in ("int", "dbl"):
                 return DBL
             if t[0] == "dec":
-                return DEC(t[1] + 4)  # as Spark: up to 38 digits
+                return DEC(min(t[1] + 4, 9))
         raise ReferenceError_("%s of a %s column" % (fn, t[0]))
 
     def result(self, rows):
