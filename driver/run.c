@@ -15,6 +15,7 @@
 
 #include "common/agg.h"
 #include "common/conf.h"
+#include "common/conf_keys.h"
 #include "common/csv.h"
 #include "common/fsutil.h"
 #include "driver/app.h"
@@ -390,6 +391,9 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
     if (rc == 0 && ms_job_spec_load(&spec, o->job_path, err) < 0)
         rc = err->code = MS_ERR_USAGE; /* the job file is usage, not input */
     if (rc == 0) rc = s_build_conf(o, spec, conf, err);
+    if (rc == 0)
+        rc = ms_conf_check(conf, o->quiet ? NULL : ms_conf_warn_stderr,
+                           "minispark", err);
     if (rc == 0 && o->output && spec->nqueries > 1)
         rc = ms_error_set(err, MS_ERR_USAGE,
                           "--output needs a job file with "

@@ -13,6 +13,7 @@
 
 #include "common/auth.h"
 #include "common/conf.h"
+#include "common/conf_keys.h"
 #include "common/fsutil.h"
 #include "shuffle/server.h"
 
@@ -193,7 +194,11 @@ int ms_shuffle_server_main(int argc, char **argv)
             goto usage;
         }
     }
-    if (optind != argc || s_read_conf(conf, &a, &err) < 0) goto usage;
+    if (optind != argc ||
+        ms_conf_check(conf, ms_conf_warn_stderr, "minispark shuffle-server",
+                      &err) < 0 ||
+        s_read_conf(conf, &a, &err) < 0)
+        goto usage;
     if (a.log && s_redirect(a.log) < 0) {
         fprintf(stderr, "minispark shuffle-server: cannot open log %s: %s\n",
                 a.log, strerror(errno));

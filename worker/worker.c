@@ -22,6 +22,7 @@
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/conf.h"
+#include "common/conf_keys.h"
 #include "common/fsutil.h"
 #include "common/mp.h"
 #include "common/proto.h"
@@ -238,6 +239,8 @@ static int s_parse(int argc, char **argv, ms_agent_t *w, ms_conf_t *conf,
                             argv[optind]);
     if (!w->bind)
         return ms_error_set(err, MS_ERR_USAGE, "--bind ENDPOINT is required");
+    if (ms_conf_check(conf, ms_conf_warn_stderr, "minispark worker", err) < 0)
+        return err->code;
     if (!w->dir && ms_conf_local_dir(conf, &w->dir, err) < 0) return err->code;
     const char *mode = ms_conf_get(conf, "spark.scheduler.mode");
     w->fair = !mode || strcasecmp(mode, "FAIR") == 0;

@@ -218,6 +218,36 @@ def invalid_conf_values_exit_2_naming_key(env):
 
 
 @test
+def every_known_key_is_checked_and_unknown_ones_are_named(env):
+    job = simple_job(small_csv(env))
+    # A feature that is off still has its keys checked.
+    for key, value in (("spark.shuffle.service.port", "abc"),
+                       ("spark.io.compression.codec", "snappy"),
+                       ("minispark.shuffle.maxBytesInFlight", "0")):
+        expect_exit(env.run_job(job, conf={key: value}), 2, key, value)
+    conf = {"spark.dynamicAllocation.idleTimeout": "5s",
+            "spark.speculation": "true"}
+    res = env.run_job(job, conf=conf, quiet=False, extra=["--no-ui"])
+    expect_exit(res, 0, "spark.dynamicAllocation.idleTimeout is not a key; "
+                "did you mean spark.dynamicAllocation.executorIdleTimeout?",
+                "spark.speculation is a Spark key that minispark does not "
+                "implement")
+    res = env.run_job(job, conf=conf, quiet=True)
+    check(res.rc == 0 and "warning" not in res.err,
+          "--quiet still warns\n%s" % res.describe())
+    # Every key the README documents is in the table of known keys.
+    with open(os.path.join(mslib.REPO, "README.md")) as f:
+        documented = set(re.findall(r"^\| `((?:spark|minispark)\.[A-Za-z.]+)`",
+                                    f.read(), re.M))
+    with open(os.path.join(mslib.REPO, "common", "conf_keys.c")) as f:
+        known = set(re.findall(r'\{"((?:spark|minispark)\.[A-Za-z.]+)"',
+                               f.read()))
+    check(len(documented) > 30, "README's key table not found")
+    check(documented <= known, "documented but not in common/conf_keys.c: %s"
+          % sorted(documented - known))
+
+
+@test
 def test_only_keys_need_testing_env(env):
     job = simple_job(small_csv(env))
     res = env.run_job(job, conf={"minispark.test.taskDelay": "1ms"},

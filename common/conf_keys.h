@@ -1,0 +1,32 @@
+/* The configuration keys minispark knows, each with the form its value
+ * must have, checked once when a process has loaded its configuration:
+ * an invalid value is an error whether or not its feature is on, and a
+ * key nobody reads (a typo, a Spark key minispark does not implement) is
+ * said, not silently ignored. The readers of each key still apply their
+ * own rules between keys (min <= max, a timeout above the heartbeat). */
+#ifndef MS_CONF_KEYS_H
+#define MS_CONF_KEYS_H
+
+#include "common/conf.h"
+#include "common/err.h"
+
+/* Receives one warning (a sentence without the "warning:" prefix). */
+typedef void ms_conf_warn_fn(void *arg, const char *msg);
+
+/* Checks every key set in conf: a known key's value must parse as its kind
+ * and lie in its range (else MS_ERR_USAGE naming key and value, at the
+ * first); an unknown spark.* or minispark.* key is a warning, with the
+ * nearest known key when one is close, and a Spark key minispark does not
+ * implement is a warning saying so. Other keys pass unremarked. */
+int ms_conf_check(const ms_conf_t *conf, ms_conf_warn_fn *warn, void *arg,
+                  ms_error_t *err);
+
+/* A warn function for a process's main: prints "ARG: warning: MSG" on
+ * stderr, ARG being the process's name (a const char *). */
+void ms_conf_warn_stderr(void *arg, const char *msg);
+
+/* The known key nearest to key by edit distance, or NULL when none is
+ * close enough to be what was meant. */
+const char *ms_conf_nearest_key(const char *key);
+
+#endif
