@@ -340,6 +340,13 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
                 lost, job->shuffle_id, job->app->execs[exec].id);
 }
 
+bool ms_job_holds_outputs(const ms_job_run_t *job, int exec)
+{
+    for (int m = 0; m < job->nsplits; m++)
+        if (job->map_exec[m] == exec) return true;
+    return false;
+}
+
 void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
                             const char *why)
 {

@@ -31,6 +31,9 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why);
  * outputs registered there: their maps run again. */
 void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
                             const char *why);
+/* Whether map outputs of this job are on the executor (its own files,
+ * without a shuffle service): losing it would mean running them again. */
+bool ms_job_holds_outputs(const ms_job_run_t *job, int exec);
 /* Fills the stage part of the console's live line. */
 struct ms_console_line;
 void ms_job_progress(const ms_job_run_t *job, struct ms_console_line *line);

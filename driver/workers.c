@@ -187,11 +187,34 @@ static void s_share_news(ms_app_t *app)
     ms_app_decision(app, "share", 0, why);
 }
 
+/* Without a shuffle service an executor's map outputs live and die with
+ * it: while a job runs, one that holds outputs, or runs tasks that may
+ * write some, is kept whatever the worker asks (Spark's shuffle tracking;
+ * giving it back would make the job lose them, and lose them again on
+ * every such request). The worker asks again later. */
+static bool s_must_keep(const ms_app_t *app, int i)
+{
+    return !app->service && app->job &&
+           (app->execs[i].running > 0 || ms_job_holds_outputs(app->job, i));
+}
+
+static void s_say_kept(ms_app_t *app, int wi, int kept)
+{
+    char why[400];
+    snprintf(why, sizeof why,
+             "keep %d executor%s worker %s asked back: they hold (or are "
+             "writing) map output the running job needs, and there is no "
+             "shuffle service",
+             kept, kept == 1 ? "" : "s", app->workers[wi].endpoint);
+    ms_app_decision(app, "keep", 0, why);
+}
+
 /* The worker asks for executors back: the idle ones first, then those
  * that finish their running tasks; none gets a new task meanwhile. */
 static void s_on_release(ms_app_t *app, int wi, const ms_msg_t *m)
 {
     ms_exec_release_t r;
+    int kept = 0;
     if (ms_exec_release_unpack(m, &r, NULL) < 0) return;
     for (int pass = 0; pass < 2 && r.count > 0; pass++)
         for (int i = 0; i < app->nexecs && r.count > 0; i++) {
@@ -199,6 +222,10 @@ static void s_on_release(ms_app_t *app, int wi, const ms_msg_t *m)
             if (ex->worker != wi || !ex->alive || !ex->registered ||
                 ex->stopping || ex->draining || (pass == 0 && ex->running))
                 continue;
+            if (s_must_keep(app, i)) {
+                kept += pass == 1; /* the last pass sees every candidate */
+                continue;
+            }
             ex->draining = true;
             r.count--;
             snprintf(ex->stop_reason, sizeof ex->stop_reason,
@@ -210,6 +237,7 @@ static void s_on_release(ms_app_t *app, int wi, const ms_msg_t *m)
                      ex->stop_reason);
             ms_app_decision(app, "reclaim", ex->id, why);
         }
+    if (kept && r.count > 0) s_say_kept(app, wi, kept);
 }
 
 int ms_app_on_worker_msg(ms_app_t *app, int wi, const void *body, size_t len,

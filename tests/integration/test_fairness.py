@@ -148,5 +148,39 @@ def fair_share_and_reclaim(env):
     c.stop()
 
 
+@test
+def reclaim_without_service_never_costs_map_outputs(env):
+    """One worker of 2 cores and no shuffle server: A holds both cores for
+    a job whose map outputs live on its executors; B then asks for its
+    share. A keeps the executors that hold outputs (saying so) rather than
+    losing them: no map stage runs twice, no task fails, both results are
+    exact, and B runs once A gives the cores back."""
+    c = cl.Cluster(env, [cl.Host(env, "127.0.0.1")], service=False)
+    logs_a, logs_b = env.new_dir("events_a"), env.new_dir("events_b")
+    job_a, split_a = job(env, 40000, "64k")
+    job_b, split_b = job(env, 40000, "256k")
+    conf_a = dict(app_conf(logs_a, 2, 2, "200ms"), **split_a)
+    conf_b = dict(app_conf(logs_b, 1, 1, "200ms"), **split_b)
+    for conf in (conf_a, conf_b):
+        conf["spark.shuffle.service.enabled"] = "false"
+    run_a = cl.start_driver(env, job_a, c.master(), conf_a)
+    wait_active(logs_a, 2, 30, "A")
+    run_b = cl.start_driver(env, job_b, c.master(), conf_b)
+    res_a = cl.finish(env, run_a, timeout=180)
+    res_b = cl.finish(env, run_b, timeout=180)
+    cl.expect_exact(res_a, job_a, conf_a)
+    cl.expect_exact(res_b, job_b, conf_b)
+    ev_a, ev_b = log_events(logs_a), log_events(logs_b)
+    no_failed_task(ev_a, "A")
+    no_failed_task(ev_b, "B")
+    again = [e for e in ev_a if e["Event"] == "SparkListenerStageSubmitted"
+             and e["Stage Info"]["Stage Attempt ID"] > 0]
+    check(not again, "A ran a stage again: %s" % again[:1])
+    keeps = [e for e in ev_a if e["Event"] == "MinisparkAllocationDecision"
+             and e["Action"] == "keep" and "no shuffle service" in e["Reason"]]
+    check(keeps, "A's log does not say why it kept its executors")
+    c.stop()
+
+
 if __name__ == "__main__":
     mslib.main()
