@@ -191,7 +191,7 @@ static void s_share_news(ms_app_t *app)
  * it: while a job runs, one that holds outputs, or runs tasks that may
  * write some, is kept whatever the worker asks (Spark's shuffle tracking;
  * giving it back would make the job lose them, and lose them again on
- * every such request). The worker asks again later. */
+ * every such request). The worker asks again within 30 s. */
 static bool s_must_keep(const ms_app_t *app, int i)
 {
     return !app->service && app->job &&
