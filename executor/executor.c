@@ -381,9 +381,11 @@ static int s_setup(s_executor_t *ex)
 static void s_teardown(s_executor_t *ex)
 {
     ms_shuffle_server_destroy(&ex->server);
-    /* Without a shuffle service this executor's outputs die with it. */
+    /* Without a shuffle service this executor's outputs die with it, the
+     * ones its running tasks are still writing included. */
     if (!ex->args.shuffle_endpoint) {
         int removed;
+        ms_shuffle_outputs_close();
         char parent[4096];
         ms_shuffle_remove_app(ex->args.dir, ex->args.app, &removed);
         rmdir(ex->args.dir);

@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,21 @@ static int s_write_file(const char *final, const char *tmp, const void *p,
     return rc;
 }
 
+/* Once a process gives its outputs up (an executor that stops removes
+ * them), no map output may appear any more: a task thread still running
+ * would otherwise create or rename one into place after the removal, and
+ * leave it behind. Opening a writer and committing one happen under this
+ * lock, and not at all once closed. */
+static pthread_mutex_t s_gate = PTHREAD_MUTEX_INITIALIZER;
+static bool s_gate_closed;
+
+void ms_shuffle_outputs_close(void)
+{
+    pthread_mutex_lock(&s_gate);
+    s_gate_closed = true;
+    pthread_mutex_unlock(&s_gate);
+}
+
 struct ms_shuffle_writer {
     char data[4096], index[4096], tmp[4200];
     int fd;
@@ -103,7 +120,11 @@ int ms_shuffle_writer_open(ms_shuffle_writer_t **out, const char *dir,
                     "index");
     snprintf(self->tmp, sizeof self->tmp, "%s.tmp.%d", self->data,
              (int)getpid());
-    self->fd = open(self->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pthread_mutex_lock(&s_gate);
+    self->fd = s_gate_closed
+                   ? (errno = ESHUTDOWN, -1)
+                   : open(self->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pthread_mutex_unlock(&s_gate);
     if (self->fd < 0) {
         int rc = ms_error_set(err, MS_ERR_IO, "cannot create %s: %s", self->tmp,
                               strerror(errno));
@@ -161,6 +182,16 @@ int ms_shuffle_writer_commit(ms_shuffle_writer_t *self, uint64_t *bytes_written,
     if (!le) return ms_error_set(err, MS_ERR_NOMEM, "map output index");
     int fd = self->fd;
     self->fd = -1;
+    pthread_mutex_lock(&s_gate);
+    if (s_gate_closed) {
+        close(fd);
+        unlink(self->tmp);
+        pthread_mutex_unlock(&s_gate);
+        free(le);
+        return ms_error_set(err, MS_ERR_IO,
+                            "writing map output %s: the executor is stopping",
+                            self->data);
+    }
     int rc = s_write_file(self->data, self->tmp, NULL, 0, fd);
     if (rc == 0) {
         for (int i = 0; i <= nparts; i++)
@@ -172,6 +203,7 @@ int ms_shuffle_writer_commit(ms_shuffle_writer_t *self, uint64_t *bytes_written,
                           -1);
         if (rc < 0) unlink(self->data);
     }
+    pthread_mutex_unlock(&s_gate);
     free(le);
     if (rc < 0)
         return ms_error_set(err, MS_ERR_IO, "writing map output %s: %s",

@@ -40,6 +40,11 @@ int ms_shuffle_writer_commit(ms_shuffle_writer_t *self, uint64_t *bytes_written,
                              ms_error_t *err);
 void ms_shuffle_writer_destroy(ms_shuffle_writer_t **self_p);
 
+/* From now on no writer of this process opens or commits (both fail):
+ * called before a stopping executor removes its outputs, so that a task
+ * still running cannot put one back. Waits for a commit under way. */
+void ms_shuffle_outputs_close(void);
+
 /* Compresses and writes parts[0..nparts) as one map output. */
 int ms_shuffle_write(const char *dir, const char *app, int shuffle, int map,
                      msgpack_sbuffer *parts, int nparts, ms_codec_t codec,

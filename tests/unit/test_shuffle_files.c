@@ -389,3 +389,27 @@ Test(shuffle_files, valid_app_id_is_letters_digits_and_dashes)
     id[127] = '\0';
     cr_assert(!ms_shuffle_valid_app_id(id), "127 characters accepted");
 }
+
+/* A stopping executor closes its outputs before removing them: a task
+ * still running can then neither start an output nor put one in place.
+ * (Criterion runs each test in its own process: the close stays here.) */
+Test(shuffle_files, nothing_is_written_once_outputs_are_closed)
+{
+    ms_shuffle_writer_t *w = NULL, *late = NULL;
+    ms_error_t err = {0};
+    uint64_t bytes;
+    cr_assert_eq(ms_shuffle_writer_open(&w, s_dir, "app-1", 0, 3, 2,
+                                        MS_CODEC_NONE, 0, &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(ms_shuffle_writer_add(w, 0, "rows", 4, &err), 0, "%s",
+                 err.msg);
+    ms_shuffle_outputs_close();
+    cr_assert_lt(ms_shuffle_writer_commit(w, &bytes, &err), 0);
+    cr_assert(strstr(err.msg, "stopping"), "%s", err.msg);
+    ms_shuffle_writer_destroy(&w);
+    cr_assert_lt(ms_shuffle_writer_open(&late, s_dir, "app-1", 0, 4, 2,
+                                        MS_CODEC_NONE, 0, &err),
+                 0);
+    cr_assert_null(late);
+    cr_assert_str_eq(s_listing(), "");
+}
