@@ -4,13 +4,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sodium.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/auth.h"
 
 /* environ with the extra entries in front, without ours of their names;
  * free() the array (the strings are borrowed). */
@@ -37,13 +41,8 @@ static char **s_env_with(const char *const extra[])
     return env;
 }
 
-pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
-{
-    return ms_launch_self_env(argv, own_group, NULL, err);
-}
-
-pid_t ms_launch_self_env(char *const argv[], bool own_group,
-                         const char *const extra_env[], ms_error_t *err)
+static pid_t s_launch(char *const argv[], bool own_group,
+                      const char *const extra_env[], ms_error_t *err)
 {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -87,6 +86,29 @@ pid_t ms_launch_self_env(char *const argv[], bool own_group,
         return ms_error_set(err, MS_ERR_IO, "cannot start %s: %s", exe,
                             strerror(rc));
     return pid;
+}
+
+pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err)
+{
+    return s_launch(argv, own_group, NULL, err);
+}
+
+pid_t ms_launch_executor(char *const argv[], bool own_group, const char *token,
+                         ms_error_t *err)
+{
+    char entry[sizeof MS_AUTH_TOKEN_ENV + MS_AUTH_TOKEN_LEN + 1];
+    snprintf(entry, sizeof entry, "%s=%s", MS_AUTH_TOKEN_ENV, token);
+    const char *env[] = {entry, NULL};
+    pid_t pid = s_launch(argv, own_group, env, err);
+    sodium_memzero(entry, sizeof entry);
+    return pid;
+}
+
+int ms_follow_parent(pid_t parent)
+{
+    if (!parent) return 0;
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) return -1;
+    return getppid() == parent ? 0 : -1;
 }
 
 int ms_reap(pid_t pid, bool block, int *status)

@@ -15,12 +15,17 @@
  * terminal's Ctrl-C does not reach it. Returns the PID, or <0. */
 pid_t ms_launch_self(char *const argv[], bool own_group, ms_error_t *err);
 
-/* The same with extra "NAME=value" entries (NULL-terminated) added to the
- * child's environment, replacing ours of the same name: the way to hand a
- * child something other local users must not read (a command line is
- * public, an environment is not). */
-pid_t ms_launch_self_env(char *const argv[], bool own_group,
-                         const char *const extra_env[], ms_error_t *err);
+/* The same for an executor, with its launch's one-time token (common/
+ * auth.h) in its environment: other local users read command lines, not
+ * environments. */
+pid_t ms_launch_executor(char *const argv[], bool own_group, const char *token,
+                         ms_error_t *err);
+
+/* For a child started with --parent-pid: asks for SIGTERM (so that it
+ * still cleans up) when its parent dies, then checks that parent is still
+ * its parent, closing the race with a parent that died first. Returns 0,
+ * or -1 when the parent is gone. parent 0: nothing to follow. */
+int ms_follow_parent(pid_t parent);
 
 /* Non-blocking (block=false) or blocking reap of pid: 1 when it ended
  * (*status set), 0 when still running, <0 on error (e.g. not our child). */

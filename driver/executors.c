@@ -3,7 +3,6 @@
  * reaping. Every executor is a child process tracked by PID. */
 #include <errno.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,12 +141,7 @@ static int s_launch_local(ms_app_t *app, ms_exec_t *ex, ms_error_t *err)
         argv[13] = "--shuffle-endpoint";
         argv[14] = app->service_ep;
     }
-    /* The token goes in the environment: other users read command lines. */
-    char token[sizeof MS_AUTH_TOKEN_ENV + MS_AUTH_TOKEN_LEN + 1];
-    snprintf(token, sizeof token, "%s=%s", MS_AUTH_TOKEN_ENV, ex->token);
-    const char *env[] = {token, NULL};
-    ex->pid = ms_launch_self_env(argv, false, env, err);
-    sodium_memzero(token, sizeof token);
+    ex->pid = ms_launch_executor(argv, false, ex->token, err);
     return ex->pid < 0 ? err->code : 0;
 }
 

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/fsutil.h"
+#include "common/launcher.h"
 #include "common/mp.h"
 #include "common/plan.h"
 #include "common/proto.h"
@@ -333,9 +333,7 @@ static int s_setup(s_executor_t *ex)
      * map outputs on the way out (nobody else is left on the host to do
      * it). A parent that died before this line is seen by the check that
      * follows. */
-    if (ex->args.parent &&
-        (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != ex->args.parent))
-        return -1;
+    if (ms_follow_parent(ex->args.parent) < 0) return -1;
     ex->zctx = zmq_ctx_new();
     ex->dealer = zmq_socket(ex->zctx, ZMQ_DEALER);
     ex->results = zmq_socket(ex->zctx, ZMQ_PULL);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -15,6 +14,7 @@
 #include "common/conf.h"
 #include "common/conf_keys.h"
 #include "common/fsutil.h"
+#include "common/launcher.h"
 #include "shuffle/server.h"
 
 static const char s_usage[] =
@@ -116,15 +116,6 @@ static int s_read_conf(const ms_conf_t *conf, s_args_t *a, ms_error_t *err)
     return rc;
 }
 
-/* Stopped (SIGTERM, so cleanly) when the parent dies; a parent already
- * gone before the prctl is seen by the check after it. */
-static int s_follow_parent(long parent)
-{
-    if (!parent) return 0;
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) return -1;
-    return getppid() == (pid_t)parent ? 0 : -1;
-}
-
 static int s_serve(const s_args_t *a)
 {
     ms_error_t err = {0};
@@ -205,7 +196,7 @@ int ms_shuffle_server_main(int argc, char **argv)
         rc = 3;
         goto done;
     }
-    if (s_follow_parent(a.parent) < 0) {
+    if (ms_follow_parent((pid_t)a.parent) < 0) {
         fprintf(stderr, "minispark shuffle-server: parent %ld is gone\n",
                 a.parent);
         rc = 0;

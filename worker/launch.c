@@ -3,14 +3,12 @@
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#include "common/auth.h"
 #include "common/clock.h"
 #include "common/launcher.h"
 #include "shuffle/client.h"
@@ -104,13 +102,8 @@ static pid_t s_spawn(ms_agent_t *a, const ms_exec_launch_t *l, const char *dir,
                     (char *)a->shuffle,
                     NULL};
     /* The driver's one-time token for this launch: the executor's REGISTER
-     * presents it. Environment, not argv: other users read command lines. */
-    char token[sizeof MS_AUTH_TOKEN_ENV + MS_AUTH_TOKEN_LEN + 1];
-    snprintf(token, sizeof token, "%s=%s", MS_AUTH_TOKEN_ENV, l->token);
-    const char *env[] = {token, NULL};
-    pid_t pid = ms_launch_self_env(argv, true, env, err);
-    sodium_memzero(token, sizeof token);
-    return pid;
+     * presents it. */
+    return ms_launch_executor(argv, true, l->token, err);
 }
 
 void ms_agent_start(ms_agent_t *a, const ms_agent_request_t *q)
