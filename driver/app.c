@@ -176,7 +176,6 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
     app->max_failures = (int)failures;
     app->max_stage_attempts = (int)stage_attempts;
     app->max_launch_failures = (int)launch_failures;
-    app->fetch_timeout_ms = app->network_timeout_ms;
     snprintf(app->service_ep, sizeof app->service_ep, "tcp://127.0.0.1:%d",
              (int)port);
     const char *dir;

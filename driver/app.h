@@ -99,7 +99,7 @@ typedef struct ms_app {
     int64_t next_alive_ms;
     int service_restarts;
     char local_dir[4096], app_dir[4096];
-    int64_t heartbeat_ms, network_timeout_ms, fetch_timeout_ms;
+    int64_t heartbeat_ms, network_timeout_ms; /* the latter, fetches' too */
     int64_t task_delay_ms;
     int64_t max_partition_bytes, open_cost_bytes;
     int max_failures;

@@ -401,7 +401,7 @@ static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
         .partition = i,
         .split_start = job->kind == MS_TASK_MAP ? job->splits[i] : 0,
         .split_end = job->kind == MS_TASK_MAP ? job->splits[i + 1] : 0,
-        .fetch_timeout_ms = job->app->fetch_timeout_ms,
+        .fetch_timeout_ms = job->app->network_timeout_ms,
         .delay_ms = job->app->task_delay_ms,
         .nlocs = job->kind == MS_TASK_REDUCE ? job->nsplits : 0,
         .locs = locs,
