@@ -5,13 +5,12 @@ and the small input-handling cases (byte order marks, repeated column
 names, control characters on a terminal, unwritable outputs)."""
 
 import hashlib
-import json
 import os
 import pty
 import stat
 import subprocess
 import threading
-import time
+import uuid
 
 import mslib
 from mslib import check, test
@@ -318,9 +317,10 @@ def control_characters_are_escaped_on_a_terminal(env):
     job_path = env.write_job(job_for(data, aggregates=[
         {"fn": "count", "as": "n"}]))
     master, slave = pty.openpty()
+    tag = uuid.uuid4().hex
     p = env.spawn([env.binary, "run", job_path, "--master", "local[1]",
-                   "--no-ui"], stdout=slave, stderr=subprocess.DEVNULL,
-                  stdin=subprocess.DEVNULL)
+                   "--no-ui"], tag=tag, stdout=slave,
+                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     os.close(slave)
     chunks = []
     while True:
@@ -334,6 +334,7 @@ def control_characters_are_escaped_on_a_terminal(env):
     p.wait(timeout=60)
     env.forget(p)
     os.close(master)
+    env.check_leaks(tag, [])
     shown = b"".join(chunks)
     check(p.returncode == 0, "run failed on a terminal: %r" % shown[-2000:])
     check(b"\x1b[2J" not in shown and b"\x07" not in shown,
