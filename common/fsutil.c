@@ -76,10 +76,11 @@ int ms_write_atomic(const char *path, ms_fill_fn *fill, void *arg,
     if (rc < 0)
         return ms_error_set(err, MS_ERR_IO, "cannot write %s: %s", path,
                             strerror(-rc));
-    if (stat(target, &st) == 0 && S_ISDIR(st.st_mode))
+    bool exists = stat(target, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
         return ms_error_set(err, MS_ERR_IO, "cannot write %s: Is a directory",
                             path);
-    if (stat(target, &st) == 0 && !S_ISREG(st.st_mode))
+    if (exists && !S_ISREG(st.st_mode))
         return s_write_in_place(target, fill, arg, err);
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", target, (int)getpid());
     FILE *f = fopen(tmp, "w");
