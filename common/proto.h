@@ -36,12 +36,21 @@ typedef enum {
                              the launch's one-time token (common/auth.h) */
     MS_MSG_HEARTBEAT = 2, /* exec_id, running_tasks */
     MS_MSG_TASK_END = 3,  /* see executor/task.h */
+    MS_MSG_OUTPUT_MOVED = 4,   /* exec_id, shuffle, map, where it is served
+                                  now, bytes: one map output migrated */
+    MS_MSG_DECOMMISSIONED = 5, /* exec_id, outputs moved, outputs not
+                                  moved, bytes moved, ms: a migration pass
+                                  is over (after its OUTPUT_MOVED) */
     /* driver -> executor */
     MS_MSG_REGISTERED = 10, /* (none) */
     MS_MSG_HEARTBEAT_ACK = 11,
     MS_MSG_LAUNCH = 12, /* see executor/task.h */
     MS_MSG_STOP = 13,
     MS_MSG_REMOVE_SHUFFLE = 14, /* app, shuffle: delete its map outputs */
+    MS_MSG_DECOMMISSION = 15,   /* [endpoint...], fallback folder or "":
+                                   take no map output from peers any more,
+                                   migrate every one held (to the first
+                                   target that takes it), then report */
     /* shuffle client <-> shuffle server */
     MS_MSG_FETCH = 20,      /* req_id, app, shuffle, partition, [map ids] */
     MS_MSG_BLOCKS = 21,     /* req_id, status, message, index of the failed
@@ -51,6 +60,11 @@ typedef enum {
     MS_MSG_REMOVE_APP = 24, /* app */
     MS_MSG_REMOVED = 25,    /* files removed */
     MS_MSG_APP_ALIVE = 26,  /* app: its driver is alive (no reply) */
+    MS_MSG_PUT_OUTPUT = 27, /* req, app, shuffle, map, data length; then
+                               the index frame and the data in frames of
+                               at most MS_SHUFFLE_PUT_CHUNK bytes */
+    MS_MSG_PUT_DONE = 28,   /* req, status (0 or a negative ms_err code),
+                               message */
     /* and MS_MSG_REMOVE_SHUFFLE (app, shuffle), answered with REMOVED */
     /* driver -> worker (the driver's DEALER, one per worker) */
     MS_MSG_WORKER_HELLO = 30, /* app, weight: heartbeat, answered with
