@@ -92,6 +92,43 @@ void ms_shuffle_outputs_close(void)
     pthread_mutex_unlock(&s_gate);
 }
 
+/* Creates tmp, unless outputs are closed (-1, ESHUTDOWN). */
+static int s_open_gated(const char *tmp)
+{
+    pthread_mutex_lock(&s_gate);
+    int fd = s_gate_closed ? (errno = ESHUTDOWN, -1)
+                           : open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pthread_mutex_unlock(&s_gate);
+    return fd;
+}
+
+/* Puts an output in place under the gate: closes fd (the data, written as
+ * data_tmp) and renames it, then writes the index le[0..len) as index_tmp
+ * and renames it. No temporary file is left either way; -1 with errno
+ * (ESHUTDOWN once outputs are closed) on failure. */
+static int s_commit(const char *data, const char *data_tmp, int fd,
+                    const char *index, const char *index_tmp, const uint8_t *le,
+                    size_t len)
+{
+    int rc = -1;
+    pthread_mutex_lock(&s_gate);
+    if (s_gate_closed) {
+        close(fd);
+        unlink(data_tmp);
+        errno = ESHUTDOWN;
+    } else {
+        rc = s_write_file(data, data_tmp, NULL, 0, fd);
+        if (rc == 0 && s_write_file(index, index_tmp, le, len, -1) < 0) {
+            int e = errno;
+            unlink(data);
+            errno = e;
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&s_gate);
+    return rc;
+}
+
 struct ms_shuffle_writer {
     char data[4096], index[4096], tmp[4200];
     int fd;
@@ -120,11 +157,7 @@ int ms_shuffle_writer_open(ms_shuffle_writer_t **out, const char *dir,
                     "index");
     snprintf(self->tmp, sizeof self->tmp, "%s.tmp.%d", self->data,
              (int)getpid());
-    pthread_mutex_lock(&s_gate);
-    self->fd = s_gate_closed
-                   ? (errno = ESHUTDOWN, -1)
-                   : open(self->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pthread_mutex_unlock(&s_gate);
+    self->fd = s_open_gated(self->tmp);
     if (self->fd < 0) {
         int rc = ms_error_set(err, MS_ERR_IO, "cannot create %s: %s", self->tmp,
                               strerror(errno));
@@ -177,37 +210,24 @@ int ms_shuffle_writer_commit(ms_shuffle_writer_t *self, uint64_t *bytes_written,
                              ms_error_t *err)
 {
     int nparts = self->nparts;
+    char index_tmp[4200];
     s_skip_to(self, nparts);
     uint8_t *le = malloc(((size_t)nparts + 1) * 8);
     if (!le) return ms_error_set(err, MS_ERR_NOMEM, "map output index");
+    for (int i = 0; i <= nparts; i++)
+        for (int b = 0; b < 8; b++)
+            le[i * 8 + b] = (uint8_t)(self->offsets[i] >> (8 * b));
+    snprintf(index_tmp, sizeof index_tmp, "%s.tmp.%d", self->index,
+             (int)getpid());
     int fd = self->fd;
     self->fd = -1;
-    pthread_mutex_lock(&s_gate);
-    if (s_gate_closed) {
-        close(fd);
-        unlink(self->tmp);
-        pthread_mutex_unlock(&s_gate);
-        free(le);
-        return ms_error_set(err, MS_ERR_IO,
-                            "writing map output %s: the executor is stopping",
-                            self->data);
-    }
-    int rc = s_write_file(self->data, self->tmp, NULL, 0, fd);
-    if (rc == 0) {
-        for (int i = 0; i <= nparts; i++)
-            for (int b = 0; b < 8; b++)
-                le[i * 8 + b] = (uint8_t)(self->offsets[i] >> (8 * b));
-        snprintf(self->tmp, sizeof self->tmp, "%s.tmp.%d", self->index,
-                 (int)getpid());
-        rc = s_write_file(self->index, self->tmp, le, ((size_t)nparts + 1) * 8,
-                          -1);
-        if (rc < 0) unlink(self->data);
-    }
-    pthread_mutex_unlock(&s_gate);
+    int rc = s_commit(self->data, self->tmp, fd, self->index, index_tmp, le,
+                      ((size_t)nparts + 1) * 8);
     free(le);
     if (rc < 0)
-        return ms_error_set(err, MS_ERR_IO, "writing map output %s: %s",
-                            self->data, strerror(errno));
+        return ms_error_set(
+            err, MS_ERR_IO, "writing map output %s: %s", self->data,
+            errno == ESHUTDOWN ? "the executor is stopping" : strerror(errno));
     *bytes_written = self->offsets[nparts] + ((uint64_t)nparts + 1) * 8;
     return 0;
 }
@@ -238,6 +258,46 @@ int ms_shuffle_write(const char *dir, const char *app, int shuffle, int map,
     if (rc == 0) rc = ms_shuffle_writer_commit(w, bytes_written, err);
     ms_shuffle_writer_destroy(&w);
     return rc;
+}
+
+/* Temporary names of stored outputs: a server may store an output while
+ * a task of the same process writes that output too. */
+static void s_store_tmp(char *buf, size_t size, const char *final)
+{
+    static _Atomic unsigned s_serial;
+    snprintf(buf, size, "%s.tmp.%d.%u", final, (int)getpid(), s_serial++);
+}
+
+int ms_shuffle_store_output(const char *dir, const char *app, int shuffle,
+                            int map, const uint8_t *index, size_t index_len,
+                            const struct iovec *data, int ndata,
+                            ms_error_t *err)
+{
+    char path[2][4096], tmp[2][4200];
+    ms_shuffle_path(path[0], sizeof path[0], dir, app, shuffle, map, "data");
+    ms_shuffle_path(path[1], sizeof path[1], dir, app, shuffle, map, "index");
+    for (int i = 0; i < 2; i++)
+        s_store_tmp(tmp[i], sizeof tmp[i], path[i]);
+    int fd = s_open_gated(tmp[0]);
+    int rc = fd < 0 ? -1 : 0;
+    for (int i = 0; rc == 0 && i < ndata; i++)
+        rc = s_write_all(fd, data[i].iov_base, data[i].iov_len);
+    if (rc < 0 && fd >= 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp[0]);
+        errno = e;
+    }
+    if (rc == 0)
+        rc = s_commit(path[0], tmp[0], fd, path[1], tmp[1], index, index_len);
+    if (rc == 0) return 0;
+    if (errno == ESHUTDOWN)
+        return ms_error_set(err, MS_ERR_FAILED,
+                            "storing map output %s: this process has closed "
+                            "its outputs",
+                            path[0]);
+    return ms_error_set(err, MS_ERR_IO, "storing map output %s: %s", path[0],
+                        strerror(errno));
 }
 
 int ms_shuffle_block_range(const char *dir, const char *app, int shuffle,

@@ -9,6 +9,7 @@
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "common/err.h"
 #include "common/plan.h"
@@ -49,6 +50,17 @@ void ms_shuffle_outputs_close(void);
 int ms_shuffle_write(const char *dir, const char *app, int shuffle, int map,
                      msgpack_sbuffer *parts, int nparts, ms_codec_t codec,
                      int level, uint64_t *bytes_written, ms_error_t *err);
+
+/* Stores a map output given whole, as a writer's commit does: the data
+ * (ndata pieces) then the index (index_len bytes) written under temporary
+ * names and renamed into place, replacing an older copy. Checks nothing
+ * of the bytes (ms_shuffle_put in migrate.h does, then calls this). No
+ * temporary file is left on failure: MS_ERR_FAILED once outputs are
+ * closed, MS_ERR_IO otherwise. */
+int ms_shuffle_store_output(const char *dir, const char *app, int shuffle,
+                            int map, const uint8_t *index, size_t index_len,
+                            const struct iovec *data, int ndata,
+                            ms_error_t *err);
 
 /* Reads partition's block of a map output into a malloc'ed buffer (NULL
  * and 0 for an empty block). MS_ERR_NOTFOUND when the output is absent,
