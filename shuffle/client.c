@@ -10,22 +10,33 @@
 #include "common/mp.h"
 #include "common/proto.h"
 
+void *ms_shuffle_connect(void *zctx, const char *endpoint)
+{
+    int linger = 0;
+    void *sock = zmq_socket(zctx, ZMQ_DEALER);
+    if (!sock) return NULL;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (ms_auth_client(sock, NULL) < 0 || zmq_connect(sock, endpoint) < 0) {
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
 /* Sends b and waits for one reply of type want, which take reads while
  * the received frame (that its strings point into) is still open. */
 static int s_call(void *zctx, const char *endpoint, ms_msg_builder_t *b,
                   int want, int timeout_ms,
                   int (*take)(const ms_msg_t *m, void *arg), void *arg)
 {
-    int linger = 0, rc = MS_ERR_TIMEOUT;
-    void *sock = zmq_socket(zctx, ZMQ_DEALER);
+    int rc = MS_ERR_TIMEOUT;
+    void *sock = ms_shuffle_connect(zctx, endpoint);
     if (!sock) {
         ms_msg_builder_free(b);
-        return MS_ERR_NOMEM;
+        return MS_ERR_IO;
     }
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    if (ms_auth_client(sock, NULL) < 0 || zmq_connect(sock, endpoint) < 0 ||
-        ms_msg_send(sock, NULL, 0, b, NULL, NULL, 0) < 0) {
+    if (ms_msg_send(sock, NULL, 0, b, NULL, NULL, 0) < 0) {
         zmq_close(sock);
         return MS_ERR_IO;
     }

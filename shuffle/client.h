@@ -8,6 +8,11 @@
 
 #include "common/err.h"
 
+/* A DEALER connected to endpoint as every short-lived shuffle client's:
+ * no linger, CURVE when authentication is on. The caller's to close;
+ * NULL when it cannot be made. */
+void *ms_shuffle_connect(void *zctx, const char *endpoint);
+
 /* 0 and the server's directory when it answered; MS_ERR_TIMEOUT if not.
  * A driver names its application (app), which registers it there; others
  * pass NULL. */
