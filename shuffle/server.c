@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "shuffle/block.h"
 #include "shuffle/files.h"
 #include "shuffle/inflight.h"
+#include "shuffle/migrate.h"
 
 #define S_MAX_MAPS_PER_FETCH 1024
 /* Blocks at least this large are mapped rather than read: ZeroMQ then
@@ -36,6 +38,9 @@
 #define S_MAX_WAITING_PER_CLIENT 64
 /* Requests waiting in all: beyond it a fetch is refused at once. */
 #define S_MAX_WAITING 4096
+/* The most frames a request has, as the ROUTER receives it: the client's
+ * routing id, the message, and a PUT_OUTPUT's index and data frames. */
+#define S_MAX_FRAMES (3 + MS_SHUFFLE_PUT_MAX_CHUNKS)
 
 /* A fetch request, copied out of its message. */
 typedef struct {
@@ -68,6 +73,7 @@ struct ms_shuffle_server {
     s_waiting_t *waiting, **waiting_end;
     int nwaiting;
     int64_t idle_exit_ms, busy_ms; /* when an application was last known */
+    atomic_bool refuse_puts;       /* its executor is decommissioning */
 };
 
 const ms_shuffle_limits_t ms_shuffle_limits_default = {
@@ -92,8 +98,9 @@ int ms_shuffle_server_new(ms_shuffle_server_t **out, void *zctx,
     self->sock = zmq_socket(zctx, ZMQ_ROUTER);
     if (!self->dir || !self->flight || !self->sock) goto fail_nomem;
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
-    /* Requests are small: a peer sending more is dropped before anything
-     * is allocated for it. */
+    /* Requests are small, and a PUT_OUTPUT's data frames smaller than this
+     * too: a peer sending more is dropped before anything is allocated for
+     * it. */
     int64_t most = MS_PROTO_MAX_BODY;
     zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &most, sizeof most);
     if (ms_auth_server(self->sock, err) < 0 ||
@@ -166,6 +173,11 @@ static bool s_idle(ms_shuffle_server_t *self, int64_t now_ms)
         self->busy_ms = now_ms;
     return self->idle_exit_ms > 0 &&
            now_ms - self->busy_ms >= self->idle_exit_ms;
+}
+
+void ms_shuffle_server_refuse_puts(ms_shuffle_server_t *self)
+{
+    atomic_store(&self->refuse_puts, true);
 }
 
 int ms_shuffle_server_apps(const ms_shuffle_server_t *self)
@@ -453,7 +465,8 @@ static bool s_parse_fetch(const ms_msg_t *m, s_fetch_t *f)
 }
 
 typedef struct {
-    zmq_msg_t *frames; /* [0] the client's routing id, [1] the message */
+    zmq_msg_t *frames; /* [0] the client's routing id, [1] the message, */
+    int n;             /* [2..n) a PUT_OUTPUT's index and data */
     const ms_msg_t *m;
     int64_t now_ms;
 } s_request_t;
@@ -522,6 +535,99 @@ static int s_on_alive(ms_shuffle_server_t *self, const s_request_t *q,
     return 0;
 }
 
+/* PUT_DONE [req, status, text]. */
+static int s_reply_put(ms_shuffle_reply_t *r, int64_t req, int status,
+                       const char *text)
+{
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, MS_MSG_PUT_DONE, 3);
+    msgpack_pack_int64(&b.pk, req);
+    msgpack_pack_int(&b.pk, status);
+    ms_mp_pack_str(&b.pk, text);
+    return s_reply(r, &b, 0);
+}
+
+/* A PUT_OUTPUT request, copied out of its message. */
+typedef struct {
+    int64_t req, shuffle, map, len;
+    char app[MS_APP_ID_MAX];
+} s_put_t;
+
+static bool s_parse_put(const ms_msg_t *m, s_put_t *p)
+{
+    const int64_t most =
+        (int64_t)MS_SHUFFLE_PUT_MAX_CHUNKS * MS_SHUFFLE_PUT_CHUNK;
+    return m->nf == 5 && ms_mp_int(&m->f[0], 0, INT64_MAX, &p->req) &&
+           s_app_field(&m->f[1], p->app) &&
+           ms_mp_int(&m->f[2], 0, INT32_MAX, &p->shuffle) &&
+           ms_mp_int(&m->f[3], 0, INT32_MAX, &p->map) &&
+           ms_mp_int(&m->f[4], 0, most, &p->len);
+}
+
+/* Whether this server takes p: not while its executor goes away (it would
+ * only have to move the output again), and as a standalone service only
+ * for a registered application, which the put shows alive. */
+static int s_put_allowed(ms_shuffle_server_t *self, const s_put_t *p,
+                         int64_t now_ms, ms_error_t *err)
+{
+    if (atomic_load(&self->refuse_puts))
+        return ms_error_set(err, MS_ERR_FAILED,
+                            "this shuffle server's executor is "
+                            "decommissioning: it takes no map output");
+    if (self->reaper && !ms_app_reaper_registered(self->reaper, p->app))
+        return ms_error_set(
+            err, MS_ERR_NOTFOUND,
+            "application %s is not registered with this shuffle service",
+            p->app);
+    if (self->reaper) ms_app_reaper_seen(self->reaper, p->app, now_ms);
+    return 0;
+}
+
+/* The data frames as pieces: at most MS_SHUFFLE_PUT_MAX_CHUNKS of at most
+ * MS_SHUFFLE_PUT_CHUNK bytes, holding the length announced. */
+static int s_put_data(const s_request_t *q, int64_t len, struct iovec *data,
+                      ms_error_t *err)
+{
+    uint64_t total = 0;
+    if (q->n < 3 || q->n - 3 > MS_SHUFFLE_PUT_MAX_CHUNKS)
+        return ms_error_set(err, MS_ERR_PROTO,
+                            "a put has an index frame and at most %d data "
+                            "frames, not %d frames",
+                            MS_SHUFFLE_PUT_MAX_CHUNKS, q->n - 2);
+    for (int i = 3; i < q->n; i++) {
+        size_t n = zmq_msg_size(&q->frames[i]);
+        if (n > MS_SHUFFLE_PUT_CHUNK)
+            return ms_error_set(err, MS_ERR_PROTO,
+                                "data frame of %zu bytes in a put", n);
+        data[i - 3] = (struct iovec){zmq_msg_data(&q->frames[i]), n};
+        total += n;
+    }
+    if (total != (uint64_t)len)
+        return ms_error_set(err, MS_ERR_PROTO,
+                            "a put announced %lld bytes and sent %llu",
+                            (long long)len, (unsigned long long)total);
+    return 0;
+}
+
+/* PUT_OUTPUT [req, app, shuffle, map, data length], index, data...: the
+ * output is checked (ms_shuffle_put) and stored in place. */
+static int s_on_put(ms_shuffle_server_t *self, const s_request_t *q,
+                    ms_shuffle_reply_t *r)
+{
+    s_put_t p = {0};
+    struct iovec data[MS_SHUFFLE_PUT_MAX_CHUNKS];
+    ms_error_t err = {0};
+    if (!s_parse_put(q->m, &p))
+        return s_reply_put(r, p.req, MS_ERR_PROTO, "malformed put request");
+    int rc = s_put_allowed(self, &p, q->now_ms, &err);
+    if (rc == 0) rc = s_put_data(q, p.len, data, &err);
+    if (rc == 0)
+        rc = ms_shuffle_put(self->dir, p.app, (int)p.shuffle, (int)p.map,
+                            zmq_msg_data(&q->frames[2]),
+                            zmq_msg_size(&q->frames[2]), data, q->n - 3, &err);
+    return s_reply_put(r, p.req, rc, rc < 0 ? err.msg : "");
+}
+
 typedef int (*s_handler_fn)(ms_shuffle_server_t *, const s_request_t *,
                             ms_shuffle_reply_t *);
 
@@ -531,7 +637,7 @@ static const struct {
 } s_handlers[] = {
     {MS_MSG_FETCH, s_on_fetch},       {MS_MSG_PING, s_on_ping},
     {MS_MSG_REMOVE_APP, s_on_remove}, {MS_MSG_REMOVE_SHUFFLE, s_on_remove},
-    {MS_MSG_APP_ALIVE, s_on_alive},
+    {MS_MSG_APP_ALIVE, s_on_alive},   {MS_MSG_PUT_OUTPUT, s_on_put},
 };
 
 int ms_shuffle_server_handle(ms_shuffle_server_t *self, zmq_msg_t *frames,
@@ -542,12 +648,18 @@ int ms_shuffle_server_handle(ms_shuffle_server_t *self, zmq_msg_t *frames,
     r->peer_len = zmq_msg_size(&frames[0]);
     if (r->peer_len) memcpy(r->peer, zmq_msg_data(&frames[0]), r->peer_len);
     ms_msg_t m;
-    if (n != 2 || ms_msg_parse(&m, zmq_msg_data(&frames[1]),
-                               zmq_msg_size(&frames[1]), NULL) < 0) {
+    /* Only a put has frames after its message. */
+    bool ok = n >= 2 && ms_msg_parse(&m, zmq_msg_data(&frames[1]),
+                                     zmq_msg_size(&frames[1]), NULL) == 0;
+    if (ok && n != 2 && m.type != MS_MSG_PUT_OUTPUT) {
+        ms_msg_free(&m);
+        ok = false;
+    }
+    if (!ok) {
         s_reply_status(r, 0, MS_ERR_PROTO, "malformed message", 0, 0);
         return r->n > 0;
     }
-    s_request_t q = {frames, &m, now_ms};
+    s_request_t q = {frames, n, &m, now_ms};
     size_t i;
     int rc;
     for (i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++)
@@ -594,10 +706,11 @@ static void s_send(ms_shuffle_server_t *self, ms_shuffle_reply_t *r)
 
 static void s_on_readable(ms_shuffle_server_t *self, int64_t now_ms)
 {
-    zmq_msg_t frames[4];
+    zmq_msg_t frames[S_MAX_FRAMES]; /* 8 KiB, on the server's stack */
     int n;
     ms_shuffle_reply_t r;
-    if (ms_frames_recv(self->sock, frames, 4, &n, ZMQ_DONTWAIT) < 0) return;
+    if (ms_frames_recv(self->sock, frames, S_MAX_FRAMES, &n, ZMQ_DONTWAIT) < 0)
+        return;
     if (ms_shuffle_server_handle(self, frames, n, now_ms, &r) > 0)
         s_send(self, &r);
     ms_frames_close(frames, n);

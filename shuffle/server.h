@@ -58,6 +58,11 @@ void ms_shuffle_server_limit(ms_shuffle_server_t *self,
 void ms_shuffle_server_exit_when_idle(ms_shuffle_server_t *self,
                                       int64_t idle_ms);
 
+/* From now on every PUT_OUTPUT is refused: this server's executor is
+ * decommissioning, and an output sent to it would only have to move again.
+ * Safe from any thread. */
+void ms_shuffle_server_refuse_puts(ms_shuffle_server_t *self);
+
 /* Applications registered (standalone service), and bytes in flight. */
 int ms_shuffle_server_apps(const ms_shuffle_server_t *self);
 uint64_t ms_shuffle_server_in_flight(const ms_shuffle_server_t *self);
@@ -82,7 +87,9 @@ void ms_shuffle_reply_release(ms_shuffle_reply_t *reply);
 
 /* What the serving loop does with one request, without the socket (tests
  * and fuzzing use it): frames[0] is the client's routing id, frames[1]
- * the message, as a ROUTER receives them. Returns 1 with *reply to send
+ * the message, as a ROUTER receives them; a PUT_OUTPUT, and no other
+ * message, has more: its index frame and its data frames (n >= 3), whose
+ * bytes are borrowed for the call. Returns 1 with *reply to send
  * (the caller's: send or release it), or 0 with none now (APP_ALIVE, a
  * fetch that waits, a dropped client). */
 int ms_shuffle_server_handle(ms_shuffle_server_t *self, zmq_msg_t *frames,
