@@ -1,5 +1,6 @@
 /* Block fetching: one DEALER per distinct location, all requests sent up
- * front, replies handled in arrival order. */
+ * front, replies handled in arrival order. A folder location (fallback
+ * storage, MS_SHUFFLE_FILE_SCHEME) is read directly meanwhile. */
 #include "shuffle/fetch.h"
 
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include "common/mp.h"
 #include "common/proto.h"
 #include "shuffle/block.h"
+#include "shuffle/files.h"
+#include "shuffle/migrate.h"
 
 #define S_BATCH 1024 /* most map outputs one request may name */
 /* A reply is delivered only once all its frames have arrived, so one
@@ -146,6 +149,19 @@ typedef struct {
     size_t cap;
 } s_sink_t;
 
+/* Checks a block from a server or a folder and hands its rows over. */
+static int s_deliver(s_sink_t *k, int map, const char *endpoint,
+                     const uint8_t *blk, size_t len)
+{
+    const uint8_t *raw;
+    size_t raw_len;
+    ms_error_t berr = {0};
+    *k->bytes += len;
+    if (ms_block_view(blk, len, &raw, &raw_len, &k->buf, &k->cap, &berr) < 0)
+        return s_fail(k->fail, k->err, map, endpoint, berr.msg);
+    return raw_len ? k->fn(k->arg, map, raw, raw_len, k->err) : 0;
+}
+
 static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
 {
     ms_msg_t m;
@@ -172,21 +188,43 @@ static int s_on_reply(s_peer_t *p, zmq_msg_t *frames, int n, s_sink_t *k)
                       status < 0 ? why : "wrong number of blocks");
     p->answered[req] = 1;
     for (int i = 0; i < batch; i++) {
-        int map = p->maps[req + i];
-        const uint8_t *raw;
-        size_t raw_len;
-        ms_error_t berr = {0};
-        size_t len = zmq_msg_size(&frames[i + 1]);
-        *k->bytes += len;
         /* A stored block is checked and handed over where ZeroMQ put it. */
-        if (ms_block_view(zmq_msg_data(&frames[i + 1]), len, &raw, &raw_len,
-                          &k->buf, &k->cap, &berr) < 0)
-            return s_fail(k->fail, k->err, map, p->endpoint, berr.msg);
-        int rc = raw_len ? k->fn(k->arg, map, raw, raw_len, k->err) : 0;
+        int rc = s_deliver(k, p->maps[req + i], p->endpoint,
+                           zmq_msg_data(&frames[i + 1]),
+                           zmq_msg_size(&frames[i + 1]));
         if (rc < 0) return rc;
     }
     p->pending--;
     return 0;
+}
+
+static bool s_is_folder(const char *endpoint)
+{
+    return strncmp(endpoint, MS_SHUFFLE_FILE_SCHEME,
+                   strlen(MS_SHUFFLE_FILE_SCHEME)) == 0;
+}
+
+/* Reads a folder location's blocks: a missing or bad one fails the fetch
+ * as a server's answer would, naming its map output. */
+static int s_read_folder(const s_peer_t *p, const char *app, int shuffle,
+                         int partition, s_sink_t *k)
+{
+    const char *dir = p->endpoint + strlen(MS_SHUFFLE_FILE_SCHEME);
+    int rc = 0;
+    if (!ms_shuffle_valid_app_id(app))
+        return s_fail(k->fail, k->err, p->maps[0], p->endpoint,
+                      "invalid application id");
+    for (int i = 0; rc == 0 && i < p->nmaps; i++) {
+        uint8_t *blk;
+        size_t len;
+        ms_error_t e = {0};
+        if (ms_shuffle_read_block(dir, app, shuffle, p->maps[i], partition,
+                                  &blk, &len, &e) < 0)
+            return s_fail(k->fail, k->err, p->maps[i], p->endpoint, e.msg);
+        rc = s_deliver(k, p->maps[i], p->endpoint, blk, len);
+        free(blk);
+    }
+    return rc;
 }
 
 /* Past this, a wait is cut into polls of this length: zmq_poll's time
@@ -267,9 +305,14 @@ int ms_shuffle_fetch(void *zctx, const char *app, int shuffle, int partition,
             p->maps[p->nmaps++] = locs[i].map;
     }
     for (int i = 0; rc == 0 && i < f.npeers; i++)
-        if (s_send_requests(zctx, &f.peers[i], app, shuffle, partition) < 0)
+        if (!s_is_folder(f.peers[i].endpoint) &&
+            s_send_requests(zctx, &f.peers[i], app, shuffle, partition) < 0)
             rc = s_unreachable(fail, err, f.peers[i].maps[0],
                                f.peers[i].endpoint, "cannot connect");
+    /* Folders are read while the servers work on the requests. */
+    for (int i = 0; rc == 0 && i < f.npeers; i++)
+        if (s_is_folder(f.peers[i].endpoint))
+            rc = s_read_folder(&f.peers[i], app, shuffle, partition, &k);
     if (rc == 0) rc = s_receive_all(&f, timeout_ms, &k);
     if (rc == MS_ERR_NOMEM) ms_error_set(err, rc, "fetching shuffle blocks");
     if (f.peers) s_close_peers(&f);

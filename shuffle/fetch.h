@@ -14,6 +14,8 @@
 
 typedef struct {
     int map;
+    /* A shuffle server's endpoint, or "file://" and a folder of outputs
+     * read directly (fallback storage, see migrate.h). */
     const char *endpoint;
 } ms_map_loc_t;
 

@@ -762,3 +762,59 @@ Test(migrate, put_fallback_stores_a_checked_copy_in_the_apps_folder)
     snprintf(real, sizeof real, "file://%s/no-such/fb/" S_APP, cwd);
     cr_assert_str_eq(loc, real);
 }
+
+Test(migrate, reducers_read_a_fallback_folder_and_a_server_in_one_fetch)
+{
+    ms_shuffle_server_t *srv = s_server_thread();
+    const char *ep = ms_shuffle_server_endpoint(srv);
+    char loc[4096];
+    ms_error_t err = {0};
+    uint64_t bytes;
+    for (int m = 0; m < 4; m++) {
+        s_write_map(s_src, 0, m, m == 2 ? MS_CODEC_ZLIB : MS_CODEC_NONE);
+        cr_assert_eq(m % 2 ? ms_shuffle_put_fallback(s_src, S_APP, 0, m, s_dst,
+                                                     &bytes, &err)
+                           : ms_shuffle_put_remote(s_zctx, ep, s_src, S_APP, 0,
+                                                   m, 10000, &bytes, &err),
+                     0, "%s", err.msg);
+    }
+    ms_shuffle_fallback_location(loc, sizeof loc, s_dst, S_APP);
+    ms_map_loc_t locs[4] = {{0, ep}, {1, loc}, {2, ep}, {3, loc}};
+    s_fetch_all(locs, 4);
+}
+
+Test(migrate, a_missing_or_corrupt_block_in_a_folder_is_a_fetch_failure)
+{
+    char loc[4096], path[4096];
+    ms_error_t err = {0};
+    uint64_t bytes;
+    ms_fetch_failure_t fail;
+    s_seen_t seen = {.partition = 0};
+    s_write_map(s_src, 0, 1, MS_CODEC_NONE);
+    cr_assert_eq(
+        ms_shuffle_put_fallback(s_src, S_APP, 0, 1, s_dst, &bytes, &err), 0,
+        "%s", err.msg);
+    ms_shuffle_fallback_location(loc, sizeof loc, s_dst, S_APP);
+    ms_map_loc_t locs[2] = {{1, loc}, {5, loc}};
+    cr_assert_eq(ms_shuffle_fetch(s_zctx, S_APP, 0, 0, locs, 2, 10000,
+                                  s_check_rows, &seen, &bytes, &fail, &err),
+                 MS_ERR_FETCH);
+    cr_assert_eq(fail.map, 5);
+    cr_assert_str_eq(fail.endpoint, loc);
+    cr_assert(!fail.unreachable);
+    cr_assert(strstr(err.msg, "shuffle_app-7_0_5.index"), "%s", err.msg);
+    /* a flipped byte in the folder's copy */
+    snprintf(path, sizeof path, "%s/" S_APP "/shuffle_" S_APP "_0_1.data",
+             s_dst);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, MS_BLOCK_HEADER + 2, SEEK_SET);
+    fputc('!', f);
+    fclose(f);
+    cr_assert_eq(ms_shuffle_fetch(s_zctx, S_APP, 0, 0, locs, 1, 10000,
+                                  s_check_rows, &seen, &bytes, &fail, &err),
+                 MS_ERR_FETCH);
+    cr_assert_eq(fail.map, 1);
+    cr_assert(!fail.unreachable);
+    cr_assert(strstr(err.msg, "CRC"), "%s", err.msg);
+}
