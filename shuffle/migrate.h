@@ -26,8 +26,9 @@ typedef struct {
     int shuffle, map;
 } ms_output_ref_t;
 
-/* The committed map outputs of app in dir (those whose index is in place),
- * sorted by shuffle, then map; *out is malloc'ed (NULL when none). */
+/* The committed map outputs of app in dir (those whose index is in place,
+ * named exactly as ms_shuffle_path names them), sorted by shuffle, then
+ * map; *out is malloc'ed (NULL when none, a missing dir included). */
 int ms_shuffle_list_outputs(const char *dir, const char *app,
                             ms_output_ref_t **out, int *n, ms_error_t *err);
 
@@ -36,25 +37,28 @@ int ms_shuffle_list_outputs(const char *dir, const char *app,
  * (in ndata pieces), every non-empty block's header and CRC, and stores
  * it as app's output (shuffle, map) in dir: data then index renamed into
  * place, replacing an older copy. MS_ERR_CORRUPT when the bytes are not a
- * valid output, MS_ERR_IO when they cannot be written, MS_ERR_FAILED when
- * this process has closed its outputs (ms_shuffle_outputs_close). */
+ * valid output (at most MS_PLAN_MAX_PARTITIONS partitions), MS_ERR_IO when
+ * they cannot be written, MS_ERR_FAILED when this process has closed its
+ * outputs (ms_shuffle_outputs_close). No file is left behind on failure.
+ * The pieces are borrowed for the call; a block may span several. */
 int ms_shuffle_put(const char *dir, const char *app, int shuffle, int map,
                    const uint8_t *index, size_t index_len,
                    const struct iovec *data, int ndata, ms_error_t *err);
 
 /* Sends output (shuffle, map) of app in dir to the shuffle server at
- * endpoint and waits up to timeout_ms for it to be stored there. 0 and
- * the bytes sent; the server's refusal (its message in err), or
- * MS_ERR_TIMEOUT. */
+ * endpoint and waits up to timeout_ms, sending included, for it to be
+ * stored there. 0 and the bytes sent (index and data); the server's
+ * refusal (its code, and its message in err), MS_ERR_TIMEOUT (also when
+ * nothing listens there), MS_ERR_NOTFOUND when the output is not in dir,
+ * MS_ERR_USAGE when it is larger than a put may carry. */
 int ms_shuffle_put_remote(void *zctx, const char *endpoint, const char *dir,
                           const char *app, int shuffle, int map,
-                          int64_t timeout_ms, uint64_t *bytes,
-                          ms_error_t *err);
+                          int64_t timeout_ms, uint64_t *bytes, ms_error_t *err);
 
 /* The location of app's outputs in the fallback folder: "file://" and
- * the absolute folder <fallback>/<app>. */
-void ms_shuffle_fallback_location(char *buf, size_t size,
-                                  const char *fallback, const char *app);
+ * the absolute folder <fallback>/<app> (its real path once it exists). */
+void ms_shuffle_fallback_location(char *buf, size_t size, const char *fallback,
+                                  const char *app);
 
 /* Copies output (shuffle, map) of app in dir into the fallback folder
  * (<fallback>/<app>, created), checked and renamed into place as above. */
