@@ -44,9 +44,12 @@ static const s_key_t s_keys[] = {
     {"minispark.shuffle.maxBytesInFlight", S_SIZE, 1, 1, INT64_MAX, NULL},
     {"minispark.shuffle.maxBytesInFlightTotal", S_SIZE, 1, 1, INT64_MAX, NULL},
     {"minispark.test.corruptBlock", S_TEXT, 0, 0, 0, NULL},
+    {"minispark.test.decommissionAfter", S_TEXT, 0, 0, 0, NULL},
     {"minispark.test.deleteOutput", S_TEXT, 0, 0, 0, NULL},
     {"minispark.test.failTask", S_TEXT, 0, 0, 0, NULL},
+    {"minispark.test.killDuringMigration", S_TEXT, 0, 0, 0, NULL},
     {"minispark.test.killExecutorAfter", S_TEXT, 0, 0, 0, NULL},
+    {"minispark.test.reduceTaskDelay", S_DURATION, 1, 0, 0, NULL},
     {"minispark.test.stallFetch", S_TEXT, 0, 0, 0, NULL},
     {"minispark.test.taskDelay", S_DURATION, 1, 0, 0, NULL},
     {"minispark.ui.lingerAfterEnd", S_DURATION, 1000, 0, 0, NULL},
@@ -57,6 +60,7 @@ static const s_key_t s_keys[] = {
     {"spark.authenticate.secret.file", S_TEXT, 0, 0, 0, NULL},
     {"spark.driver.bindAddress", S_TEXT, 0, 0, 0, NULL},
     {"spark.driver.host", S_TEXT, 0, 0, 0, NULL},
+    {"spark.decommission.enabled", S_BOOL, 0, 0, 0, NULL},
     {"spark.driver.port", S_INT, 0, 0, 65535, NULL},
     {"spark.dynamicAllocation.enabled", S_BOOL, 0, 0, 0, NULL},
     {"spark.dynamicAllocation.executorAllocationRatio", S_FRACTION, 0, 0, 0,
@@ -76,6 +80,8 @@ static const s_key_t s_keys[] = {
     {"spark.eventLog.dir", S_TEXT, 0, 0, 0, NULL},
     {"spark.eventLog.enabled", S_BOOL, 0, 0, 0, NULL},
     {"spark.executor.cores", S_INT, 0, 1, 1024, NULL},
+    {"spark.executor.decommission.forceKillTimeout", S_TIMEOUT, 1000, 0, 0,
+     NULL},
     {"spark.executor.heartbeatInterval", S_DURATION, 1, 0, 0, NULL},
     {"spark.executor.instances", S_INT, 0, 0, 100000, NULL},
     {"spark.executor.maxNumFailures", S_INT, 0, 0, 100000, NULL},
@@ -93,7 +99,13 @@ static const s_key_t s_keys[] = {
     {"spark.shuffle.service.enabled", S_BOOL, 0, 0, 0, NULL},
     {"spark.shuffle.service.port", S_INT, 0, 1, 65535, NULL},
     {"spark.sql.shuffle.partitions", S_INT, 0, 1, MS_PLAN_MAX_PARTITIONS, NULL},
+    {"spark.stage.ignoreDecommissionFetchFailure", S_BOOL, 0, 0, 0, NULL},
     {"spark.stage.maxConsecutiveAttempts", S_INT, 0, 1, 1000, NULL},
+    {"spark.storage.decommission.enabled", S_BOOL, 0, 0, 0, NULL},
+    {"spark.storage.decommission.fallbackStorage.cleanUp", S_BOOL, 0, 0, 0,
+     NULL},
+    {"spark.storage.decommission.fallbackStorage.path", S_TEXT, 0, 0, 0, NULL},
+    {"spark.storage.decommission.shuffleBlocks.enabled", S_BOOL, 0, 0, 0, NULL},
     {"spark.task.cpus", S_INT, 0, 1, 1024, NULL},
     {"spark.task.maxFailures", S_INT, 0, 1, 1000, NULL},
     {"spark.ui.enabled", S_BOOL, 0, 0, 0, NULL},
@@ -106,7 +118,6 @@ static const s_key_t s_keys[] = {
  * ending in '.' covers a family). */
 static const char *const s_spark_only[] = {
     "spark.app.name",
-    "spark.decommission.",
     "spark.default.parallelism",
     "spark.driver.cores",
     "spark.driver.extraJavaOptions",
@@ -114,6 +125,7 @@ static const char *const s_spark_only[] = {
     "spark.driver.memory",
     "spark.dynamicAllocation.cachedExecutorIdleTimeout",
     "spark.eventLog.compress",
+    "spark.executor.decommission.", /* killInterval, signal */
     "spark.executor.extraJavaOptions",
     "spark.executor.memoryOverhead",
     "spark.jars",
@@ -126,6 +138,13 @@ static const char *const s_spark_only[] = {
     "spark.speculation",
     "spark.sql.",
     "spark.storage.",
+    /* the decommissioning keys minispark does not implement, named
+     * because they are near ones it does */
+    "spark.storage.decommission.maxReplicationFailuresPerBlock",
+    "spark.storage.decommission.rddBlocks.enabled",
+    "spark.storage.decommission.replicationReattemptInterval",
+    "spark.storage.decommission.shuffleBlocks.maxDiskSize",
+    "spark.storage.decommission.shuffleBlocks.maxThreads",
     "spark.submit.",
 };
 
@@ -138,17 +157,20 @@ static const s_key_t *s_known(const char *key)
     return NULL;
 }
 
-static bool s_spark_only_key(const char *key)
+/* 1 when key is one of s_spark_only, 2 when it is in one of its
+ * families, else 0. */
+static int s_spark_only_key(const char *key)
 {
-    for (size_t i = 0; i < S_COUNT(s_spark_only); i++) {
+    int found = 0;
+    for (size_t i = 0; i < S_COUNT(s_spark_only) && found != 1; i++) {
         const char *k = s_spark_only[i];
         size_t n = strlen(k);
         bool family = k[n - 1] == '.';
         if (strncmp(key, k, n) == 0 &&
             (family || key[n] == '\0' || key[n] == '.'))
-            return true;
+            found = family ? 2 : 1;
     }
-    return false;
+    return found;
 }
 
 static int s_bad(const char *key, const char *value, const char *want,
@@ -261,7 +283,10 @@ static void s_warn_unknown(const char *key, ms_conf_warn_fn *warn, void *arg)
 {
     char msg[512];
     const char *near = ms_conf_nearest_key(key);
-    if (s_spark_only_key(key))
+    int spark_only = s_spark_only_key(key);
+    /* A family holds keys minispark knows too: a near miss of one of them
+     * is more likely a typo than a Spark key. */
+    if (spark_only == 1 || (spark_only == 2 && !near))
         snprintf(msg, sizeof msg,
                  "%s is a Spark key that minispark does not implement; it "
                  "has no effect",

@@ -32,10 +32,10 @@ size_t ms_proto_max_frame(void);
 
 typedef enum {
     /* executor -> driver */
-    MS_MSG_REGISTER = 1,  /* exec_id, pid, host, cores, shuffle_endpoint,
-                             the launch's one-time token (common/auth.h) */
-    MS_MSG_HEARTBEAT = 2, /* exec_id, running_tasks */
-    MS_MSG_TASK_END = 3,  /* see executor/task.h */
+    MS_MSG_REGISTER = 1,       /* exec_id, pid, host, cores, shuffle_endpoint,
+                                  the launch's one-time token (common/auth.h) */
+    MS_MSG_HEARTBEAT = 2,      /* exec_id, running_tasks */
+    MS_MSG_TASK_END = 3,       /* see executor/task.h */
     MS_MSG_OUTPUT_MOVED = 4,   /* exec_id, shuffle, map, where it is served
                                   now, bytes: one map output migrated */
     MS_MSG_DECOMMISSIONED = 5, /* exec_id, outputs moved, outputs not
@@ -80,6 +80,9 @@ typedef enum {
     MS_MSG_EXEC_STATE = 34,   /* exec, state (ms_exec_state_t), pid, wait
                                  status, message, dir, free cores */
     MS_MSG_EXEC_RELEASE = 35, /* count, reason: give back executors here */
+    /* driver -> worker */
+    MS_MSG_EXEC_KEPT = 36, /* count, reason: executors a release request
+                              asked for that the driver keeps, and why */
 } ms_msg_type_t;
 
 typedef enum {

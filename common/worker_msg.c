@@ -120,7 +120,7 @@ int ms_worker_state_unpack(const ms_msg_t *m, ms_worker_state_t *s,
 
 void ms_exec_release_pack(const ms_exec_release_t *r, ms_msg_builder_t *b)
 {
-    ms_msg_begin(b, MS_MSG_EXEC_RELEASE, 2);
+    ms_msg_begin(b, r->kept ? MS_MSG_EXEC_KEPT : MS_MSG_EXEC_RELEASE, 2);
     msgpack_pack_int(&b->pk, r->count);
     ms_mp_pack_str(&b->pk, r->reason);
 }
@@ -130,10 +130,11 @@ int ms_exec_release_unpack(const ms_msg_t *m, ms_exec_release_t *r,
 {
     int64_t count;
     memset(r, 0, sizeof *r);
-    if (m->type != MS_MSG_EXEC_RELEASE || m->nf != 2 ||
-        !ms_mp_int(&m->f[0], 1, S_MAX_CORES, &count) ||
+    if ((m->type != MS_MSG_EXEC_RELEASE && m->type != MS_MSG_EXEC_KEPT) ||
+        m->nf != 2 || !ms_mp_int(&m->f[0], 1, S_MAX_CORES, &count) ||
         !ms_mp_str(&m->f[1], r->reason, sizeof r->reason))
         return ms_error_set(err, MS_ERR_PROTO, "malformed release request");
     r->count = (int)count;
+    r->kept = m->type == MS_MSG_EXEC_KEPT;
     return 0;
 }

@@ -44,9 +44,12 @@ typedef struct {
 
 /* MS_MSG_EXEC_RELEASE: the worker asks a driver to give back `count` of
  * its executors there, at task boundaries, for another application. */
+/* EXEC_RELEASE (worker -> driver) or, kept, EXEC_KEPT (driver -> worker:
+ * the executors asked for that it keeps, and why). */
 typedef struct {
     int count;
     char reason[512];
+    bool kept;
 } ms_exec_release_t;
 
 void ms_exec_launch_pack(const ms_exec_launch_t *l, ms_msg_builder_t *b);

@@ -18,27 +18,30 @@ struct ms_alloc_manager {
 };
 
 static int s_check_shuffle_safety(const ms_conf_t *conf, bool service,
-                                  bool *tracking, ms_error_t *err)
+                                  bool migrates, bool *tracking,
+                                  ms_error_t *err)
 {
     int rc =
         ms_conf_bool(conf, "spark.dynamicAllocation.shuffleTracking.enabled",
                      true, tracking, err);
     if (rc < 0) return rc;
-    if (!service && !*tracking)
+    if (!service && !*tracking && !migrates)
         return ms_error_set(err, MS_ERR_USAGE,
                             "dynamic allocation needs a way to keep shuffle "
                             "data of removed executors: set "
-                            "spark.shuffle.service.enabled=true or "
+                            "spark.shuffle.service.enabled=true, "
                             "spark.dynamicAllocation.shuffleTracking.enabled="
-                            "true");
-    /* Tracking only matters without the service (as in Spark). */
-    *tracking = *tracking && !service;
+                            "true or spark.decommission.enabled=true");
+    /* Tracking only matters without the service (as in Spark); with
+     * decommissioning, an idle executor's outputs move before it goes, so
+     * they need not pin it. */
+    *tracking = *tracking && !service && !migrates;
     return 0;
 }
 
 int ms_alloc_manager_new(ms_alloc_manager_t **out, const ms_conf_t *conf,
-                         int capacity, bool shuffle_service, ms_clock_fn *clock,
-                         void *clock_arg, ms_error_t *err)
+                         int capacity, bool shuffle_service, bool migrates,
+                         ms_clock_fn *clock, void *clock_arg, ms_error_t *err)
 {
     ms_alloc_conf_t ac;
     int64_t idle, shuffle_timeout;
@@ -53,7 +56,8 @@ int ms_alloc_manager_new(ms_alloc_manager_t **out, const ms_conf_t *conf,
             conf, "spark.dynamicAllocation.shuffleTracking.timeout", 1,
             MS_CONF_INFINITE, &shuffle_timeout, err);
     if (rc == 0)
-        rc = s_check_shuffle_safety(conf, shuffle_service, &tracking, err);
+        rc = s_check_shuffle_safety(conf, shuffle_service, migrates, &tracking,
+                                    err);
     if (rc < 0) return rc;
     ms_alloc_manager_t *self = calloc(1, sizeof *self);
     if (!self) return ms_error_set(err, MS_ERR_NOMEM, "allocation manager");

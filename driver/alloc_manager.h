@@ -20,11 +20,13 @@ typedef struct ms_alloc_manager ms_alloc_manager_t;
 typedef int64_t ms_clock_fn(void *arg);
 
 /* Reads and validates the spark.dynamicAllocation.* keys; capacity is the
- * master's. Dynamic allocation needs the shuffle service or shuffle
- * tracking (MS_ERR_USAGE otherwise, saying which keys to set). */
+ * master's. Dynamic allocation needs the shuffle service, shuffle tracking
+ * or decommissioning that migrates shuffle outputs (migrates; then idle
+ * executors are not pinned by their outputs): MS_ERR_USAGE otherwise,
+ * saying which keys to set. */
 int ms_alloc_manager_new(ms_alloc_manager_t **out, const ms_conf_t *conf,
-                         int capacity, bool shuffle_service, ms_clock_fn *clock,
-                         void *clock_arg, ms_error_t *err);
+                         int capacity, bool shuffle_service, bool migrates,
+                         ms_clock_fn *clock, void *clock_arg, ms_error_t *err);
 void ms_alloc_manager_destroy(ms_alloc_manager_t **self_p);
 
 /* The bus listener; arg is the manager. */

@@ -141,6 +141,10 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
         rc = ms_conf_duration_ms(c, "minispark.test.taskDelay", 1, 0,
                                  &app->task_delay_ms, err);
     if (rc == 0)
+        rc =
+            ms_conf_duration_ms(c, "minispark.test.reduceTaskDelay", 1,
+                                app->task_delay_ms, &app->reduce_delay_ms, err);
+    if (rc == 0)
         rc = ms_conf_size(c, "spark.files.maxPartitionBytes", 1, 128 << 20,
                           &app->max_partition_bytes, err);
     if (rc == 0)
@@ -179,7 +183,8 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
     snprintf(app->service_ep, sizeof app->service_ep, "tcp://127.0.0.1:%d",
              (int)port);
     const char *dir;
-    rc = ms_conf_local_dir(c, &dir, err);
+    rc = ms_app_decom_settings(app, err);
+    if (rc == 0) rc = ms_conf_local_dir(c, &dir, err);
     snprintf(app->local_dir, sizeof app->local_dir, "%s", rc == 0 ? dir : "");
     return rc;
 }
@@ -221,8 +226,9 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
     if (!dynamic)
         rc = s_static_target(app, err);
     else
-        rc = ms_alloc_manager_new(&app->alloc, app->conf, app->max_local,
-                                  app->service, s_clock, NULL, err);
+        rc = ms_alloc_manager_new(
+            &app->alloc, app->conf, app->max_local, app->service,
+            app->decom.enabled && app->decom.migrate, s_clock, NULL, err);
     if (rc < 0) return rc;
     const char *warning =
         app->alloc ? ms_alloc_conf(ms_alloc_manager_policy(app->alloc))->warning
@@ -490,6 +496,9 @@ void ms_app_on_executor_msg(ms_app_t *app, const void *peer, size_t peer_len,
             ms_app_send_simple(app, ex, MS_MSG_HEARTBEAT_ACK);
         else if (m.type == MS_MSG_TASK_END)
             s_on_task_end(app, i, &m, rows, rows_len);
+        else if (m.type == MS_MSG_OUTPUT_MOVED ||
+                 m.type == MS_MSG_DECOMMISSIONED)
+            ms_app_on_migration_msg(app, i, &m);
     }
     ms_msg_free(&m);
 }
@@ -678,7 +687,7 @@ static int s_tick(ms_app_t *app, ms_error_t *err)
             if (!ms_app_exec_by_id(app, removals[i].exec, &index)) continue;
             snprintf(reason, sizeof reason, "removed by dynamic allocation: %s",
                      removals[i].why);
-            ms_app_stop_exec(app, index, reason);
+            ms_app_decommission_exec(app, index, reason);
         }
         app->last_tick_ms = now;
         app->next_tick_ms = now + MS_APP_TICK_MS;
@@ -964,6 +973,9 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
 void ms_app_remove_shuffle(ms_app_t *app, int shuffle)
 {
     int removed;
+    ms_app_remove_fallback(app, shuffle);
+    if (app->host_servers_used && !app->service)
+        ms_app_remove_remote(app, shuffle);
     if (app->service && app->nworkers) {
         ms_app_remove_remote(app, shuffle);
     } else if (app->service) {
@@ -995,10 +1007,13 @@ void ms_app_stop(ms_app_t *app, bool ok)
 {
     (void)ok;
     ms_app_stop_all_execs(app);
+    ms_app_remove_fallback(app, -1);
     if (app->nworkers) {
         /* Executors on workers remove their own files (the worker those
-         * of executors that died); the shuffle servers are asked. */
-        if (app->service) ms_app_remove_remote(app, -1);
+         * of executors that died); the shuffle servers are asked (for
+         * outputs migrated there too). */
+        if (app->service || app->host_servers_used)
+            ms_app_remove_remote(app, -1);
         ms_app_close_workers(app);
     } else if (app->service) {
         int removed = 0;

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/err.h"
+#include "common/proto.h"
 #include "common/task.h"
 #include "driver/alloc_manager.h"
 #include "driver/eventlog.h"
@@ -26,9 +27,19 @@ typedef struct {
     int worker; /* index in app->workers, or -1: a child of the driver */
     pid_t pid;  /* on the worker's host when remote */
     bool registered, alive, stopping;
-    bool lost;     /* stopping because it went silent: its work is redone */
-    bool queued;   /* its worker waits for cores to start it */
-    bool draining; /* reclaimed by its worker: no new tasks, then stop */
+    bool lost;   /* stopping because it went silent: its work is redone */
+    bool queued; /* its worker waits for cores to start it */
+    /* Chosen to go (driver/decommission.c): no new tasks; once its running
+     * ones end, it migrates its map outputs, then stops. For good: it is
+     * how a failed fetch from it is known not to be the stage's fault. */
+    bool decommissioning;
+    bool migrating; /* a migration pass is under way */
+    int passes;     /* migration passes done */
+    int pass_moved; /* outputs the last pass moved */
+    int moved, unmoved;
+    int64_t moved_bytes, decom_start_ms, migrate_start_ms, migrate_ms;
+    int64_t moved_epoch; /* the registry's epoch after its last move */
+    char moved_to[256];  /* where its outputs went, in words */
     int cores, running;
     /* Its routing id on the driver's ROUTER: "" until it registers with
      * the launch's token, then bound to it (other peers are not it). */
@@ -42,6 +53,16 @@ typedef struct {
     int64_t launched_wall_ms;
     int64_t completed, failed;
 } ms_exec_t;
+
+/* Graceful decommissioning's settings (Spark's keys). */
+typedef struct {
+    bool enabled; /* spark.decommission.enabled */
+    bool migrate; /* spark.storage.decommission(.shuffleBlocks).enabled */
+    char fallback[4096];        /* ...fallbackStorage.path, "" for none */
+    bool cleanup;               /* ...fallbackStorage.cleanUp */
+    bool ignore_fetch_failures; /* spark.stage.ignoreDecommissionFetchFailure */
+    int64_t force_kill_ms; /* spark.executor.decommission.forceKillTimeout */
+} ms_decom_conf_t;
 
 typedef struct {
     int64_t records_read, bytes_read, malformed, dropped;
@@ -100,10 +121,12 @@ typedef struct ms_app {
     int service_restarts;
     char local_dir[4096], app_dir[4096];
     int64_t heartbeat_ms, network_timeout_ms; /* the latter, fetches' too */
-    int64_t task_delay_ms;
+    int64_t task_delay_ms, reduce_delay_ms;   /* test hooks */
     int64_t max_partition_bytes, open_cost_bytes;
     int max_failures;
     int max_stage_attempts; /* spark.stage.maxConsecutiveAttempts */
+    ms_decom_conf_t decom;
+    bool host_servers_used; /* outputs were migrated to workers' servers */
     /* accounting */
     int peak_execs;
     int64_t start_ms;
@@ -202,6 +225,25 @@ int ms_app_exec_ended(ms_app_t *app, int exec, const char *how,
                       ms_error_t *err);
 /* SIGTERM or SIGKILL to an executor, by PID, here or through its worker. */
 void ms_app_signal_exec(ms_app_t *app, int exec, int sig);
+
+/* ---- decommissioning (driver/decommission.c) ----------------------------- */
+
+/* Reads the decommissioning keys into app->decom. */
+int ms_app_decom_settings(ms_app_t *app, ms_error_t *err);
+/* Chooses executor exec to go (reason says why): it gets no new task,
+ * and ms_app_decommissions takes it from there. */
+void ms_app_decommission_exec(ms_app_t *app, int exec, const char *reason);
+/* Moves every decommissioning executor on: once its running tasks have
+ * ended, a migration pass if it holds map outputs the job needs, then a
+ * stop once none is left there and no reducer may still read from it. */
+void ms_app_decommissions(ms_app_t *app);
+/* Whether executor exec's map outputs have somewhere to go: its host's
+ * shuffle server, another executor, or the fallback folder. */
+bool ms_app_can_migrate(const ms_app_t *app, int exec);
+/* OUTPUT_MOVED and DECOMMISSIONED from executor exec. */
+void ms_app_on_migration_msg(ms_app_t *app, int exec, const ms_msg_t *m);
+/* Removes the fallback folder's files of one shuffle (or all, -1). */
+void ms_app_remove_fallback(ms_app_t *app, int shuffle);
 
 /* ---- workers (driver/workers.c) ------------------------------------------ */
 

@@ -29,6 +29,17 @@ void ms_console_clear(const ms_app_t *app)
     if (app->tty && !app->quiet) fputs("\r\033[K", stderr);
 }
 
+void ms_console_bytes(char *buf, size_t size, double b)
+{
+    const char *units[] = {"B", "KB", "MB", "GB", "TB"};
+    int u = 0;
+    while (b >= 1000 && u < 4) {
+        b /= 1000;
+        u++;
+    }
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+}
+
 void ms_console_listener(void *arg, const ms_event_t *ev)
 {
     ms_app_t *app = arg;

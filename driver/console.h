@@ -33,5 +33,7 @@ void ms_console_listener(void *arg, const ms_event_t *ev);
 void ms_console_progress(ms_app_t *app);
 /* Erases the live line so that other output starts on a clean line. */
 void ms_console_clear(const ms_app_t *app);
+/* b bytes in words: "512 B", "69.3 KB", "1.2 GB" (powers of 1000). */
+void ms_console_bytes(char *buf, size_t size, double b);
 
 #endif

@@ -46,7 +46,8 @@ int ms_app_active_execs(const ms_app_t *app)
     int n = 0;
     for (int i = 0; i < app->nexecs; i++) {
         const ms_exec_t *ex = &app->execs[i];
-        n += ex->alive && ex->registered && !ex->stopping;
+        n += ex->alive && ex->registered && !ex->stopping &&
+             !ex->decommissioning;
     }
     return n;
 }
@@ -56,8 +57,8 @@ int ms_app_free_exec(const ms_app_t *app, int avoid)
     int best = -1;
     for (int i = 0; i < app->nexecs; i++) {
         const ms_exec_t *ex = &app->execs[i];
-        if (!ex->alive || !ex->registered || ex->stopping || ex->draining ||
-            ex->running >= ex->cores)
+        if (!ex->alive || !ex->registered || ex->stopping ||
+            ex->decommissioning || ex->running >= ex->cores)
             continue;
         if (best < 0 || (best == avoid && i != avoid) ||
             (i != avoid && ex->running < app->execs[best].running))
@@ -175,7 +176,8 @@ static void s_cancel_launches(ms_app_t *app, int excess)
     char why[160];
     for (int i = app->nexecs - 1; i >= 0 && excess > 0; i--) {
         ms_exec_t *ex = &app->execs[i];
-        if (!ex->alive || ex->registered || ex->stopping) continue;
+        if (!ex->alive || ex->registered || ex->stopping || ex->decommissioning)
+            continue;
         ex->stopping = true;
         snprintf(ex->stop_reason, sizeof ex->stop_reason,
                  "launch cancelled: target lowered to %d", ms_app_target(app));
@@ -187,25 +189,16 @@ static void s_cancel_launches(ms_app_t *app, int excess)
     }
 }
 
-/* Executors a worker reclaimed stop once their running tasks are done. */
-static void s_stop_drained(ms_app_t *app)
-{
-    for (int i = 0; i < app->nexecs; i++) {
-        ms_exec_t *ex = &app->execs[i];
-        if (ex->draining && ex->alive && !ex->stopping && ex->running == 0) {
-            char why[sizeof ex->stop_reason];
-            snprintf(why, sizeof why, "%s", ex->stop_reason);
-            ms_app_stop_exec(app, i, why);
-        }
-    }
-}
-
+/* Executors on their way out (decommissioning) are not counted: the
+ * target is met without them, as Spark does not count executors pending
+ * removal. */
 int ms_app_reconcile(ms_app_t *app, ms_error_t *err)
 {
-    s_stop_drained(app);
+    ms_app_decommissions(app);
     int target = ms_app_target(app), have = 0;
     for (int i = 0; i < app->nexecs; i++)
-        have += app->execs[i].alive && !app->execs[i].stopping;
+        have += app->execs[i].alive && !app->execs[i].stopping &&
+                !app->execs[i].decommissioning;
     while (have < target && ms_clock_now_ms() >= app->next_launch_ms) {
         int rc = s_launch(app, have, err);
         if (rc < 0) return rc;
@@ -287,7 +280,12 @@ int ms_app_exec_ended(ms_app_t *app, int i, const char *why, ms_error_t *err)
             .type = MS_EV_EXECUTOR_REMOVED, .exec = ex->id, .reason = reason};
         ms_bus_post(&app->bus, &ev);
     }
-    if (!lost) return 0;
+    if (!lost) {
+        /* Outputs still registered on it (not migrated) are gone. */
+        if (ex->registered && app->job)
+            ms_job_on_exec_lost(app->job, i, reason);
+        return 0;
+    }
     if (!ex->registered) return s_launch_failed(app, ex, why, err);
     /* A lost executor is replaced (the target has not changed) and its
      * tasks, and without a shuffle service its map outputs, are redone. */

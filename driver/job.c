@@ -10,7 +10,14 @@
  * the running ones have ended and a short wait has let other failures come
  * in, the map stage runs again for the missing outputs only, then the
  * reduce stage for the partitions not yet done, as Spark resubmits stages
- * after a FetchFailed. spark.stage.maxConsecutiveAttempts bounds it. */
+ * after a FetchFailed. spark.stage.maxConsecutiveAttempts bounds it, not
+ * counting the resubmissions that only executors being decommissioned
+ * caused (Spark's spark.stage.ignoreDecommissionFetchFailure).
+ *
+ * Map outputs can also move: a decommissioned executor migrates its own
+ * to another server, and the output's location follows (with a new epoch,
+ * so that a failure reported by a reducer that read the old location is
+ * stale). Reducers are launched with the locations of their launch. */
 #include "driver/job.h"
 
 #include <errno.h>
@@ -59,11 +66,20 @@ struct ms_job_run {
     s_task_t *stage_tasks[2];
     int stage_attempt[2];
     int nsplits;
-    int64_t *splits;    /* [nsplits + 1] boundaries */
-    int *map_exec;      /* [nsplits] executor holding each output, -1: none */
-    int64_t *map_epoch; /* [nsplits] epoch at which it was registered */
-    int64_t epoch;      /* bumped whenever an output is registered */
-    bool lost;          /* outputs lost in the reduce stage */
+    int64_t *splits; /* [nsplits + 1] boundaries */
+    /* [nsplits] each output's location (index in where[], -1: none),
+     * the executor whose own server serves it (-1: none: a host's shuffle
+     * server or the fallback folder), and the epoch of its registration */
+    int *map_loc;
+    int *map_exec;
+    int64_t *map_epoch;
+    int64_t epoch; /* bumped whenever an output is registered or moved */
+    char **where;  /* the distinct locations */
+    int nwhere;
+    ms_task_loc_t *locs; /* reduce tasks' locations, as of locs_epoch */
+    int64_t locs_epoch;
+    bool lost;               /* outputs lost in the reduce stage */
+    bool lost_counts;        /* ...not only by decommissioned executors */
     int64_t corrupted_epoch; /* minispark.test.corruptBlock's last victim */
     int corruptions;
     bool deleted; /* minispark.test.deleteOutput has been done */
@@ -126,13 +142,17 @@ static int s_splits(ms_job_run_t *job, ms_error_t *err)
             (long long)n);
     job->nsplits = (int)n;
     job->splits = calloc((size_t)n + 1, sizeof *job->splits);
+    job->map_loc = calloc((size_t)n, sizeof *job->map_loc);
     job->map_exec = calloc((size_t)n, sizeof *job->map_exec);
     job->map_epoch = calloc((size_t)n, sizeof *job->map_epoch);
-    if (!job->splits || !job->map_exec || !job->map_epoch)
+    job->locs = calloc((size_t)n, sizeof *job->locs);
+    if (!job->splits || !job->map_loc || !job->map_exec || !job->map_epoch ||
+        !job->locs)
         return ms_error_set(err, MS_ERR_NOMEM, "splits");
+    job->locs_epoch = -1;
     for (int64_t i = 0; i < n; i++) {
         job->splits[i] = i * split;
-        job->map_exec[i] = -1;
+        job->map_loc[i] = job->map_exec[i] = -1;
     }
     job->splits[n] = size;
     return 0;
@@ -176,16 +196,49 @@ static void s_add_metrics(ms_app_t *app, const ms_task_end_t *e)
     if (m->records_read || m->bytes_read) t->map_ms += m->run_ms;
 }
 
-/* Map m's output is gone (cause says why): unless a newer one was
- * registered after the reporter launched (at epoch seen), unregister it and
- * make its task pending again. */
-static bool s_lose_output(ms_job_run_t *job, int m, int64_t seen,
+/* The index of location endpoint in job->where, added if new; -1 when out
+ * of memory. */
+static int s_where(ms_job_run_t *job, const char *endpoint)
+{
+    for (int i = 0; i < job->nwhere; i++)
+        if (strcmp(job->where[i], endpoint) == 0) return i;
+    char **grown =
+        realloc(job->where, (size_t)(job->nwhere + 1) * sizeof *grown);
+    if (!grown) return -1;
+    job->where = grown;
+    if (!(grown[job->nwhere] = strdup(endpoint))) return -1;
+    return job->nwhere++;
+}
+
+/* Registers map m's output at endpoint, served by executor exec (-1: by
+ * no executor). */
+static bool s_register(ms_job_run_t *job, int m, const char *endpoint, int exec)
+{
+    int loc = s_where(job, endpoint);
+    if (loc < 0) return false;
+    job->map_loc[m] = loc;
+    job->map_exec[m] = exec;
+    job->map_epoch[m] = ++job->epoch;
+    return true;
+}
+
+/* Whether the executor at index exec is (or was) decommissioned. */
+static bool s_decommissioned(const ms_job_run_t *job, int exec)
+{
+    return exec >= 0 && job->app->execs[exec].decommissioning &&
+           job->app->decom.ignore_fetch_failures;
+}
+
+/* Map m's output is gone (cause says why, because of executor exec, -1
+ * if none): unless a newer one was registered after the reporter launched
+ * (at epoch seen), unregister it and make its task pending again. */
+static bool s_lose_output(ms_job_run_t *job, int m, int64_t seen, int exec,
                           const char *cause)
 {
-    if (m < 0 || m >= job->nsplits || job->map_exec[m] < 0 ||
+    if (m < 0 || m >= job->nsplits || job->map_loc[m] < 0 ||
         job->map_epoch[m] > seen)
         return false;
-    job->map_exec[m] = -1;
+    job->map_loc[m] = job->map_exec[m] = -1;
     s_task_t *t = &job->stage_tasks[MS_TASK_MAP][m];
     if (t->state == S_DONE) {
         t->state = S_PENDING;
@@ -193,9 +246,24 @@ static bool s_lose_output(ms_job_run_t *job, int m, int64_t seen,
     }
     if (job->kind == MS_TASK_REDUCE) {
         job->lost = true;
+        job->lost_counts |= !s_decommissioned(job, exec);
         snprintf(job->lost_cause, sizeof job->lost_cause, "%s", cause);
     }
     return true;
+}
+
+/* The live executor whose own server is at endpoint, or else (gone too:
+ * who is to blame for a failed fetch) the last one that was; -1. */
+static int s_exec_at(const ms_job_run_t *job, const char *endpoint, bool gone)
+{
+    const ms_app_t *app = job->app;
+    int found = -1;
+    for (int i = 0; i < app->nexecs; i++) {
+        if (strcmp(app->execs[i].endpoint, endpoint) != 0) continue;
+        if (app->execs[i].alive) return i;
+        if (gone) found = i;
+    }
+    return found;
 }
 
 static void s_on_failure(ms_job_run_t *job, int i, int exec,
@@ -227,7 +295,8 @@ static void s_on_failure(ms_job_run_t *job, int i, int exec,
                  "map %d, partition %d from %s: %s",
                  job->stage_id, i, job->shuffle_id, e->fetch_map, i,
                  e->fetch_endpoint, e->message);
-        if (s_lose_output(job, e->fetch_map, t->epoch, detail))
+        if (s_lose_output(job, e->fetch_map, t->epoch,
+                          s_exec_at(job, e->fetch_endpoint, true), detail))
             fprintf(stderr, "minispark: map output %d lost: %s\n", e->fetch_map,
                     detail);
         return;
@@ -287,6 +356,27 @@ static void s_kill_hook(ms_job_run_t *job, int exec)
         kill(ex->pid, SIGKILL);
 }
 
+/* minispark.test.decommissionAfter=E:N or E@S:N, comma-separated:
+ * executor E is decommissioned when its Nth task ends well, or when the
+ * Nth task of stage S does, as if chosen to go then. */
+static void s_decommission_hook(ms_job_run_t *job, int exec)
+{
+    const char *spec =
+        ms_conf_get(job->app->conf, "minispark.test.decommissionAfter");
+    for (const char *p = spec; p && *p; p += strcspn(p, ","), p += *p == ',') {
+        int id, stage, n, i;
+        bool mine = sscanf(p, "%d:%d", &id, &n) == 2 &&
+                    id == job->app->execs[exec].id &&
+                    job->app->execs[exec].completed == n;
+        bool staged = sscanf(p, "%d@%d:%d", &id, &stage, &n) == 3 &&
+                      stage == job->stage_id && job->done == n;
+        if ((mine || staged) && ms_app_exec_by_id(job->app, id, &i))
+            ms_app_decommission_exec(job->app, i,
+                                     "decommissioned by "
+                                     "minispark.test.decommissionAfter");
+    }
+}
+
 void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
                         const void *rows, size_t len)
 {
@@ -301,8 +391,10 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
         return;
     }
     if (job->kind == MS_TASK_MAP) {
-        job->map_exec[i] = exec;
-        job->map_epoch[i] = ++job->epoch;
+        if (!s_register(job, i, job->app->execs[exec].endpoint, exec)) {
+            s_fail(job, MS_ERR_NOMEM, "%s: %s", "out of memory", i);
+            return;
+        }
     } else if (rows && len) {
         ms_error_t err = {0};
         if (ms_result_add(job->result, rows, len, &err) < 0) {
@@ -313,6 +405,7 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
     t->state = S_DONE;
     job->done++;
     s_kill_hook(job, exec);
+    s_decommission_hook(job, exec);
 }
 
 void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
@@ -332,7 +425,7 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
     int lost = 0;
     for (int m = 0; m < job->nsplits; m++)
         if (job->map_exec[m] == exec)
-            lost += s_lose_output(job, m, job->epoch, cause);
+            lost += s_lose_output(job, m, job->epoch, exec, cause);
     if (lost)
         fprintf(stderr,
                 "minispark: %d map outputs of shuffle %d lost with executor "
@@ -340,11 +433,45 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
                 lost, job->shuffle_id, job->app->execs[exec].id);
 }
 
+int ms_job_outputs_on(const ms_job_run_t *job, int exec)
+{
+    int n = 0;
+    for (int m = 0; m < job->nsplits; m++)
+        n += job->map_exec[m] == exec;
+    return n;
+}
+
 bool ms_job_holds_outputs(const ms_job_run_t *job, int exec)
 {
-    for (int m = 0; m < job->nsplits; m++)
-        if (job->map_exec[m] == exec) return true;
+    return ms_job_outputs_on(job, exec) > 0;
+}
+
+bool ms_job_output_moved(ms_job_run_t *job, int exec, int shuffle, int map,
+                         const char *endpoint)
+{
+    if (shuffle != job->shuffle_id || map < 0 || map >= job->nsplits ||
+        job->map_exec[map] != exec)
+        return false; /* not the copy registered: an older attempt's */
+    int to = s_exec_at(job, endpoint, false);
+    if (!s_register(job, map, endpoint, to == exec ? -1 : to)) {
+        s_lose_output(job, map, job->epoch, exec, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+bool ms_job_reads_before(const ms_job_run_t *job, int64_t epoch)
+{
+    if (job->kind != MS_TASK_REDUCE) return false;
+    for (int i = 0; i < job->ntasks; i++)
+        if (job->tasks[i].state == S_RUNNING && job->tasks[i].epoch < epoch)
+            return true;
     return false;
+}
+
+int64_t ms_job_epoch(const ms_job_run_t *job)
+{
+    return job->epoch;
 }
 
 void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
@@ -352,9 +479,9 @@ void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
 {
     int lost = 0;
     for (int m = 0; m < job->nsplits; m++)
-        if (job->map_exec[m] >= 0 &&
-            strcmp(job->app->execs[job->map_exec[m]].endpoint, endpoint) == 0)
-            lost += s_lose_output(job, m, job->epoch, why);
+        if (job->map_loc[m] >= 0 &&
+            strcmp(job->where[job->map_loc[m]], endpoint) == 0)
+            lost += s_lose_output(job, m, job->epoch, -1, why);
     if (lost)
         fprintf(stderr,
                 "minispark: %d map outputs of shuffle %d served by %s lost; "
@@ -388,7 +515,18 @@ static ms_inject_t s_inject_hook(const ms_job_run_t *job, int i)
     return MS_INJECT_NONE;
 }
 
-static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
+/* Reduce tasks read the outputs where they are now. */
+static ms_task_loc_t *s_locs(ms_job_run_t *job)
+{
+    if (job->locs_epoch == job->epoch) return job->locs;
+    for (int m = 0; m < job->nsplits; m++)
+        job->locs[m] = (ms_task_loc_t){
+            m, job->map_loc[m] >= 0 ? job->where[job->map_loc[m]] : ""};
+    job->locs_epoch = job->epoch;
+    return job->locs;
+}
+
+static int s_launch(ms_job_run_t *job, int i, int exec)
 {
     static int64_t next_task_id = 1;
     s_task_t *t = &job->tasks[i];
@@ -402,9 +540,10 @@ static int s_launch(ms_job_run_t *job, int i, int exec, ms_task_loc_t *locs)
         .split_start = job->kind == MS_TASK_MAP ? job->splits[i] : 0,
         .split_end = job->kind == MS_TASK_MAP ? job->splits[i + 1] : 0,
         .fetch_timeout_ms = job->app->network_timeout_ms,
-        .delay_ms = job->app->task_delay_ms,
+        .delay_ms = job->kind == MS_TASK_MAP ? job->app->task_delay_ms
+                                             : job->app->reduce_delay_ms,
         .nlocs = job->kind == MS_TASK_REDUCE ? job->nsplits : 0,
-        .locs = locs,
+        .locs = job->kind == MS_TASK_REDUCE ? s_locs(job) : NULL,
         .plan = job->plan_buf,
         .plan_len = job->plan_len,
         .inject = s_inject_hook(job, i),
@@ -431,7 +570,7 @@ static bool s_other_exec(const ms_app_t *app, int exec)
     return false;
 }
 
-static int s_schedule(ms_job_run_t *job, ms_task_loc_t *locs)
+static int s_schedule(ms_job_run_t *job)
 {
     for (int i = 0; i < job->ntasks; i++) {
         if (job->tasks[i].state != S_PENDING) continue;
@@ -440,14 +579,14 @@ static int s_schedule(ms_job_run_t *job, ms_task_loc_t *locs)
         if (exec < 0) return 0;
         /* A failed task waits for another executor while one exists. */
         if (exec == failed_on && s_other_exec(job->app, failed_on)) continue;
-        int rc = s_launch(job, i, exec, locs);
+        int rc = s_launch(job, i, exec);
         if (rc < 0) return rc;
     }
     return 0;
 }
 
 static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
-                        ms_task_loc_t *locs, ms_error_t *err);
+                        ms_error_t *err);
 
 /* A resubmission counts only the tasks it runs, as Spark's stage attempts
  * do: the allocation manager sizes the backlog from it. */
@@ -465,9 +604,9 @@ static void s_post_stage(ms_job_run_t *job, ms_event_type_t type)
 }
 
 static int s_run_stage(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
-                       ms_task_loc_t *locs, ms_error_t *err)
+                       ms_error_t *err)
 {
-    int rc = s_stage_loop(job, kind, ntasks, locs, err);
+    int rc = s_stage_loop(job, kind, ntasks, err);
     s_post_stage(job, MS_EV_STAGE_COMPLETED);
     return rc;
 }
@@ -476,13 +615,13 @@ static int s_run_stage(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
  * Returns S_RESUBMIT when map outputs were lost during a reduce stage and
  * its running tasks have ended. */
 static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
-                        ms_task_loc_t *locs, ms_error_t *err)
+                        ms_error_t *err)
 {
     job->kind = kind;
     job->stage_id = 2 * job->opts->index + (kind == MS_TASK_REDUCE);
     job->ntasks = ntasks;
     job->running = 0;
-    job->lost = false;
+    job->lost = job->lost_counts = false;
     if (!job->stage_tasks[kind]) {
         job->stage_tasks[kind] = calloc((size_t)ntasks, sizeof(s_task_t));
         if (!job->stage_tasks[kind])
@@ -498,7 +637,7 @@ static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
         job->done += job->tasks[i].state == S_DONE;
     s_post_stage(job, MS_EV_STAGE_SUBMITTED);
     while (job->done < job->ntasks && !(job->lost && job->running == 0)) {
-        int rc = job->lost ? 0 : s_schedule(job, locs);
+        int rc = job->lost ? 0 : s_schedule(job);
         if (rc < 0) return ms_error_set(err, rc, "cannot send a task");
         rc = ms_app_pump(job->app, 100, err);
         if (rc < 0) return rc;
@@ -536,6 +675,7 @@ static int s_corrupt_hook(ms_job_run_t *job, ms_error_t *err)
         return 0;
     job->corrupted_epoch = job->map_epoch[m];
     job->corruptions++;
+    if (job->map_exec[m] < 0) return 0;
     const char *dir = job->app->execs[job->map_exec[m]].dir;
     int rc =
         ms_shuffle_block_range(dir, job->app->app_id, s, m, p, &off, &len, err);
@@ -571,7 +711,9 @@ static int s_delete_hook(ms_job_run_t *job, ms_error_t *err)
     if (sscanf(spec, "%d:%d", &s, &m) != 2)
         return ms_error_set(err, MS_ERR_USAGE,
                             "minispark.test.deleteOutput: expected S:M");
-    if (s != job->shuffle_id || m < 0 || m >= job->nsplits) return 0;
+    if (s != job->shuffle_id || m < 0 || m >= job->nsplits ||
+        job->map_exec[m] < 0)
+        return 0;
     const char *dir = job->app->execs[job->map_exec[m]].dir;
     char path[4200];
     for (int i = 0; i < 2; i++) {
@@ -586,34 +728,24 @@ static int s_delete_hook(ms_job_run_t *job, ms_error_t *err)
 /* ---- the job
  * ---------------------------------------------------------------------- */
 
-static int s_reduce(ms_job_run_t *job, ms_error_t *err)
-{
-    ms_task_loc_t *locs = calloc((size_t)job->nsplits, sizeof *locs);
-    if (!locs) return ms_error_set(err, MS_ERR_NOMEM, "locations");
-    for (int i = 0; i < job->nsplits; i++)
-        locs[i] =
-            (ms_task_loc_t){i, job->app->execs[job->map_exec[i]].endpoint};
-    int rc =
-        s_run_stage(job, MS_TASK_REDUCE, job->plan->num_partitions, locs, err);
-    free(locs);
-    return rc;
-}
-
 /* The map stage (again for lost outputs), then the reduce stage, until
  * the reduce stage ends without losing outputs. */
 static int s_stages(ms_job_run_t *job, ms_error_t *err)
 {
-    for (int resubmits = 0;; resubmits++) {
-        int rc = s_run_stage(job, MS_TASK_MAP, job->nsplits, NULL, err);
+    for (int failures = 0;;) {
+        int rc = s_run_stage(job, MS_TASK_MAP, job->nsplits, err);
         if (rc == 0) rc = s_corrupt_hook(job, err);
         if (rc == 0) rc = s_delete_hook(job, err);
-        if (rc == 0) rc = s_reduce(job, err);
+        if (rc == 0)
+            rc = s_run_stage(job, MS_TASK_REDUCE, job->plan->num_partitions,
+                             err);
         if (rc != S_RESUBMIT) return rc;
-        if (resubmits + 1 >= job->app->max_stage_attempts)
+        failures += job->lost_counts;
+        if (failures >= job->app->max_stage_attempts)
             return ms_error_set(err, MS_ERR_FETCH,
                                 "stage %d (reduce) failed %d times in a row; "
                                 "last: %s",
-                                job->stage_id, resubmits + 1, job->lost_cause);
+                                job->stage_id, failures, job->lost_cause);
         /* Let the rest of the same loss come in before resubmitting. */
         int64_t until = ms_clock_now_ms() + S_RESUBMIT_WAIT_MS;
         for (int64_t now; (now = ms_clock_now_ms()) < until;)
@@ -669,7 +801,12 @@ int ms_job_run(ms_app_t *app, const ms_plan_t *plan, const ms_job_opts_t *opts,
     free(job.stage_tasks[MS_TASK_MAP]);
     free(job.stage_tasks[MS_TASK_REDUCE]);
     free(job.splits);
+    free(job.map_loc);
     free(job.map_exec);
     free(job.map_epoch);
+    free(job.locs);
+    for (int i = 0; i < job.nwhere; i++)
+        free(job.where[i]);
+    free(job.where);
     return rc;
 }

@@ -32,8 +32,20 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why);
 void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
                             const char *why);
 /* Whether map outputs of this job are on the executor (its own files,
- * without a shuffle service): losing it would mean running them again. */
+ * without a shuffle service): losing it would mean running them again;
+ * and how many. */
 bool ms_job_holds_outputs(const ms_job_run_t *job, int exec);
+int ms_job_outputs_on(const ms_job_run_t *job, int exec);
+/* Executor exec migrated map's output of shuffle to the server at
+ * endpoint (decommissioning): the output is registered there from now on.
+ * False when that output is not the one registered on exec (an older
+ * attempt's copy), which changes nothing. */
+bool ms_job_output_moved(ms_job_run_t *job, int exec, int shuffle, int map,
+                         const char *endpoint);
+/* The registry's epoch, and whether a reduce task launched before epoch
+ * runs (it may read an output where it was then). */
+int64_t ms_job_epoch(const ms_job_run_t *job);
+bool ms_job_reads_before(const ms_job_run_t *job, int64_t epoch);
 /* Fills the stage part of the console's live line. */
 struct ms_console_line;
 void ms_job_progress(const ms_job_run_t *job, struct ms_console_line *line);

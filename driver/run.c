@@ -19,6 +19,7 @@
 #include "common/csv.h"
 #include "common/fsutil.h"
 #include "driver/app.h"
+#include "driver/console.h"
 #include "driver/job.h"
 #include "driver/jobfile.h"
 #include "driver/output.h"
@@ -308,17 +309,6 @@ static int s_planner_opts(const ms_job_spec_t *spec, const ms_conf_t *conf,
 /* ---- running
  * ------------------------------------------------------------------ */
 
-static void s_bytes(char *buf, size_t size, double b)
-{
-    const char *units[] = {"B", "KB", "MB", "GB", "TB"};
-    int u = 0;
-    while (b >= 1000 && u < 4) {
-        b /= 1000;
-        u++;
-    }
-    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", b, units[u]);
-}
-
 static void s_summary(const ms_app_t *app)
 {
     const ms_app_totals_t *t = &app->totals;
@@ -331,17 +321,19 @@ static void s_summary(const ms_app_t *app)
             (double)((ex->ended_ms ? ex->ended_ms : now) - ex->launched_ms);
     }
     char in[32], rate[32], wr[32], rd[32], scan[32], spill[48] = "";
-    s_bytes(in, sizeof in, (double)t->bytes_read);
-    s_bytes(rate, sizeof rate, wall > 0 ? (double)t->bytes_read / wall : 0);
-    s_bytes(wr, sizeof wr, (double)t->shuffle_written);
-    s_bytes(rd, sizeof rd, (double)t->shuffle_fetched);
+    ms_console_bytes(in, sizeof in, (double)t->bytes_read);
+    ms_console_bytes(rate, sizeof rate,
+                     wall > 0 ? (double)t->bytes_read / wall : 0);
+    ms_console_bytes(wr, sizeof wr, (double)t->shuffle_written);
+    ms_console_bytes(rd, sizeof rd, (double)t->shuffle_fetched);
     if (t->disk_spilled) {
         char b[32];
-        s_bytes(b, sizeof b, (double)t->disk_spilled);
+        ms_console_bytes(b, sizeof b, (double)t->disk_spilled);
         snprintf(spill, sizeof spill, " (%s spilled)", b);
     }
-    s_bytes(scan, sizeof scan,
-            t->map_ms ? (double)t->bytes_read * 1000.0 / (double)t->map_ms : 0);
+    ms_console_bytes(
+        scan, sizeof scan,
+        t->map_ms ? (double)t->bytes_read * 1000.0 / (double)t->map_ms : 0);
     printf("%s finished in %.2f s: %lld rows read (%s, %s/s), %lld malformed "
            "(%lld dropped); shuffle %s written, %s fetched%s; %d executors "
            "at peak, %.2f executor-seconds; map side %s/s per core.\n",

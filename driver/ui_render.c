@@ -287,6 +287,9 @@ static int s_legend_items(const ms_ui_snapshot_t *s, s_legend_t *out)
         out[n++] = (s_legend_t){"launch cancelled", NULL, "cancel"};
     if (s_has_action(s, "keep"))
         out[n++] = (s_legend_t){"kept (holds shuffle data)", NULL, "keep"};
+    if (s_has_action(s, "migrated"))
+        out[n++] = (s_legend_t){"map outputs migrated (decommissioned)", NULL,
+                                "migrated"};
     return n;
 }
 
@@ -309,7 +312,7 @@ static int s_legend_rows(const s_legend_t *items, int n, double x0, double x1)
 static void s_layout(const ms_ui_snapshot_t *s, int width, int height,
                      s_chart_t *c)
 {
-    s_legend_t items[8];
+    s_legend_t items[S_NSERIES + 5];
     int nitems = s_legend_items(s, items);
     memset(c, 0, sizeof *c);
     c->width = width < 320 ? 320 : width;
@@ -554,14 +557,22 @@ static void s_mark_keep(s_buf_t *b, double x, double y)
              x, y);
 }
 
+/* A diamond: a decommissioned executor's map outputs moved. */
+static void s_mark_migrated(s_buf_t *b, double x, double y)
+{
+    s_printf(b,
+             "<path d=\"M%.1f %.1fl5 5l-5 5l-5 -5z\" fill=\"#2f6fb3\" "
+             "stroke=\"#ffffff\" stroke-width=\"1\"/>",
+             x, y - 5);
+}
+
 static const struct {
     const char *action;
     s_marker_fn *draw;
 } s_markers[] = {
-    {"add", s_mark_add},
-    {"remove", s_mark_remove},
-    {"cancel", s_mark_cancel},
-    {"keep", s_mark_keep},
+    {"add", s_mark_add},           {"remove", s_mark_remove},
+    {"cancel", s_mark_cancel},     {"keep", s_mark_keep},
+    {"migrated", s_mark_migrated},
 };
 #define S_NMARKERS (int)(sizeof s_markers / sizeof s_markers[0])
 
@@ -603,7 +614,7 @@ static void s_decision_marks(s_buf_t *b, const ms_ui_snapshot_t *s,
 
 static void s_legend(s_buf_t *b, const ms_ui_snapshot_t *s, const s_chart_t *c)
 {
-    s_legend_t items[8];
+    s_legend_t items[S_NSERIES + 5];
     int n = s_legend_items(s, items);
     double x = c->x0, y = c->legend_y;
     s_puts(b, "<g class=\"legend\">\n");
@@ -930,7 +941,9 @@ static const char s_css[] =
     "tr.action-add td.action{color:#2e9d3a}\n"
     "tr.action-remove td.action{color:#d0342c}\n"
     "tr.action-target td.action{color:#e67e22}\n"
-    "tr.action-cancel td.action,tr.action-keep td.action{color:#7f8891}\n";
+    "tr.action-cancel td.action,tr.action-keep td.action{color:#7f8891}\n"
+    "tr.action-decommission td.action,tr.action-migrated td.action"
+    "{color:#2f6fb3}\n";
 
 /* Every second: fetch the fragment and swap it in; on any error keep the
  * last one (dimmed) and try again a second later. */

@@ -191,50 +191,71 @@ static void s_share_news(ms_app_t *app)
  * it: while a job runs, one that holds outputs, or runs tasks that may
  * write some, is kept whatever the worker asks (Spark's shuffle tracking;
  * giving it back would make the job lose them, and lose them again on
- * every such request). The worker asks again within 30 s. */
+ * every such request), unless decommissioning can migrate them first. The
+ * worker asks again within 30 s. */
 static bool s_must_keep(const ms_app_t *app, int i)
 {
-    return !app->service && app->job &&
+    return !app->service && app->job && !ms_app_can_migrate(app, i) &&
            (app->execs[i].running > 0 || ms_job_holds_outputs(app->job, i));
 }
 
+/* Says so here and to the worker, which tells the applications that wait
+ * for those cores. */
 static void s_say_kept(ms_app_t *app, int wi, int kept)
 {
-    char why[400];
-    snprintf(why, sizeof why,
-             "keep %d executor%s worker %s asked back: they hold (or are "
-             "writing) map output the running job needs, and there is no "
-             "shuffle service",
-             kept, kept == 1 ? "" : "s", app->workers[wi].endpoint);
+    ms_exec_release_t r = {.count = kept, .kept = true};
+    char why[600];
+    snprintf(r.reason, sizeof r.reason,
+             "they hold (or are writing) map output its running job needs, "
+             "there is no shuffle service%s",
+             app->decom.enabled ? " and no place to migrate it to"
+                                : " and spark.decommission.enabled is false");
+    snprintf(why, sizeof why, "keep %d executor%s worker %s asked back: %s",
+             kept, kept == 1 ? "" : "s", app->workers[wi].endpoint, r.reason);
     ms_app_decision(app, "keep", 0, why);
+    ms_msg_builder_t b;
+    ms_exec_release_pack(&r, &b);
+    ms_msg_send(app->workers[wi].sock, NULL, 0, &b, NULL, NULL, 0);
 }
 
-/* The worker asks for executors back: the idle ones first, then those
- * that finish their running tasks; none gets a new task meanwhile. */
+/* Whether executor i is a candidate in pass of a release: idle ones that
+ * hold no map output first, then idle ones whose outputs can migrate at
+ * once, then the ones running tasks. */
+static bool s_release_pass(const ms_app_t *app, int i, int pass)
+{
+    const ms_exec_t *ex = &app->execs[i];
+    bool holds = !app->service && app->job && ms_job_holds_outputs(app->job, i);
+    if (pass == 0) return !ex->running && !holds;
+    if (pass == 1) return !ex->running && holds;
+    return ex->running > 0;
+}
+
+/* The worker asks for executors back; each one chosen is decommissioned:
+ * no new task, its running tasks finish, its outputs migrate. */
 static void s_on_release(ms_app_t *app, int wi, const ms_msg_t *m)
 {
     ms_exec_release_t r;
     int kept = 0;
     if (ms_exec_release_unpack(m, &r, NULL) < 0) return;
-    for (int pass = 0; pass < 2 && r.count > 0; pass++)
+    for (int pass = 0; pass < 3 && r.count > 0; pass++)
         for (int i = 0; i < app->nexecs && r.count > 0; i++) {
             ms_exec_t *ex = &app->execs[i];
             if (ex->worker != wi || !ex->alive || !ex->registered ||
-                ex->stopping || ex->draining || (pass == 0 && ex->running))
+                ex->stopping || ex->decommissioning ||
+                !s_release_pass(app, i, pass))
                 continue;
             if (s_must_keep(app, i)) {
-                kept += pass == 1; /* the last pass sees every candidate */
+                kept++;
                 continue;
             }
-            ex->draining = true;
-            r.count--;
-            snprintf(ex->stop_reason, sizeof ex->stop_reason,
+            char reason[sizeof ex->stop_reason], why[700];
+            snprintf(reason, sizeof reason,
                      "reclaimed by worker %s for fair sharing: %s",
                      app->workers[wi].endpoint, r.reason);
-            char why[700];
+            ms_app_decommission_exec(app, i, reason);
+            r.count--;
             snprintf(why, sizeof why, "release executor %d%s: %s", ex->id,
-                     ex->running ? " when its running tasks end" : "",
-                     ex->stop_reason);
+                     ex->running ? " when its running tasks end" : "", reason);
             ms_app_decision(app, "reclaim", ex->id, why);
         }
     if (kept && r.count > 0) s_say_kept(app, wi, kept);
@@ -308,6 +329,14 @@ int ms_app_drain_workers(ms_app_t *app, ms_error_t *err)
 
 /* ---- connecting ------------------------------------------------------- */
 
+/* Whether the application's outputs are (or may be migrated) on worker
+ * w's shuffle server: then it must know the application lives. */
+static bool s_uses_host_server(const ms_app_t *app, const ms_worker_t *w)
+{
+    return w->shuffle[0] &&
+           (app->service || (app->decom.enabled && app->decom.migrate));
+}
+
 static int s_capacity(ms_app_t *app, ms_error_t *err)
 {
     int slots = 0;
@@ -326,10 +355,12 @@ static int s_capacity(ms_app_t *app, ms_error_t *err)
                                 "worker %s has no shuffle server (start it "
                                 "with --shuffle ENDPOINT)",
                                 w->endpoint);
-        /* Registers the application there before any fetch. */
+        /* Registers the application there before any fetch (or any
+         * output migrated there). */
         char dir[4096];
-        if (app->service && ms_shuffle_ping(app->zctx, w->shuffle, app->app_id,
-                                            2000, dir, sizeof dir) < 0)
+        if (s_uses_host_server(app, w) &&
+            ms_shuffle_ping(app->zctx, w->shuffle, app->app_id, 2000, dir,
+                            sizeof dir) < 0)
             return ms_error_set(err, MS_ERR_FAILED,
                                 "worker %s's shuffle server %s does not answer",
                                 w->endpoint, w->shuffle);
@@ -460,7 +491,7 @@ int ms_app_tick_workers(ms_app_t *app, int64_t now, ms_error_t *err)
             if (wi == 0) s_share_news(app);
             s_hello(app, w, now);
         }
-        if (app->service && w->shuffle[0])
+        if (s_uses_host_server(app, w))
             ms_app_say_alive(app, &w->alive_sock, w->shuffle, &w->next_alive_ms,
                              now);
         int64_t silent = now - w->last_seen_ms;

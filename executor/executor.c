@@ -1,6 +1,8 @@
 /* Executor main loop. The DEALER to the driver is used only by the main
  * thread; task threads report back over an inproc PUSH/PULL pipe, handing
- * over a heap-allocated result that the main thread sends and frees. */
+ * over a heap-allocated result that the main thread sends and frees. A
+ * migration (decommissioning) runs on a thread of its own and reports the
+ * same way over a second pipe. */
 #include "executor/executor.h"
 
 #include <errno.h>
@@ -28,6 +30,7 @@
 #include "common/task.h"
 #include "executor/tasks.h"
 #include "shuffle/files.h"
+#include "shuffle/migrate.h"
 #include "shuffle/server.h"
 
 typedef struct {
@@ -39,10 +42,13 @@ typedef struct {
 
 typedef struct {
     s_args_t args;
-    void *zctx, *dealer, *results;
+    void *zctx, *dealer, *results, *migrations;
     char results_ep[64];
     ms_shuffle_server_t *server;
     int running;
+    bool migrating;         /* a migration thread runs */
+    ms_output_ref_t *moved; /* outputs migrated so far (by that thread) */
+    int nmoved;
     int64_t last_driver_ms;
     char token[MS_AUTH_TOKEN_LEN + 1]; /* its launch's, for REGISTER */
     size_t frame_max;                  /* result rows per frame */
@@ -109,6 +115,118 @@ static void *s_task_thread(void *arg)
     zmq_connect(push, job->ex->results_ep);
     zmq_send(push, &job, sizeof job, 0);
     zmq_close(push);
+    return NULL;
+}
+
+/* ---- migrating map outputs (decommissioning) ------------------------------
+ */
+
+#define S_MIGRATIONS_EP "inproc://migrations"
+
+typedef struct {
+    s_executor_t *ex;
+    char **targets; /* endpoints, best first */
+    int ntargets;
+    char fallback[4096]; /* "" for none */
+    int64_t timeout_ms;
+} s_migration_t;
+
+/* One report of the migration thread: an output moved (where set), or
+ * the end of the pass (done). */
+typedef struct {
+    bool done;
+    int shuffle, map, moved, unmoved;
+    uint64_t bytes;
+    int64_t ms;
+    char where[4200];
+} s_migrated_t;
+
+static void s_migration_free(s_migration_t *mg)
+{
+    for (int i = 0; i < mg->ntargets; i++)
+        free(mg->targets[i]);
+    free(mg->targets);
+    free(mg);
+}
+
+static bool s_already_moved(const s_executor_t *ex, ms_output_ref_t o)
+{
+    for (int i = 0; i < ex->nmoved; i++)
+        if (ex->moved[i].shuffle == o.shuffle && ex->moved[i].map == o.map)
+            return true;
+    return false;
+}
+
+/* Moves output o to the first target that takes it, else the fallback
+ * folder; fills r. */
+static int s_move_one(s_migration_t *mg, ms_output_ref_t o, s_migrated_t *r)
+{
+    s_executor_t *ex = mg->ex;
+    ms_error_t err = {0};
+    for (int t = 0; t < mg->ntargets; t++)
+        if (ms_shuffle_put_remote(ex->zctx, mg->targets[t], ex->args.dir,
+                                  ex->args.app, o.shuffle, o.map,
+                                  mg->timeout_ms, &r->bytes, &err) == 0) {
+            snprintf(r->where, sizeof r->where, "%s", mg->targets[t]);
+            return 0;
+        }
+    if (mg->fallback[0] &&
+        ms_shuffle_put_fallback(ex->args.dir, ex->args.app, o.shuffle, o.map,
+                                mg->fallback, &r->bytes, &err) == 0) {
+        ms_shuffle_fallback_location(r->where, sizeof r->where, mg->fallback,
+                                     ex->args.app);
+        return 0;
+    }
+    fprintf(stderr,
+            "executor %d: map output %d of shuffle %d not migrated: "
+            "%s\n",
+            ex->args.id, o.map, o.shuffle, err.msg[0] ? err.msg : "no target");
+    return -1;
+}
+
+static void s_report(void *push, s_migrated_t *r)
+{
+    s_migrated_t *copy = malloc(sizeof *copy);
+    if (!copy) return;
+    *copy = *r;
+    if (zmq_send(push, &copy, sizeof copy, 0) != sizeof copy) free(copy);
+}
+
+static void *s_migration_thread(void *arg)
+{
+    s_migration_t *mg = arg;
+    s_executor_t *ex = mg->ex;
+    int64_t start = ms_clock_now_ms();
+    s_migrated_t done = {.done = true};
+    ms_output_ref_t *outs = NULL;
+    int n = 0;
+    ms_error_t err = {0};
+    void *push = zmq_socket(ex->zctx, ZMQ_PUSH);
+    zmq_connect(push, S_MIGRATIONS_EP);
+    if (ms_shuffle_list_outputs(ex->args.dir, ex->args.app, &outs, &n, &err) <
+        0)
+        fprintf(stderr, "executor %d: %s\n", ex->args.id, err.msg);
+    for (int i = 0; i < n; i++) {
+        if (s_already_moved(ex, outs[i])) continue;
+        s_migrated_t r = {.shuffle = outs[i].shuffle, .map = outs[i].map};
+        ms_output_ref_t *grown =
+            realloc(ex->moved, (size_t)(ex->nmoved + 1) * sizeof *grown);
+        if (!grown || s_move_one(mg, outs[i], &r) < 0) {
+            if (grown) ex->moved = grown;
+            done.unmoved++;
+            continue;
+        }
+        ex->moved = grown;
+        ex->moved[ex->nmoved++] = outs[i];
+        done.moved++;
+        done.bytes += r.bytes;
+        s_report(push, &r);
+    }
+    done.ms = ms_clock_now_ms() - start;
+    s_report(push, &done);
+    zmq_close(push);
+    free(outs);
+    s_migration_free(mg);
     return NULL;
 }
 
@@ -189,6 +307,36 @@ static void s_send_task_end(s_executor_t *ex, const ms_task_end_t *e,
     free(extra_len);
 }
 
+/* OUTPUT_MOVED [exec, shuffle, map, where, bytes] or DECOMMISSIONED
+ * [exec, moved, not moved, bytes, ms]. */
+static void s_send_migrated(s_executor_t *ex, const s_migrated_t *r)
+{
+    ms_msg_builder_t b;
+    ms_msg_begin(&b, r->done ? MS_MSG_DECOMMISSIONED : MS_MSG_OUTPUT_MOVED, 5);
+    msgpack_pack_int(&b.pk, ex->args.id);
+    if (r->done) {
+        msgpack_pack_int(&b.pk, r->moved);
+        msgpack_pack_int(&b.pk, r->unmoved);
+    } else {
+        msgpack_pack_int(&b.pk, r->shuffle);
+        msgpack_pack_int(&b.pk, r->map);
+        ms_mp_pack_str(&b.pk, r->where);
+    }
+    msgpack_pack_uint64(&b.pk, r->bytes);
+    if (r->done) msgpack_pack_int64(&b.pk, r->ms);
+    ms_msg_send(ex->dealer, NULL, 0, &b, NULL, NULL, 0);
+}
+
+static void s_on_migrated(s_executor_t *ex)
+{
+    s_migrated_t *r;
+    if (zmq_recv(ex->migrations, &r, sizeof r, ZMQ_DONTWAIT) != sizeof r)
+        return;
+    if (r->done) ex->migrating = false;
+    s_send_migrated(ex, r);
+    free(r);
+}
+
 static void s_on_result(s_executor_t *ex)
 {
     s_job_t *job;
@@ -214,6 +362,50 @@ static void s_remove_shuffle(s_executor_t *ex, const ms_msg_t *m)
                               &removed);
 }
 
+/* DECOMMISSION [[endpoint...], fallback, timeout ms]: from now on this
+ * executor takes no output from others; a migration pass starts (after
+ * the one under way, if any, which the driver waits for anyway). */
+static void s_decommission(s_executor_t *ex, const ms_msg_t *m)
+{
+    const msgpack_object *eps;
+    uint32_t n;
+    int64_t timeout;
+    s_migration_t *mg = calloc(1, sizeof *mg);
+    if (!mg || m->nf != 3 || !ms_mp_array(&m->f[0], -1, &eps, &n) || n > 64 ||
+        !ms_mp_str(&m->f[1], mg->fallback, sizeof mg->fallback) ||
+        !ms_mp_int(&m->f[2], 1, INT32_MAX, &timeout) || ex->migrating)
+        goto fail;
+    mg->ex = ex;
+    mg->timeout_ms = timeout;
+    mg->targets = calloc(n ? n : 1, sizeof *mg->targets);
+    if (!mg->targets) goto fail;
+    for (uint32_t i = 0; i < n; i++) {
+        char ep[256];
+        if (!ms_mp_str(&eps[i], ep, sizeof ep) ||
+            !(mg->targets[mg->ntargets++] = strdup(ep)))
+            goto fail;
+    }
+    if (ex->server) ms_shuffle_server_refuse_puts(ex->server);
+    /* With a shuffle service nothing here is ours to move. */
+    if (ex->args.shuffle_endpoint) {
+        s_migration_free(mg);
+        s_migrated_t none = {.done = true};
+        s_send_migrated(ex, &none);
+        return;
+    }
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    ex->migrating = pthread_create(&th, &attr, s_migration_thread, mg) == 0;
+    pthread_attr_destroy(&attr);
+    if (ex->migrating) return;
+fail:
+    if (mg) s_migration_free(mg);
+    fprintf(stderr, "executor %d: unusable decommission request\n",
+            ex->args.id);
+}
+
 /* Returns 1 when the driver says stop. */
 static int s_on_driver(s_executor_t *ex)
 {
@@ -230,6 +422,8 @@ static int s_on_driver(s_executor_t *ex)
             stop = 1;
         else if (m.type == MS_MSG_REMOVE_SHUFFLE)
             s_remove_shuffle(ex, &m);
+        else if (m.type == MS_MSG_DECOMMISSION)
+            s_decommission(ex, &m);
         ms_msg_free(&m);
     }
     ms_frames_close(frames, n);
@@ -252,12 +446,14 @@ static int s_loop(s_executor_t *ex)
             next_beat = now + ex->args.heartbeat_ms;
         }
         zmq_pollitem_t items[] = {{ex->dealer, 0, ZMQ_POLLIN, 0},
-                                  {ex->results, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, 2, (long)(next_beat - now));
+                                  {ex->results, 0, ZMQ_POLLIN, 0},
+                                  {ex->migrations, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 3, (long)(next_beat - now));
         if (rc < 0 && errno != EINTR) return 1;
         if (rc <= 0) continue;
         if ((items[0].revents & ZMQ_POLLIN) && s_on_driver(ex)) return 0;
         if (items[1].revents & ZMQ_POLLIN) s_on_result(ex);
+        if (items[2].revents & ZMQ_POLLIN) s_on_migrated(ex);
     }
     return 0;
 }
@@ -337,7 +533,8 @@ static int s_setup(s_executor_t *ex)
     ex->zctx = zmq_ctx_new();
     ex->dealer = zmq_socket(ex->zctx, ZMQ_DEALER);
     ex->results = zmq_socket(ex->zctx, ZMQ_PULL);
-    if (!ex->dealer || !ex->results) return -1;
+    ex->migrations = zmq_socket(ex->zctx, ZMQ_PULL);
+    if (!ex->dealer || !ex->results || !ex->migrations) return -1;
     if (ms_auth_client(ex->dealer, &err) < 0) {
         fprintf(stderr, "executor %d: %s\n", ex->args.id, err.msg);
         return -1;
@@ -354,8 +551,10 @@ static int s_setup(s_executor_t *ex)
     zmq_setsockopt(ex->dealer, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(ex->dealer, ZMQ_MAXMSGSIZE, &most, sizeof most);
     zmq_setsockopt(ex->results, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(ex->migrations, ZMQ_LINGER, &linger, sizeof linger);
     snprintf(ex->results_ep, sizeof ex->results_ep, "inproc://results");
     if (zmq_bind(ex->results, ex->results_ep) < 0 ||
+        zmq_bind(ex->migrations, S_MIGRATIONS_EP) < 0 ||
         zmq_connect(ex->dealer, ex->args.driver) < 0)
         return -1;
     /* With parents: the application's folder goes when its last executor
@@ -393,6 +592,7 @@ static void s_teardown(s_executor_t *ex)
         rmdir(dirname(parent));
     }
     if (ex->results) zmq_close(ex->results);
+    if (ex->migrations) zmq_close(ex->migrations);
     if (ex->dealer) zmq_close(ex->dealer);
     /* Task threads may still hold sockets; exiting the process ends them, so
      * the context is not terminated (that would wait for them). */

@@ -33,6 +33,8 @@ typedef struct {
     char app[64];
     int weight; /* minispark.app.weight of its driver */
     int asked;  /* executors it was asked to release, not yet gone */
+    int kept;   /* of those, the ones it said it keeps, and why */
+    char kept_reason[256];
     int64_t asked_ms, heard_ms;
 } ms_agent_app_t;
 
@@ -102,6 +104,10 @@ void ms_agent_schedule(ms_agent_t *a, int64_t now);
 void ms_agent_waiting(ms_agent_t *a, const ms_peer_t *driver, int exec);
 /* One of the driver's executors ended: one fewer to release. */
 void ms_agent_released(ms_agent_t *a, const ms_peer_t *driver);
+/* The driver keeps count of the executors it was asked for (why says
+ * why): the launches that wait are told again why they wait. */
+void ms_agent_kept(ms_agent_t *a, const ms_peer_t *driver, int count,
+                   const char *why);
 /* The driver's cores held here and its fair share of them now. */
 void ms_agent_share(ms_agent_t *a, const ms_peer_t *driver, int *held,
                     int *share);

@@ -72,8 +72,26 @@ void ms_agent_cancel(ms_agent_t *a, const ms_peer_t *driver, int exec)
 void ms_agent_released(ms_agent_t *a, const ms_peer_t *driver)
 {
     for (int i = 0; i < a->napps; i++)
-        if (ms_peer_eq(&a->apps[i].driver, driver) && a->apps[i].asked > 0)
+        if (ms_peer_eq(&a->apps[i].driver, driver) && a->apps[i].asked > 0) {
             a->apps[i].asked--;
+            if (a->apps[i].kept > a->apps[i].asked)
+                a->apps[i].kept = a->apps[i].asked;
+        }
+}
+
+void ms_agent_kept(ms_agent_t *a, const ms_peer_t *driver, int count,
+                   const char *why)
+{
+    for (int i = 0; i < a->napps; i++) {
+        ms_agent_app_t *p = &a->apps[i];
+        if (!ms_peer_eq(&p->driver, driver) || !p->asked) continue;
+        p->kept = count < p->asked ? count : p->asked;
+        snprintf(p->kept_reason, sizeof p->kept_reason, "%s", why);
+    }
+    /* The launches that wait learn why they wait longer. */
+    for (int k = 0; k < a->nqueued; k++)
+        if (!ms_peer_eq(&a->queue[k].driver, driver))
+            ms_agent_waiting(a, &a->queue[k].driver, a->queue[k].launch.exec);
 }
 
 /* ---- shares ---------------------------------------------------------------
@@ -174,7 +192,7 @@ static void s_reclaim(ms_agent_t *a, const s_shares_t *s, int64_t now)
     int owed = 0;
     for (int i = 0; i < s->n; i++)
         if (a->apps[i].asked && now - a->apps[i].asked_ms > S_ASK_AGAIN_MS)
-            a->apps[i].asked = 0;
+            a->apps[i].asked = a->apps[i].kept = 0;
     for (int i = 0; i < s->n; i++) {
         int want = s->share[i] < s->demand[i] ? s->share[i] : s->demand[i];
         if (s->queued[i] && want > s->held[i]) owed += want - s->held[i];
@@ -266,11 +284,16 @@ void ms_agent_waiting(ms_agent_t *a, const ms_peer_t *driver, int exec)
         size_t at = strlen(why);
         for (int i = 0; i < a->napps && at < sizeof why; i++) {
             if (!a->apps[i].asked) continue;
-            int n =
-                snprintf(why + at, sizeof why - at,
-                         "; %s releases %d executor%s", a->apps[i].app,
-                         a->apps[i].asked, a->apps[i].asked == 1 ? "" : "s");
+            const ms_agent_app_t *p = &a->apps[i];
+            int n = snprintf(
+                why + at, sizeof why - at, "; %s releases %d executor%s",
+                p->app, p->asked - p->kept, p->asked - p->kept == 1 ? "" : "s");
             at += n > 0 ? (size_t)n : 0;
+            if (p->kept && at < sizeof why) {
+                n = snprintf(why + at, sizeof why - at, " and keeps %d: %s",
+                             p->kept, p->kept_reason);
+                at += n > 0 ? (size_t)n : 0;
+            }
         }
         ms_exec_report_t r = {.exec = exec, .state = MS_EXEC_QUEUED};
         snprintf(r.message, sizeof r.message, "%d of %d cores free; %s%s",

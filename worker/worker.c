@@ -140,6 +140,13 @@ static void s_kill(ms_agent_t *a, const ms_peer_t *driver, const ms_msg_t *m)
     }
 }
 
+static void s_kept(ms_agent_t *a, const ms_peer_t *driver, const ms_msg_t *m)
+{
+    ms_exec_release_t r;
+    if (ms_exec_release_unpack(m, &r, NULL) == 0 && r.kept)
+        ms_agent_kept(a, driver, r.count, r.reason);
+}
+
 void ms_agent_on_message(ms_agent_t *a, const void *peer, size_t peer_len,
                          const void *body, size_t len)
 {
@@ -154,6 +161,8 @@ void ms_agent_on_message(ms_agent_t *a, const void *peer, size_t peer_len,
         s_launch(a, &driver, &m);
     else if (m.type == MS_MSG_EXEC_KILL)
         s_kill(a, &driver, &m);
+    else if (m.type == MS_MSG_EXEC_KEPT)
+        s_kept(a, &driver, &m);
     ms_msg_free(&m);
 }
 

@@ -1,8 +1,11 @@
 """Chaos: runs of a two-job application (two shuffles, four stages; some
 with the shuffle service, some with dynamic allocation, some on two worker
-agents of a workers:// master) while a killer SIGKILLs, by PID, a random
-executor, the shuffle server (local mode) or a worker (at most one a run)
-at random moments. Every run must end with the reference's results, or with exit 4
+agents of a workers:// master; without the service some decommission
+executors, which migrate their outputs to peers, their host's shuffle
+server or a fallback folder, and some share the workers with a second
+application that makes them reclaim executors) while a killer SIGKILLs,
+by PID, a random executor, the shuffle server (local mode) or a worker (at
+most one a run) at random moments. Every run must end with the reference's results, or with exit 4
 only when a task really failed spark.task.maxFailures times; no process
 and no shuffle file of the run may remain. MS_CHAOS_SECONDS sets how long
 it goes on (`make chaos` runs it for ten minutes); the last line sums up
@@ -104,6 +107,23 @@ class Killer(threading.Thread):
                 pass
 
 
+def decommission_conf(rng, fallback):
+    """Decommissioning on, a random executor decommissioned after a random
+    task (of its own or of a reduce stage), sometimes with a fallback
+    folder and sometimes a kill in the middle of its migration."""
+    e = rng.randint(1, 3)
+    conf = {"spark.decommission.enabled": "true",
+            "minispark.test.decommissionAfter": rng.choice(
+                ["%d:%d" % (e, rng.randint(1, 4)),
+                 "%d@1:%d" % (e, rng.randint(1, 3)),
+                 "%d@3:1" % e])}
+    if rng.random() < 0.5:
+        conf["spark.storage.decommission.fallbackStorage.path"] = fallback
+    if rng.random() < 0.2:
+        conf["minispark.test.killDuringMigration"] = "%d:1" % e
+    return conf
+
+
 def jobs_file(env, path):
     out_dir = env.new_dir("chaos_out")
     jobs, outs = [], []
@@ -124,6 +144,7 @@ def runs_survive_random_kills(env):
     kills = {"executor": 0, "server": 0, "worker": 0}
     recoveries = {"executor lost": 0, "map outputs recomputed": 0,
                   "server restarted": 0, "worker lost": 0}
+    decommissions = reclaims = 0
     deadline = time.monotonic() + SECONDS
     while time.monotonic() < deadline:
         runs += 1
@@ -148,14 +169,33 @@ def runs_survive_random_kills(env):
                          "50ms",
                          "spark.dynamicAllocation.executorIdleTimeout":
                          "300ms"})
+        fallback = None
+        if not service and rng.random() < 0.5:
+            decommissions += 1
+            fallback = env.new_dir("chaos_fallback")
+            conf.update(decommission_conf(rng, fallback))
         job, outs = jobs_file(env, path)
         run = env.start_job(job, conf=conf, output=False, master=master)
+        other = None
+        if on_workers and not service and rng.random() < 0.5:
+            reclaims += 1
+            other_job = {"input": {"path": path}, "query": QUERIES[0],
+                         "shuffle_partitions": 2}
+            other = env.start_job(other_job, conf=dict(
+                CONF, **{"spark.executor.instances": "2",
+                         "spark.worker.timeout": "2s"}), master=master)
         killer = Killer(run, rng, [h.worker for h in c.hosts] if c else ())
         killer.start()
         res = run.wait(timeout=180)
         killer.done.set()
         killer.join()
-        env.check_leaks(run.tag, [run.local_dir], res)
+        env.check_leaks(run.tag, [run.local_dir] + ([fallback] if fallback
+                                                    else []), res)
+        if other:
+            other_res = other.wait(timeout=180)
+            env.check_leaks(other.tag, [other.local_dir], other_res)
+            other_res.expect_rc(0)
+            mslib.expect_reference(other_res, other_job)
         if c:
             c.stop()
         for k in kills:
@@ -180,10 +220,11 @@ def runs_survive_random_kills(env):
                   "\n%s\n%s" % (runs, i, mslib.csv_diff(want[i], got),
                                 res.describe()))
         ok += 1
-    print("chaos: %d runs in %.0f s (%d exact, %d failed as allowed); kills: "
-          "%d executors, %d shuffle servers, %d workers; recoveries: %s"
-          % (runs, SECONDS, ok, failed, kills["executor"], kills["server"],
-             kills["worker"],
+    print("chaos: %d runs in %.0f s (%d exact, %d failed as allowed; %d "
+          "decommissioning, %d sharing the workers); kills: %d executors, "
+          "%d shuffle servers, %d workers; recoveries: %s"
+          % (runs, SECONDS, ok, failed, decommissions, reclaims,
+             kills["executor"], kills["server"], kills["worker"],
              ", ".join("%d %s" % (v, k) for k, v in recoveries.items())),
           flush=True)
     check(runs >= 3, "only %d runs" % runs)

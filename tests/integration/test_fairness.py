@@ -179,6 +179,9 @@ def reclaim_without_service_never_costs_map_outputs(env):
     keeps = [e for e in ev_a if e["Event"] == "MinisparkAllocationDecision"
              and e["Action"] == "keep" and "no shuffle service" in e["Reason"]]
     check(keeps, "A's log does not say why it kept its executors")
+    told = [e for e in ev_b if e["Event"] == "MinisparkAllocationDecision"
+            and e["Action"] == "queued" and "and keeps" in e["Reason"]]
+    check(told, "B was not told that A keeps its executors")
     c.stop()
 
 

@@ -101,7 +101,9 @@ Test(conf_keys, spark_keys_without_effect_here_say_so)
 {
     static const char *const keys[] = {
         "spark.speculation", "spark.speculation.multiplier",
-        "spark.sql.adaptive.enabled", "spark.decommission.enabled"};
+        "spark.sql.adaptive.enabled",
+        "spark.storage.decommission.rddBlocks.enabled",
+        "spark.executor.decommission.signal"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         s_warnings_t w = {0};
         ms_error_t err = {0};
@@ -116,6 +118,14 @@ Test(conf_keys, spark_keys_without_effect_here_say_so)
     ms_error_t err = {0};
     cr_assert_eq(s_check_one("spark.sql.shuffle.partitions", "8", &w, &err), 0);
     cr_assert_eq(w.n, 0);
+    /* A near miss of a known key in such a family is a typo. */
+    cr_assert_eq(s_check_one("spark.storage.decommission.shuffleBlock.enabled",
+                             "true", &w, &err),
+                 0);
+    cr_assert(strstr(w.last,
+                     "did you mean "
+                     "spark.storage.decommission.shuffleBlocks.enabled"),
+              "%s", w.last);
 }
 
 Test(conf_keys, nearest_key_is_only_offered_when_close)

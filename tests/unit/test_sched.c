@@ -121,6 +121,27 @@ Test(sched, a_waiting_app_below_its_share_gets_cores_reclaimed_once)
     cr_assert_eq(s_next(0, &rel), -1);
 }
 
+Test(sched, a_kept_release_is_told_to_the_waiting_app)
+{
+    ms_exec_release_t rel;
+    s_b_waits(1000);
+    ms_agent_schedule(&s_agent, 1000);
+    cr_assert_eq(s_next(0, &rel), MS_MSG_EXEC_RELEASE);
+    ms_agent_kept(&s_agent, &s_peer[0], 1, "they hold map output");
+    char buf[2048];
+    int n = zmq_recv(s_driver[1], buf, sizeof buf, 0);
+    cr_assert_gt(n, 0, "app-b was not told");
+    ms_msg_t m;
+    ms_exec_report_t r;
+    cr_assert_eq(ms_msg_parse(&m, buf, (size_t)n, NULL), 0);
+    cr_assert_eq(ms_exec_report_unpack(&m, &r, NULL), 0);
+    ms_msg_free(&m);
+    cr_assert_eq(r.state, MS_EXEC_QUEUED);
+    cr_assert(strstr(r.message, "app-a releases 0 executors and keeps 1: they "
+                                "hold map output"),
+              "%s", r.message);
+}
+
 Test(sched, an_unmet_request_is_made_again_later)
 {
     ms_exec_release_t rel;
