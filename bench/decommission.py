@@ -112,23 +112,23 @@ def one_decommission(binary, tmp, data, migrate, after):
     if rc != 0:
         raise RuntimeError("run failed (%d): %s" % (rc, err[-2000:]))
     evs = events(logs)
-    start = next(e["Timestamp"] for e in evs
-                 if e["Event"] == "MinisparkAllocationDecision"
-                 and e["Action"] in ("decommission", "remove")
-                 and e["Executor ID"] == "1") if migrate else None
-    gone = next(e["Timestamp"] for e in evs
-                if e["Event"] == "SparkListenerExecutorRemoved"
-                and e["Executor ID"] == "1")
+    start = next((e["Timestamp"] for e in evs
+                  if e["Event"] == "MinisparkAllocationDecision"
+                  and e["Action"] == "decommission"
+                  and e["Executor ID"] == "1"), None) if migrate else None
+    gone = next((e["Timestamp"] for e in evs
+                 if e["Event"] == "SparkListenerExecutorRemoved"
+                 and e["Executor ID"] == "1"), None)
     moved = [e for e in evs if e["Event"] == "MinisparkAllocationDecision"
              and e["Action"] == "migrated"]
     # Without migration there is no decision: the hook's task end is the
     # moment it was chosen.
-    if start is None:
-        ends = [e["Timestamp"] for e in evs
-                if e["Event"] == "SparkListenerTaskEnd"
-                and e["Task Info"]["Executor ID"] == "1"]
+    ends = [e["Timestamp"] for e in evs
+            if e["Event"] == "SparkListenerTaskEnd"
+            and e["Task Info"]["Executor ID"] == "1"]
+    if start is None and len(ends) >= after:
         start = ends[after - 1]
-    return wall, gone - start, moved, evs
+    return wall, (gone - start if start else None), moved, evs
 
 
 def parse_migrated(reason):

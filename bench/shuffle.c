@@ -25,6 +25,7 @@
 #include "executor/tasks.h"
 #include "shuffle/fetch.h"
 #include "shuffle/files.h"
+#include "shuffle/migrate.h"
 #include "shuffle/server.h"
 
 static const char s_usage[] =
@@ -37,7 +38,10 @@ static const char s_usage[] =
     "count and a sum per key) into R partitions, serves them with the\n"
     "shuffle server over loopback and runs the R reduce tasks, one after\n"
     "another. Then writes and fetches the same bytes again with T tasks at a\n"
-    "time (threads; T 1 skips this), timed by the wall clock. Defaults: M 8,\n"
+    "time (threads; T 1 skips this), timed by the wall clock. Last, moves\n"
+    "the M outputs one after another as a decommissioned executor does: to\n"
+    "a second shuffle server (PUT_OUTPUT, checked on arrival), then into a\n"
+    "fallback folder. Defaults: M 8,\n"
     "R 8, K 200000, W 16, zlib level 1, T the number of online cores.\n"
     "With MINISPARK_AUTH_SECRET in the environment the server and the\n"
     "fetchers use CURVE (spark.authenticate), to measure its cost.\n";
@@ -314,12 +318,56 @@ static int s_parallel(const s_opts_t *o, void *zctx, const char *dir,
     return rc;
 }
 
+/* Moves every map output of shuffle 0 in dir, one after another, to a
+ * second server over loopback (peer), then into a fallback folder, as a
+ * decommissioned executor does. Seconds of each and the bytes moved. */
+static int s_migrate(const s_opts_t *o, void *zctx, const char *dir,
+                     double *peer_secs, double *fallback_secs, uint64_t *bytes)
+{
+    char peer_dir[] = "/tmp/minispark-bench-XXXXXX";
+    char fallback[] = "/tmp/minispark-bench-XXXXXX";
+    ms_shuffle_server_t *peer = NULL;
+    ms_error_t err = {0};
+    int rc = mkdtemp(peer_dir) && mkdtemp(fallback) ? 0 : -1;
+    if (rc == 0)
+        rc = ms_shuffle_server_new(&peer, zctx, "tcp://127.0.0.1:*", peer_dir,
+                                   &err);
+    if (rc == 0) rc = ms_shuffle_server_start(peer);
+    *bytes = 0;
+    double t0 = (double)ms_clock_now_us() / 1e6;
+    for (int m = 0; m < o->maps && rc == 0; m++) {
+        uint64_t n;
+        rc = ms_shuffle_put_remote(zctx, ms_shuffle_server_endpoint(peer), dir,
+                                   "bench", 0, m, 60000, &n, &err);
+        *bytes += n;
+    }
+    *peer_secs = (double)ms_clock_now_us() / 1e6 - t0;
+    t0 = (double)ms_clock_now_us() / 1e6;
+    for (int m = 0; m < o->maps && rc == 0; m++) {
+        uint64_t n;
+        rc = ms_shuffle_put_fallback(dir, "bench", 0, m, fallback, &n, &err);
+    }
+    *fallback_secs = (double)ms_clock_now_us() / 1e6 - t0;
+    if (rc < 0 && err.msg[0]) fprintf(stderr, "minispark bench: %s\n", err.msg);
+    ms_shuffle_server_destroy(&peer);
+    char app_dir[sizeof fallback + 8];
+    int removed;
+    snprintf(app_dir, sizeof app_dir, "%s/bench", fallback);
+    ms_shuffle_remove_app(peer_dir, "bench", &removed);
+    ms_shuffle_remove_app(app_dir, "bench", &removed);
+    rmdir(app_dir);
+    rmdir(fallback);
+    rmdir(peer_dir);
+    return rc;
+}
+
 static int s_run(const s_opts_t *o)
 {
     char dir[] = "/tmp/minispark-bench-XXXXXX";
     size_t raw = 0;
     double wsecs, zsecs, fsecs = 0, rsecs = 0, pwsecs = 0, pfsecs = 0;
-    uint64_t groups = 0;
+    double msecs = 0, fbsecs = 0;
+    uint64_t groups = 0, moved = 0;
     ms_error_t err = {0};
     ms_plan_t *plan = s_plan(o);
     void *zctx = zmq_ctx_new();
@@ -338,6 +386,7 @@ static int s_run(const s_opts_t *o)
     if (rc == 0 && o->tasks > 1)
         rc = s_parallel(o, zctx, dir, ms_shuffle_server_endpoint(server),
                         &pwsecs, &pfsecs);
+    if (rc == 0) rc = s_migrate(o, zctx, dir, &msecs, &fbsecs, &moved);
     ms_shuffle_server_destroy(&server);
     int removed;
     ms_shuffle_remove_app(dir, "bench", &removed);
@@ -372,6 +421,10 @@ static int s_run(const s_opts_t *o)
         printf("zlib compress2 alone on the same bytes: %.0f MB/s (writer "
                "at %.2f of it)\n",
                mb / zsecs, zsecs / wsecs);
+    printf("migrate %.1f MB of map output files, one after another: to a "
+           "peer server %.0f MB/s, to a fallback folder %.0f MB/s\n",
+           (double)moved / 1e6, (double)moved / 1e6 / msecs,
+           (double)moved / 1e6 / fbsecs);
     return 0;
 }
 

@@ -125,7 +125,7 @@ static void *s_task_thread(void *arg)
 
 typedef struct {
     s_executor_t *ex;
-    char **targets; /* endpoints, best first */
+    char **targets; /* endpoints, best first; NULL once one failed */
     int ntargets;
     char fallback[4096]; /* "" for none */
     int64_t timeout_ms;
@@ -158,18 +158,32 @@ static bool s_already_moved(const s_executor_t *ex, ms_output_ref_t o)
 }
 
 /* Moves output o to the first target that takes it, else the fallback
- * folder; fills r. */
+ * folder; fills r. A target that failed once (gone, refusing: itself
+ * decommissioning, full) is not tried again in this pass: a dead one
+ * would cost the whole timeout for every output. */
 static int s_move_one(s_migration_t *mg, ms_output_ref_t o, s_migrated_t *r)
 {
     s_executor_t *ex = mg->ex;
     ms_error_t err = {0};
-    for (int t = 0; t < mg->ntargets; t++)
+    char index[4200];
+    /* Removed since it was listed (its shuffle is over): nothing to move,
+     * and no target's fault. */
+    ms_shuffle_path(index, sizeof index, ex->args.dir, ex->args.app, o.shuffle,
+                    o.map, "index");
+    if (access(index, F_OK) < 0) return -1;
+    for (int t = 0; t < mg->ntargets; t++) {
+        if (!mg->targets[t]) continue;
         if (ms_shuffle_put_remote(ex->zctx, mg->targets[t], ex->args.dir,
                                   ex->args.app, o.shuffle, o.map,
                                   mg->timeout_ms, &r->bytes, &err) == 0) {
             snprintf(r->where, sizeof r->where, "%s", mg->targets[t]);
             return 0;
         }
+        fprintf(stderr, "executor %d: migration target %s dropped: %s\n",
+                ex->args.id, mg->targets[t], err.msg);
+        free(mg->targets[t]);
+        mg->targets[t] = NULL;
+    }
     if (mg->fallback[0] &&
         ms_shuffle_put_fallback(ex->args.dir, ex->args.app, o.shuffle, o.map,
                                 mg->fallback, &r->bytes, &err) == 0) {

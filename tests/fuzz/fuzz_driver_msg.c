@@ -1,12 +1,13 @@
 /* libFuzzer harness for what a driver receives: messages from executors
- * (registration, heartbeats, task reports) and from worker agents (state,
- * executor reports, release requests), through the very functions the
- * driver's event loop hands them to, on an application with executors in
- * every state and two workers, and no sockets. An input is a sequence of
- * records [who: 1 byte][length: 2 bytes, little-endian][body], so that a
- * message can meet the state earlier ones left. Any bytes must be handled
- * without a crash, a leak or a read past the buffer, and no executor may
- * end up registered unless its launch's token was in the input. */
+ * (registration, heartbeats, task reports, migration reports) and from
+ * worker agents (state, executor reports, release requests), through the
+ * very functions the driver's event loop hands them to, on an application
+ * with executors in every state (one of them migrating its map outputs)
+ * and two workers, and no sockets. An input is a sequence of records
+ * [who: 1 byte][length: 2 bytes, little-endian][body], so that a message
+ * can meet the state earlier ones left. Any bytes must be handled without
+ * a crash, a leak or a read past the buffer, and no executor may end up
+ * registered unless its launch's token was in the input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ static void s_app(ms_app_t *app)
     s_exec(&app->execs[1], 2, -1, true, true);
     s_exec(&app->execs[2], 3, 0, false, true);
     s_exec(&app->execs[3], 4, -1, false, false); /* written off */
+    /* the bound one is decommissioning, its outputs under way */
+    app->execs[1].decommissioning = app->execs[1].migrating = true;
     app->nworkers = 2;
     app->workers = calloc(2, sizeof *app->workers);
     for (int i = 0; i < 2; i++) {

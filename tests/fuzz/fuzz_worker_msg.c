@@ -1,8 +1,8 @@
 /* libFuzzer harness for what a worker agent receives from drivers (hellos,
- * executor launches, kills), through the function its event loop hands
- * them to, with no sockets. An input is a sequence of records [driver: 1
- * byte][length: 2 bytes, little-endian][body], so that a message meets the
- * state earlier ones left (applications known, launches queued). The
+ * executor launches, kills, executors kept), through the function its event
+ * loop hands them to, with no sockets. An input is a sequence of records
+ * [driver: 1 byte][length: 2 bytes, little-endian][body], so that a message
+ * meets the state earlier ones left (applications known, launches queued). The
  * agent's cores are all in use, so a launch is queued and never started:
  * no process is ever made. Any bytes must be handled without a crash, a
  * leak or a read past the buffer, and what is queued must be sound. */
