@@ -356,11 +356,13 @@ static int s_capacity(ms_app_t *app, ms_error_t *err)
                                 "with --shuffle ENDPOINT)",
                                 w->endpoint);
         /* Registers the application there before any fetch (or any
-         * output migrated there). */
+         * output migrated there: a server that does not answer is then
+         * only a target less, dropped by the first migration to fail). */
         char dir[4096];
         if (s_uses_host_server(app, w) &&
             ms_shuffle_ping(app->zctx, w->shuffle, app->app_id, 2000, dir,
-                            sizeof dir) < 0)
+                            sizeof dir) < 0 &&
+            app->service)
             return ms_error_set(err, MS_ERR_FAILED,
                                 "worker %s's shuffle server %s does not answer",
                                 w->endpoint, w->shuffle);

@@ -81,6 +81,12 @@ def wait_for_event(log_dir, name, timeout):
         time.sleep(0.05)
 
 
+def no_task_failed(events, whose):
+    failed = [e for e in events if e["Event"] == "SparkListenerTaskEnd"
+              and e["Task End Reason"]["Reason"] != "Success"]
+    check(not failed, "%stasks failed: %s" % (whose, failed[:2]))
+
+
 def migrated_to(events, exec_id, where):
     lines = [d["Reason"] for d in decisions(events, "migrated")
              if d["Executor ID"] == str(exec_id)]
@@ -188,9 +194,7 @@ def reducers_racing_a_migration_read_the_new_place(env):
     events = read_log(log_dir)
     no_map_reran(events, res)
     migrated_to(events, 1, "executor")
-    failed = [e for e in events if e["Event"] == "SparkListenerTaskEnd"
-              and e["Task End Reason"]["Reason"] != "Success"]
-    check(not failed, "tasks failed: %s" % failed[:2])
+    no_task_failed(events, "")
 
 
 @test
@@ -240,9 +244,7 @@ def reclaim_by_a_worker_migrates_instead_of_failing(env):
         mslib.expect_reference(cl.finish(env, run, timeout=180), job, conf)
     events = read_log(confs[0][1])
     check(decisions(events, "reclaim"), "the worker reclaimed nothing")
-    failed = [e for e in events if e["Event"] == "SparkListenerTaskEnd"
-              and e["Task End Reason"]["Reason"] != "Success"]
-    check(not failed, "A's tasks failed: %s" % failed[:2])
+    no_task_failed(events, "A's ")
     c.stop()
 
 
