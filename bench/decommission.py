@@ -23,7 +23,8 @@ dynamic allocation min 0, initial 4, max 20) and application B (the same,
 one second later) on one 4-core `minispark worker` without a shuffle
 server, with decommissioning on and off; the same on two workers of 2
 cores; and A alone in local[4] where its target falls (idle timeout 1 s)
-while the reduce stage runs. Every run must exit 0 with the result of a
+while its two reduce tasks run (2.5 s each): the idle executors holding
+map outputs are decommissioned, or kept without decommissioning. Every run must exit 0 with the result of a
 plain local run. Prints the tally per setting.
 
 Tasks sleep (minispark.test.*), hence MINISPARK_TESTING=1 in the
@@ -208,14 +209,38 @@ def scenario_conf(decommission, extra=None):
     return conf
 
 
-def pair(binary, tmp, data, master, decommission, want):
+def tally(log_dir, seen):
+    """Adds what the application's log shows to seen: executors reclaimed
+    from it, kept, decommissioned with outputs migrated (and how many),
+    and stages submitted again."""
+    for e in events(log_dir):
+        action = e.get("Action")
+        if action in ("reclaim", "keep", "migrated"):
+            seen[action] = seen.get(action, 0) + 1
+        if action == "migrated":
+            seen["outputs moved"] = seen.get("outputs moved", 0) + int(
+                e["Reason"].split(": ", 1)[1].split()[0])
+        if e["Event"] == "SparkListenerStageSubmitted" and \
+                e["Stage Info"]["Stage Attempt ID"] > 0:
+            seen["stages resubmitted"] = seen.get("stages resubmitted", 0) + 1
+
+
+def logged(conf, tmp):
+    logs = tempfile.mkdtemp(dir=tmp, prefix="logs")
+    conf.update({"spark.eventLog.enabled": "true", "spark.eventLog.dir": logs})
+    return logs
+
+
+def pair(binary, tmp, data, master, decommission, want, seen):
     """A, then B a second later; True when both exit 0 with want."""
     outs = [os.path.join(tmp, "%s.csv" % n) for n in "AB"]
-    procs = []
+    procs, logs = [], []
     for name, out in zip("AB", outs):
         job = write_job(tmp, name, data, Q1, 8, out)
+        conf = scenario_conf(decommission)
+        logs.append(logged(conf, tmp))
         procs.append(subprocess.Popen(
-            args_for(binary, job, master, scenario_conf(decommission)),
+            args_for(binary, job, master, conf),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         time.sleep(1.0)
     ok = True
@@ -228,6 +253,8 @@ def pair(binary, tmp, data, master, decommission, want):
             print("  failed: exit %d, result %s: %s" % (
                 p.returncode, "exact" if same else "DIFFERS",
                 err.decode(errors="replace")[-600:]), flush=True)
+    for d in logs:
+        tally(d, seen)
     return ok
 
 
@@ -241,31 +268,35 @@ def scenario(binary, tmp, data, n):
         want = f.read()
     for decommission in (True, False):
         for hosts, cores in ((1, 4), (2, 2)):
-            ok = 0
+            ok, seen = 0, {}
             for _ in range(n):
                 w = Workers(binary, tmp, hosts, cores)
                 try:
                     ok += pair(binary, tmp, data, w.master(), decommission,
-                               want)
+                               want, seen)
                 finally:
                     w.stop()
             print("decommissioning %s, %d worker%s of %d cores: %d of %d "
-                  "runs exact" % ("on" if decommission else "off", hosts,
-                                  "s" if hosts > 1 else "", cores, ok, n),
-                  flush=True)
-        ok = 0
+                  "runs exact; %s" % ("on" if decommission else "off", hosts,
+                                      "s" if hosts > 1 else "", cores, ok, n,
+                                      seen), flush=True)
+        ok, seen = 0, {}
         for _ in range(n):
             out = os.path.join(tmp, "local.csv")
-            job = write_job(tmp, "local", data, Q1, 8, out)
+            # Two reduce tasks of 2.5 s: two of the four executors sit idle
+            # while they run, holding map outputs.
+            job = write_job(tmp, "local", data, Q1, 2, out)
             conf = scenario_conf(decommission, {
                 "spark.dynamicAllocation.executorIdleTimeout": "1s",
-                "minispark.test.reduceTaskDelay": "1500ms"})
+                "minispark.test.reduceTaskDelay": "2500ms"})
+            logs = logged(conf, tmp)
             rc, _, err = run(args_for(binary, job, "local[4]", conf))
             with open(out, "rb") as f:
                 ok += rc == 0 and f.read() == want
+            tally(logs, seen)
         print("decommissioning %s, local[4] with a falling target: %d of %d "
-              "runs exact" % ("on" if decommission else "off", ok, n),
-              flush=True)
+              "runs exact; %s" % ("on" if decommission else "off", ok, n,
+                                  seen), flush=True)
 
 
 def main():
