@@ -198,6 +198,33 @@ def reducers_racing_a_migration_read_the_new_place(env):
 
 
 @test
+def losses_from_a_decommissioned_executor_do_not_fail_the_stage(env):
+    """Executor 1 is decommissioned during the reduce stage and killed
+    once its first output has moved, while reducers read from it. With
+    spark.stage.maxConsecutiveAttempts=1 any counted resubmission would
+    fail the job: the reducers that read the old place retry at the new
+    one, the outputs that did not move are computed again, and the
+    resubmission that costs is not counted against the stage."""
+    job = job_for(env, partitions=24)
+    conf, log_dir = conf_for(env, **{
+        "spark.executor.instances": "3",
+        "spark.stage.maxConsecutiveAttempts": "1",
+        "minispark.test.decommissionAfter": "1@1:1",
+        "minispark.test.killDuringMigration": "1:1"})
+    res = env.run_job(job, conf=conf, timeout=120, master="local[3]")
+    mslib.expect_reference(res, job, conf)
+    events = read_log(log_dir)
+    check("killed by signal 9" in removal(events, 1),
+          "executor 1 was not killed: %s" % removal(events, 1))
+    runs = collections.Counter(i for i, _ in successes(events, 0))
+    mine = {i for i, ex in successes(events, 0) if ex == "1"}
+    again = {i for i, n in runs.items() if n > 1}
+    check(again and again < mine and len(again) == len(mine) - 1,
+          "maps run again %s, expected all but one of executor 1's %s"
+          % (sorted(again), sorted(mine)))
+
+
+@test
 def idle_executors_holding_outputs_are_decommissioned(env):
     """Dynamic allocation, shuffle tracking, decommissioning on: during a
     long reduce stage with one partition, the idle executors that hold map
