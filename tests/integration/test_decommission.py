@@ -114,6 +114,14 @@ def outputs_migrate_to_a_peer_and_no_map_runs_again(env):
     started = decisions(events, "decommission")
     check(started and "executor 1" in started[0]["Reason"],
           "no decommission decision: %s" % started)
+    # `minispark report` draws the migration and says why.
+    log = [os.path.join(log_dir, n) for n in os.listdir(log_dir)][0]
+    out = env.path("decom_report.html")
+    env.run_args([env.binary, "report", log, "-o", out]).expect_rc(0)
+    with open(out) as f:
+        page = f.read()
+    check('class="migrated"' in page and line in page,
+          "the report does not show the migration")
 
 
 @test
