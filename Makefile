@@ -54,6 +54,7 @@ bench: setup-bench build $(DATASET)
 	cd bench && npm install --no-audit --no-fund --silent
 	node bench/compare.mjs $(BUILD)/minispark bench/data/events_20000000.csv 5
 	python3 bench/dynalloc.py $(BUILD)/minispark
+	python3 bench/decommission.py $(BUILD)/minispark
 	python3 bench/fairness.py $(BUILD)/minispark --runs 3
 
 # The chaos test of `make test`, for ten minutes (MS_CHAOS_SECONDS).
