@@ -32,15 +32,17 @@ size_t ms_proto_max_frame(void);
 
 typedef enum {
     /* executor -> driver */
-    MS_MSG_REGISTER = 1,       /* exec_id, pid, host, cores, shuffle_endpoint,
-                                  the launch's one-time token (common/auth.h) */
-    MS_MSG_HEARTBEAT = 2,      /* exec_id, running_tasks */
-    MS_MSG_TASK_END = 3,       /* see executor/task.h */
-    MS_MSG_OUTPUT_MOVED = 4,   /* exec_id, shuffle, map, where it is served
-                                  now, bytes: one map output migrated */
-    MS_MSG_DECOMMISSIONED = 5, /* exec_id, outputs moved, outputs not
-                                  moved, bytes moved, ms: a migration pass
-                                  is over (after its OUTPUT_MOVED) */
+    MS_MSG_REGISTER = 1,        /* exec_id, pid, host, cores, shuffle_endpoint,
+                                   the launch's one-time token (common/auth.h) */
+    MS_MSG_HEARTBEAT = 2,       /* exec_id, running_tasks */
+    MS_MSG_TASK_END = 3,        /* see executor/task.h */
+    MS_MSG_OUTPUT_MOVED = 4,    /* exec_id, shuffle, map, where it is served
+                                   now, bytes: one map output migrated */
+    MS_MSG_DECOMMISSIONED = 5,  /* exec_id, outputs moved, outputs not
+                                   moved, bytes moved, ms: a migration pass
+                                   is over (after its OUTPUT_MOVED) */
+    MS_MSG_DECOMMISSIONING = 6, /* exec_id: it was asked to go (SIGPWR,
+                                   Spark's decommission signal) */
     /* driver -> executor */
     MS_MSG_REGISTERED = 10, /* (none) */
     MS_MSG_HEARTBEAT_ACK = 11,

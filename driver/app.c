@@ -497,7 +497,8 @@ void ms_app_on_executor_msg(ms_app_t *app, const void *peer, size_t peer_len,
         else if (m.type == MS_MSG_TASK_END)
             s_on_task_end(app, i, &m, rows, rows_len);
         else if (m.type == MS_MSG_OUTPUT_MOVED ||
-                 m.type == MS_MSG_DECOMMISSIONED)
+                 m.type == MS_MSG_DECOMMISSIONED ||
+                 m.type == MS_MSG_DECOMMISSIONING)
             ms_app_on_migration_msg(app, i, &m);
     }
     ms_msg_free(&m);

@@ -240,7 +240,7 @@ void ms_app_decommissions(ms_app_t *app);
 /* Whether executor exec's map outputs have somewhere to go: its host's
  * shuffle server, another executor, or the fallback folder. */
 bool ms_app_can_migrate(const ms_app_t *app, int exec);
-/* OUTPUT_MOVED and DECOMMISSIONED from executor exec. */
+/* OUTPUT_MOVED, DECOMMISSIONED and DECOMMISSIONING from executor exec. */
 void ms_app_on_migration_msg(ms_app_t *app, int exec, const ms_msg_t *m);
 /* Removes the fallback folder's files of one shuffle (or all, -1). */
 void ms_app_remove_fallback(ms_app_t *app, int shuffle);

@@ -262,6 +262,28 @@ static void s_on_pass_done(ms_app_t *app, int i, const ms_msg_t *m)
     ms_app_decision(app, "migrated", ex->id, why);
 }
 
+/* DECOMMISSIONING [exec]: it was asked to go (SIGPWR), as Spark's
+ * executor-initiated decommissioning; ignored, saying so, when off. */
+static void s_on_asked_to_go(ms_app_t *app, int i)
+{
+    ms_exec_t *ex = &app->execs[i];
+    char why[200];
+    if (!app->decom.enabled) {
+        fprintf(stderr,
+                "minispark: executor %d asks to be decommissioned (SIGPWR); "
+                "ignored: spark.decommission.enabled is false\n",
+                ex->id);
+        return;
+    }
+    if (ex->decommissioning || ex->stopping) return;
+    snprintf(why, sizeof why,
+             "decommission executor %d: it was asked to go (SIGPWR); it "
+             "gets no new task",
+             ex->id);
+    ms_app_decision(app, "decommission", ex->id, why);
+    ms_app_decommission_exec(app, i, "asked to go (SIGPWR)");
+}
+
 void ms_app_on_migration_msg(ms_app_t *app, int i, const ms_msg_t *m)
 {
     int64_t id;
@@ -270,8 +292,10 @@ void ms_app_on_migration_msg(ms_app_t *app, int i, const ms_msg_t *m)
         return;
     if (m->type == MS_MSG_OUTPUT_MOVED)
         s_on_moved(app, i, m);
-    else
+    else if (m->type == MS_MSG_DECOMMISSIONED)
         s_on_pass_done(app, i, m);
+    else if (m->nf == 1)
+        s_on_asked_to_go(app, i);
 }
 
 /* ---- moving executors on ------------------------------------------------ */

@@ -61,12 +61,14 @@ typedef struct {
     msgpack_sbuffer rows;
 } s_job_t;
 
-static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_stop, s_asked_to_go;
 
 static void s_on_signal(int sig)
 {
-    (void)sig;
-    s_stop = 1;
+    if (sig == SIGPWR)
+        s_asked_to_go = 1;
+    else
+        s_stop = 1;
 }
 
 /* ---- running a task (on its own thread) -------------------------------- */
@@ -253,6 +255,9 @@ static void s_send_simple(s_executor_t *ex, ms_msg_type_t type)
         ms_msg_begin(&b, type, 2);
         msgpack_pack_int(&b.pk, ex->args.id);
         msgpack_pack_int(&b.pk, ex->running);
+    } else if (type == MS_MSG_DECOMMISSIONING) {
+        ms_msg_begin(&b, type, 1);
+        msgpack_pack_int(&b.pk, ex->args.id);
     } else {
         const char *ep = ex->server ? ms_shuffle_server_endpoint(ex->server)
                                     : ex->args.shuffle_endpoint;
@@ -459,6 +464,12 @@ static int s_loop(s_executor_t *ex)
             s_send_simple(ex, MS_MSG_HEARTBEAT);
             next_beat = now + ex->args.heartbeat_ms;
         }
+        /* Seen within a heartbeat interval: the signal may land on any
+         * thread, and only this one talks to the driver. */
+        if (s_asked_to_go) {
+            s_asked_to_go = 0;
+            s_send_simple(ex, MS_MSG_DECOMMISSIONING);
+        }
         zmq_pollitem_t items[] = {{ex->dealer, 0, ZMQ_POLLIN, 0},
                                   {ex->results, 0, ZMQ_POLLIN, 0},
                                   {ex->migrations, 0, ZMQ_POLLIN, 0}};
@@ -625,6 +636,8 @@ int ms_executor_main(int argc, char **argv)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
     sigaction(SIGTERM, &sa, NULL);
+    /* As spark.executor.decommission.signal: the driver decides. */
+    sigaction(SIGPWR, &sa, NULL);
     /* Ctrl-C reaches the whole process group; the driver decides. */
     signal(SIGINT, SIG_IGN);
     int rc = 1;

@@ -8,6 +8,7 @@ checks (no process, no shuffle file left, the fallback folder included)."""
 
 import collections
 import os
+import signal
 import time
 
 import cluster as cl
@@ -230,6 +231,71 @@ def losses_from_a_decommissioned_executor_do_not_fail_the_stage(env):
     check(again and again < mine and len(again) == len(mine) - 1,
           "maps run again %s, expected all but one of executor 1's %s"
           % (sorted(again), sorted(mine)))
+
+
+def executor_pid(run, exec_id):
+    for pid in mslib.tagged_pids(run.tag):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--executor-id" in argv and \
+                argv[argv.index(b"--executor-id") + 1] == str(exec_id).encode():
+            return pid
+    return None
+
+
+@test
+def sigpwr_asks_an_executor_to_go(env):
+    """SIGPWR (Spark's decommission signal) to executor 1, by PID, during
+    the map stage: it finishes its task, migrates and goes; no map runs
+    twice."""
+    job = job_for(env)
+    conf, log_dir = conf_for(env, **{"minispark.test.taskDelay": "100ms"})
+    run = env.start_job(job, conf=conf)
+    run.wait_for_executors(2)
+    deadline = time.monotonic() + 30
+    while len(successes(read_log(log_dir), 0)) < 4:
+        check(time.monotonic() < deadline and run.proc.poll() is None,
+              "the map stage did not get going")
+        time.sleep(0.02)
+    os.kill(executor_pid(run, 1), signal.SIGPWR)
+    res = run.wait(timeout=120)
+    env.check_leaks(run.tag, [run.local_dir], res)
+    mslib.expect_reference(res, job, conf)
+    events = read_log(log_dir)
+    no_map_reran(events, res)
+    asked = [d["Reason"] for d in decisions(events, "decommission")]
+    check(any("asked to go (SIGPWR)" in w for w in asked),
+          "no decision for the signal: %s" % asked)
+    check("decommissioned" in removal(events, 1), removal(events, 1))
+
+
+@test
+def an_executor_still_decommissioning_after_the_timeout_is_killed(env):
+    """spark.executor.decommission.forceKillTimeout=1s, and the host's
+    shuffle server, the first migration target, is stopped (SIGSTOP, by
+    PID): executor 1's migration hangs, it is killed after a second, its
+    outputs are computed again, and the job is exact."""
+    c = cl.Cluster(env, [cl.Host(env, "127.0.0.1")], cores=2)
+    server = c.hosts[0].shuffle.proc
+    job = job_for(env)
+    conf, log_dir = conf_for(env, **{
+        "spark.shuffle.service.enabled": "false",
+        "spark.executor.instances": "2",
+        "spark.executor.decommission.forceKillTimeout": "1s",
+        "minispark.test.decommissionAfter": "1:3"})
+    server.send_signal(signal.SIGSTOP)
+    try:
+        res = cl.finish(env, cl.start_driver(env, job, c.master(), conf),
+                        timeout=120)
+    finally:
+        server.send_signal(signal.SIGCONT)
+    mslib.expect_reference(res, job, conf)
+    why = removal(read_log(log_dir), 1)
+    check("forceKillTimeout" in why, "executor 1's removal: %s" % why)
+    c.stop()
 
 
 @test
