@@ -237,6 +237,9 @@ void ms_app_decommission_exec(ms_app_t *app, int exec, const char *reason);
  * ended, a migration pass if it holds map outputs the job needs, then a
  * stop once none is left there and no reducer may still read from it. */
 void ms_app_decommissions(ms_app_t *app);
+/* Whether executor exec serves map outputs of the running job (its own
+ * files, without a shuffle service: they go with it). */
+bool ms_app_holds_outputs(const ms_app_t *app, int exec);
 /* Whether executor exec's map outputs have somewhere to go: its host's
  * shuffle server, another executor, or the fallback folder. */
 bool ms_app_can_migrate(const ms_app_t *app, int exec);

@@ -1,6 +1,6 @@
 /* Graceful decommissioning, as Spark 3.1+ does it: an executor chosen to go
- * (idle timeout, reclaim by its worker) gets no new task and finishes the
- * ones it runs. Then, if it serves map outputs the running job still needs
+ * (idle timeout, reclaim by its worker, SIGPWR) gets no new task and finishes
+ * the ones it runs. Then, if it serves map outputs the running job still needs
  * (no shuffle service), it migrates them (to its host's shuffle server, a
  * peer executor or the fallback folder, in that order), and the driver
  * moves each output's location as the executor reports it. It is stopped
@@ -61,9 +61,7 @@ int ms_app_decom_settings(ms_app_t *app, ms_error_t *err)
     return 0;
 }
 
-/* Whether executor i serves map outputs of the running job: its own
- * files, which go with it. */
-static bool s_holds(const ms_app_t *app, int i)
+bool ms_app_holds_outputs(const ms_app_t *app, int i)
 {
     return !app->service && app->job && ms_job_holds_outputs(app->job, i);
 }
@@ -335,7 +333,7 @@ static void s_advance(ms_app_t *app, int i, int64_t now)
 {
     ms_exec_t *ex = &app->execs[i];
     if (s_overdue(app, i, now) || ex->running > 0 || ex->migrating) return;
-    bool holds = s_holds(app, i);
+    bool holds = ms_app_holds_outputs(app, i);
     if (!holds || !app->decom.enabled || !app->decom.migrate) {
         /* Reducers launched before its last move may read it still. */
         if (!app->job || !ex->passes ||

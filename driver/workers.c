@@ -196,7 +196,7 @@ static void s_share_news(ms_app_t *app)
 static bool s_must_keep(const ms_app_t *app, int i)
 {
     return !app->service && app->job && !ms_app_can_migrate(app, i) &&
-           (app->execs[i].running > 0 || ms_job_holds_outputs(app->job, i));
+           (app->execs[i].running > 0 || ms_app_holds_outputs(app, i));
 }
 
 /* Says so here and to the worker, which tells the applications that wait
@@ -224,7 +224,7 @@ static void s_say_kept(ms_app_t *app, int wi, int kept)
 static bool s_release_pass(const ms_app_t *app, int i, int pass)
 {
     const ms_exec_t *ex = &app->execs[i];
-    bool holds = !app->service && app->job && ms_job_holds_outputs(app->job, i);
+    bool holds = ms_app_holds_outputs(app, i);
     if (pass == 0) return !ex->running && !holds;
     if (pass == 1) return !ex->running && holds;
     return ex->running > 0;
