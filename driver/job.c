@@ -17,7 +17,8 @@
  * Map outputs can also move: a decommissioned executor migrates its own
  * to another server, and the output's location follows (with a new epoch,
  * so that a failure reported by a reducer that read the old location is
- * stale). Reducers are launched with the locations of their launch. */
+ * stale). Reducers are launched with the locations of their launch. The
+ * registry itself is driver/map_outputs.c. */
 #include "driver/job.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "driver/console.h"
+#include "driver/map_outputs.h"
 #include "driver/result.h"
 #include "shuffle/block.h"
 #include "shuffle/files.h"
@@ -67,17 +69,7 @@ struct ms_job_run {
     int stage_attempt[2];
     int nsplits;
     int64_t *splits; /* [nsplits + 1] boundaries */
-    /* [nsplits] each output's location (index in where[], -1: none),
-     * the executor whose own server serves it (-1: none: a host's shuffle
-     * server or the fallback folder), and the epoch of its registration */
-    int *map_loc;
-    int *map_exec;
-    int64_t *map_epoch;
-    int64_t epoch; /* bumped whenever an output is registered or moved */
-    char **where;  /* the distinct locations */
-    int nwhere;
-    ms_task_loc_t *locs; /* reduce tasks' locations, as of locs_epoch */
-    int64_t locs_epoch;
+    ms_map_outputs_t *outputs;
     bool lost;               /* outputs lost in the reduce stage */
     bool lost_counts;        /* ...not only by decommissioned executors */
     int64_t corrupted_epoch; /* minispark.test.corruptBlock's last victim */
@@ -142,18 +134,11 @@ static int s_splits(ms_job_run_t *job, ms_error_t *err)
             (long long)n);
     job->nsplits = (int)n;
     job->splits = calloc((size_t)n + 1, sizeof *job->splits);
-    job->map_loc = calloc((size_t)n, sizeof *job->map_loc);
-    job->map_exec = calloc((size_t)n, sizeof *job->map_exec);
-    job->map_epoch = calloc((size_t)n, sizeof *job->map_epoch);
-    job->locs = calloc((size_t)n, sizeof *job->locs);
-    if (!job->splits || !job->map_loc || !job->map_exec || !job->map_epoch ||
-        !job->locs)
+    job->outputs = ms_map_outputs_new((int)n);
+    if (!job->splits || !job->outputs)
         return ms_error_set(err, MS_ERR_NOMEM, "splits");
-    job->locs_epoch = -1;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n; i++)
         job->splits[i] = i * split;
-        job->map_loc[i] = job->map_exec[i] = -1;
-    }
     job->splits[n] = size;
     return 0;
 }
@@ -196,32 +181,6 @@ static void s_add_metrics(ms_app_t *app, const ms_task_end_t *e)
     if (m->records_read || m->bytes_read) t->map_ms += m->run_ms;
 }
 
-/* The index of location endpoint in job->where, added if new; -1 when out
- * of memory. */
-static int s_where(ms_job_run_t *job, const char *endpoint)
-{
-    for (int i = 0; i < job->nwhere; i++)
-        if (strcmp(job->where[i], endpoint) == 0) return i;
-    char **grown =
-        realloc(job->where, (size_t)(job->nwhere + 1) * sizeof *grown);
-    if (!grown) return -1;
-    job->where = grown;
-    if (!(grown[job->nwhere] = strdup(endpoint))) return -1;
-    return job->nwhere++;
-}
-
-/* Registers map m's output at endpoint, served by executor exec (-1: by
- * no executor). */
-static bool s_register(ms_job_run_t *job, int m, const char *endpoint, int exec)
-{
-    int loc = s_where(job, endpoint);
-    if (loc < 0) return false;
-    job->map_loc[m] = loc;
-    job->map_exec[m] = exec;
-    job->map_epoch[m] = ++job->epoch;
-    return true;
-}
-
 /* Whether the executor at index exec is (or was) decommissioned. */
 static bool s_decommissioned(const ms_job_run_t *job, int exec)
 {
@@ -235,10 +194,7 @@ static bool s_decommissioned(const ms_job_run_t *job, int exec)
 static bool s_lose_output(ms_job_run_t *job, int m, int64_t seen, int exec,
                           const char *cause)
 {
-    if (m < 0 || m >= job->nsplits || job->map_loc[m] < 0 ||
-        job->map_epoch[m] > seen)
-        return false;
-    job->map_loc[m] = job->map_exec[m] = -1;
+    if (!ms_map_outputs_lose(job->outputs, m, seen)) return false;
     s_task_t *t = &job->stage_tasks[MS_TASK_MAP][m];
     if (t->state == S_DONE) {
         t->state = S_PENDING;
@@ -391,7 +347,8 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
         return;
     }
     if (job->kind == MS_TASK_MAP) {
-        if (!s_register(job, i, job->app->execs[exec].endpoint, exec)) {
+        if (!ms_map_outputs_register(job->outputs, i,
+                                     job->app->execs[exec].endpoint, exec)) {
             s_fail(job, MS_ERR_NOMEM, "%s: %s", "out of memory", i);
             return;
         }
@@ -423,9 +380,10 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
     snprintf(cause, sizeof cause, "executor %d %s", job->app->execs[exec].id,
              why);
     int lost = 0;
+    int64_t now = ms_map_outputs_epoch(job->outputs);
     for (int m = 0; m < job->nsplits; m++)
-        if (job->map_exec[m] == exec)
-            lost += s_lose_output(job, m, job->epoch, exec, cause);
+        if (ms_map_outputs_exec(job->outputs, m) == exec)
+            lost += s_lose_output(job, m, now, exec, cause);
     if (lost)
         fprintf(stderr,
                 "minispark: %d map outputs of shuffle %d lost with executor "
@@ -435,10 +393,7 @@ void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
 
 int ms_job_outputs_on(const ms_job_run_t *job, int exec)
 {
-    int n = 0;
-    for (int m = 0; m < job->nsplits; m++)
-        n += job->map_exec[m] == exec;
-    return n;
+    return job->outputs ? ms_map_outputs_on(job->outputs, exec) : 0;
 }
 
 bool ms_job_holds_outputs(const ms_job_run_t *job, int exec)
@@ -449,15 +404,14 @@ bool ms_job_holds_outputs(const ms_job_run_t *job, int exec)
 bool ms_job_output_moved(ms_job_run_t *job, int exec, int shuffle, int map,
                          const char *endpoint)
 {
-    if (shuffle != job->shuffle_id || map < 0 || map >= job->nsplits ||
-        job->map_exec[map] != exec)
-        return false; /* not the copy registered: an older attempt's */
+    if (shuffle != job->shuffle_id) return false;
     int to = s_exec_at(job, endpoint, false);
-    if (!s_register(job, map, endpoint, to == exec ? -1 : to)) {
-        s_lose_output(job, map, job->epoch, exec, "out of memory");
-        return false;
-    }
-    return true;
+    int rc = ms_map_outputs_move(job->outputs, map, exec, endpoint,
+                                 to == exec ? -1 : to);
+    if (rc < 0)
+        s_lose_output(job, map, ms_map_outputs_epoch(job->outputs), exec,
+                      "out of memory");
+    return rc > 0;
 }
 
 bool ms_job_reads_before(const ms_job_run_t *job, int64_t epoch)
@@ -471,17 +425,19 @@ bool ms_job_reads_before(const ms_job_run_t *job, int64_t epoch)
 
 int64_t ms_job_epoch(const ms_job_run_t *job)
 {
-    return job->epoch;
+    return ms_map_outputs_epoch(job->outputs);
 }
 
 void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
                             const char *why)
 {
     int lost = 0;
-    for (int m = 0; m < job->nsplits; m++)
-        if (job->map_loc[m] >= 0 &&
-            strcmp(job->where[job->map_loc[m]], endpoint) == 0)
-            lost += s_lose_output(job, m, job->epoch, -1, why);
+    int64_t now = ms_map_outputs_epoch(job->outputs);
+    for (int m = 0; m < job->nsplits; m++) {
+        const char *where = ms_map_outputs_where(job->outputs, m);
+        if (where && strcmp(where, endpoint) == 0)
+            lost += s_lose_output(job, m, now, -1, why);
+    }
     if (lost)
         fprintf(stderr,
                 "minispark: %d map outputs of shuffle %d served by %s lost; "
@@ -515,17 +471,6 @@ static ms_inject_t s_inject_hook(const ms_job_run_t *job, int i)
     return MS_INJECT_NONE;
 }
 
-/* Reduce tasks read the outputs where they are now. */
-static ms_task_loc_t *s_locs(ms_job_run_t *job)
-{
-    if (job->locs_epoch == job->epoch) return job->locs;
-    for (int m = 0; m < job->nsplits; m++)
-        job->locs[m] = (ms_task_loc_t){
-            m, job->map_loc[m] >= 0 ? job->where[job->map_loc[m]] : ""};
-    job->locs_epoch = job->epoch;
-    return job->locs;
-}
-
 static int s_launch(ms_job_run_t *job, int i, int exec)
 {
     static int64_t next_task_id = 1;
@@ -543,7 +488,9 @@ static int s_launch(ms_job_run_t *job, int i, int exec)
         .delay_ms = job->kind == MS_TASK_MAP ? job->app->task_delay_ms
                                              : job->app->reduce_delay_ms,
         .nlocs = job->kind == MS_TASK_REDUCE ? job->nsplits : 0,
-        .locs = job->kind == MS_TASK_REDUCE ? s_locs(job) : NULL,
+        /* reduce tasks read the outputs where they are now */
+        .locs = job->kind == MS_TASK_REDUCE ? ms_map_outputs_locs(job->outputs)
+                                            : NULL,
         .plan = job->plan_buf,
         .plan_len = job->plan_len,
         .inject = s_inject_hook(job, i),
@@ -552,7 +499,7 @@ static int s_launch(ms_job_run_t *job, int i, int exec)
     if (rc < 0) return rc;
     t->task_id = task.task_id;
     t->exec = exec;
-    t->epoch = job->epoch;
+    t->epoch = ms_map_outputs_epoch(job->outputs);
     t->attempts++;
     t->state = S_RUNNING;
     t->launch_wall_ms = ms_clock_wall_ms();
@@ -670,13 +617,15 @@ static int s_corrupt_hook(ms_job_run_t *job, ms_error_t *err)
     if (m < 0 || m >= job->nsplits || p < 0 || p >= job->plan->num_partitions)
         return ms_error_set(err, MS_ERR_USAGE,
                             "minispark.test.corruptBlock: no block %s", spec);
-    if (job->map_epoch[m] == job->corrupted_epoch ||
+    int64_t since = ms_map_outputs_since(job->outputs, m);
+    int exec = ms_map_outputs_exec(job->outputs, m);
+    if (since == job->corrupted_epoch ||
         (times > 0 && job->corruptions >= times))
         return 0;
-    job->corrupted_epoch = job->map_epoch[m];
+    job->corrupted_epoch = since;
     job->corruptions++;
-    if (job->map_exec[m] < 0) return 0;
-    const char *dir = job->app->execs[job->map_exec[m]].dir;
+    if (exec < 0) return 0;
+    const char *dir = job->app->execs[exec].dir;
     int rc =
         ms_shuffle_block_range(dir, job->app->app_id, s, m, p, &off, &len, err);
     if (rc < 0) return rc;
@@ -711,10 +660,9 @@ static int s_delete_hook(ms_job_run_t *job, ms_error_t *err)
     if (sscanf(spec, "%d:%d", &s, &m) != 2)
         return ms_error_set(err, MS_ERR_USAGE,
                             "minispark.test.deleteOutput: expected S:M");
-    if (s != job->shuffle_id || m < 0 || m >= job->nsplits ||
-        job->map_exec[m] < 0)
-        return 0;
-    const char *dir = job->app->execs[job->map_exec[m]].dir;
+    int exec = ms_map_outputs_exec(job->outputs, m);
+    if (s != job->shuffle_id || exec < 0) return 0;
+    const char *dir = job->app->execs[exec].dir;
     char path[4200];
     for (int i = 0; i < 2; i++) {
         ms_shuffle_path(path, sizeof path, dir, job->app->app_id, s, m,
@@ -755,8 +703,8 @@ static int s_stages(ms_job_run_t *job, ms_error_t *err)
 
 static int s_run(ms_job_run_t *job, ms_error_t *err)
 {
-    int rc = s_splits(job, err);
-    if (rc == 0 && ms_plan_pack(job->plan, &job->plan_buf, &job->plan_len) < 0)
+    int rc = 0;
+    if (ms_plan_pack(job->plan, &job->plan_buf, &job->plan_len) < 0)
         rc = ms_error_set(err, MS_ERR_NOMEM, "plan");
     if (rc == 0) rc = s_stages(job, err);
     if (rc == 0) rc = ms_result_finish(job->result, err);
@@ -786,8 +734,11 @@ int ms_job_run(ms_app_t *app, const ms_plan_t *plan, const ms_job_opts_t *opts,
                         .stage_ids = {job.stage_id, job.stage_id + 1},
                         .shuffle = job.shuffle_id};
     ms_bus_post(&app->bus, &start);
+    /* The registry exists before anyone can tell the job of an executor's
+     * outputs (app->job). */
+    int rc = s_splits(&job, err);
     app->job = &job;
-    int rc = s_run(&job, err);
+    if (rc == 0) rc = s_run(&job, err);
     app->job = NULL;
     if (rc < 0) ms_console_clear(app);
     ms_event_t end = {
@@ -801,12 +752,6 @@ int ms_job_run(ms_app_t *app, const ms_plan_t *plan, const ms_job_opts_t *opts,
     free(job.stage_tasks[MS_TASK_MAP]);
     free(job.stage_tasks[MS_TASK_REDUCE]);
     free(job.splits);
-    free(job.map_loc);
-    free(job.map_exec);
-    free(job.map_epoch);
-    free(job.locs);
-    for (int i = 0; i < job.nwhere; i++)
-        free(job.where[i]);
-    free(job.where);
+    ms_map_outputs_destroy(&job.outputs);
     return rc;
 }
