@@ -21,6 +21,7 @@
 #include "common/launcher.h"
 #include "common/mp.h"
 #include "common/proto.h"
+#include "common/sock.h"
 #include "driver/console.h"
 #include "driver/job.h"
 #include "shuffle/client.h"
@@ -638,25 +639,15 @@ static void s_publish_gauges(ms_app_t *app)
     ms_ui_state_set_gauges(app->ui, &g);
 }
 
-/* Every DEALER of the driver is made here, so none misses CURVE. */
+/* The driver's DEALERs to workers and shuffle servers: a peer that is
+ * down must not block the event loop. */
 void *ms_app_dealer(ms_app_t *app, const char *endpoint, bool named)
 {
-    int linger = 0, never = 0, hwm = 64;
-    int64_t most = MS_PROTO_MAX_FRAME;
-    void *sock = zmq_socket(app->zctx, ZMQ_DEALER);
-    if (!sock) return NULL;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &most, sizeof most);
-    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    /* A peer that is down must not block the event loop. */
-    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &never, sizeof never);
-    if (named)
-        zmq_setsockopt(sock, ZMQ_ROUTING_ID, app->app_id, strlen(app->app_id));
-    if (ms_auth_client(sock, NULL) < 0 || zmq_connect(sock, endpoint) < 0) {
-        zmq_close(sock);
-        return NULL;
-    }
-    return sock;
+    ms_sock_opts_t o = {.max_frame = MS_PROTO_MAX_FRAME,
+                        .sndhwm = 64,
+                        .never_block = true,
+                        .routing_id = named ? app->app_id : NULL};
+    return ms_sock_connect(app->zctx, ZMQ_DEALER, &o, endpoint, NULL);
 }
 
 /* Tells the shuffle service, every heartbeat interval, that this
@@ -783,7 +774,6 @@ static int s_driver_host(ms_app_t *app, char *host, size_t size,
 
 static int s_bind(ms_app_t *app, ms_error_t *err)
 {
-    int linger = 0;
     int64_t port;
     char host[256], bind[300];
     int rc =
@@ -799,20 +789,14 @@ static int s_bind(ms_app_t *app, ms_error_t *err)
         snprintf(bind, sizeof bind, "tcp://%s:%d", addr, (int)port);
     else
         snprintf(bind, sizeof bind, "tcp://%s:*", addr);
-    app->router = zmq_socket(app->zctx, ZMQ_ROUTER);
-    if (!app->router) return ms_error_set(err, MS_ERR_NOMEM, "zmq socket");
-    zmq_setsockopt(app->router, ZMQ_LINGER, &linger, sizeof linger);
     /* Anyone who reaches the port can send before registering: a larger
      * frame is refused on its header, before anything is allocated for
      * it. No valid frame is larger (result rows come cut to it). */
-    int64_t most = (int64_t)ms_proto_max_frame();
-    zmq_setsockopt(app->router, ZMQ_MAXMSGSIZE, &most, sizeof most);
-    if ((rc = ms_auth_server(app->router, err)) < 0 ||
-        (rc = ms_auth_guard(app->zctx, app->router, "driver", err)) < 0)
-        return rc;
-    if (zmq_bind(app->router, bind) < 0)
-        return ms_error_set(err, MS_ERR_IO, "driver cannot bind %s: %s", bind,
-                            zmq_strerror(errno));
+    app->router = ms_sock_server(
+        app->zctx, ZMQ_ROUTER,
+        &(ms_sock_opts_t){.max_frame = (int64_t)ms_proto_max_frame()}, "driver",
+        bind, err);
+    if (!app->router) return err->code;
     /* The port the system chose, at the address executors use. */
     char last[300];
     size_t len = sizeof last;

@@ -27,6 +27,7 @@
 #include "common/mp.h"
 #include "common/plan.h"
 #include "common/proto.h"
+#include "common/sock.h"
 #include "common/task.h"
 #include "executor/tasks.h"
 #include "shuffle/files.h"
@@ -555,15 +556,6 @@ static int s_setup(s_executor_t *ex)
      * it). A parent that died before this line is seen by the check that
      * follows. */
     if (ms_follow_parent(ex->args.parent) < 0) return -1;
-    ex->zctx = zmq_ctx_new();
-    ex->dealer = zmq_socket(ex->zctx, ZMQ_DEALER);
-    ex->results = zmq_socket(ex->zctx, ZMQ_PULL);
-    ex->migrations = zmq_socket(ex->zctx, ZMQ_PULL);
-    if (!ex->dealer || !ex->results || !ex->migrations) return -1;
-    if (ms_auth_client(ex->dealer, &err) < 0) {
-        fprintf(stderr, "executor %d: %s\n", ex->args.id, err.msg);
-        return -1;
-    }
     /* A routing id nobody can guess, kept across reconnects: one that
      * could be predicted could be taken on the driver's ROUTER before this
      * executor connects (the driver binds it to us when we register). */
@@ -572,15 +564,23 @@ static int s_setup(s_executor_t *ex)
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
     snprintf(ident, sizeof ident, "exec-%d-%s", ex->args.id, hex);
-    zmq_setsockopt(ex->dealer, ZMQ_ROUTING_ID, ident, strlen(ident));
-    zmq_setsockopt(ex->dealer, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(ex->dealer, ZMQ_MAXMSGSIZE, &most, sizeof most);
+    ex->zctx = zmq_ctx_new();
+    ex->dealer = ms_sock_connect(
+        ex->zctx, ZMQ_DEALER,
+        &(ms_sock_opts_t){.routing_id = ident, .max_frame = most},
+        ex->args.driver, &err);
+    if (!ex->dealer) {
+        fprintf(stderr, "executor %d: %s\n", ex->args.id, err.msg);
+        return -1;
+    }
+    ex->results = zmq_socket(ex->zctx, ZMQ_PULL);
+    ex->migrations = zmq_socket(ex->zctx, ZMQ_PULL);
+    if (!ex->results || !ex->migrations) return -1;
     zmq_setsockopt(ex->results, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(ex->migrations, ZMQ_LINGER, &linger, sizeof linger);
     snprintf(ex->results_ep, sizeof ex->results_ep, "inproc://results");
     if (zmq_bind(ex->results, ex->results_ep) < 0 ||
-        zmq_bind(ex->migrations, S_MIGRATIONS_EP) < 0 ||
-        zmq_connect(ex->dealer, ex->args.driver) < 0)
+        zmq_bind(ex->migrations, S_MIGRATIONS_EP) < 0)
         return -1;
     /* With parents: the application's folder goes when its last executor
      * does, and a later executor may find it gone. */

@@ -6,21 +6,13 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "common/auth.h"
 #include "common/mp.h"
 #include "common/proto.h"
+#include "common/sock.h"
 
 void *ms_shuffle_connect(void *zctx, const char *endpoint)
 {
-    int linger = 0;
-    void *sock = zmq_socket(zctx, ZMQ_DEALER);
-    if (!sock) return NULL;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (ms_auth_client(sock, NULL) < 0 || zmq_connect(sock, endpoint) < 0) {
-        zmq_close(sock);
-        return NULL;
-    }
-    return sock;
+    return ms_sock_connect(zctx, ZMQ_DEALER, NULL, endpoint, NULL);
 }
 
 /* Sends b and waits for one reply of type want, which take reads while

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "common/auth.h"
 #include "common/clock.h"
 #include "common/mp.h"
 #include "common/proto.h"
+#include "common/sock.h"
 #include "shuffle/block.h"
 #include "shuffle/files.h"
 #include "shuffle/migrate.h"
@@ -101,11 +101,10 @@ static void s_close_peers(s_fetch_t *f)
 static int s_send_requests(void *zctx, s_peer_t *p, const char *app,
                            int shuffle, int partition)
 {
-    int linger = 0, rcvbuf = S_RCVBUF;
-    p->sock = zmq_socket(zctx, ZMQ_DEALER);
-    if (!p->sock) return MS_ERR_NOMEM;
-    zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(p->sock, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    int linger = 0;
+    p->sock = ms_sock_client(zctx, ZMQ_DEALER,
+                             &(ms_sock_opts_t){.rcvbuf = S_RCVBUF}, NULL);
+    if (!p->sock) return MS_ERR_IO;
     /* A fresh name each time: a closed monitor's name is released only
      * once ZeroMQ has finished closing its socket. */
     static _Atomic unsigned long serial;
@@ -116,9 +115,7 @@ static int s_send_requests(void *zctx, s_peer_t *p, const char *app,
         return MS_ERR_IO;
     zmq_setsockopt(p->monitor, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_connect(p->monitor, mon) < 0) return MS_ERR_IO;
-    if (ms_auth_client(p->sock, NULL) < 0 ||
-        zmq_connect(p->sock, p->endpoint) < 0)
-        return MS_ERR_IO;
+    if (zmq_connect(p->sock, p->endpoint) < 0) return MS_ERR_IO;
     p->batch = (p->nmaps + S_SPLIT - 1) / S_SPLIT;
     if (p->batch > S_BATCH) p->batch = S_BATCH;
     for (int off = 0; off < p->nmaps; off += p->batch) {

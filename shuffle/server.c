@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/auth.h"
 #include "common/clock.h"
 #include "common/mp.h"
 #include "common/proto.h"
+#include "common/sock.h"
 #include "shuffle/app_reaper.h"
 #include "shuffle/block.h"
 #include "shuffle/files.h"
@@ -88,29 +88,20 @@ int ms_shuffle_server_new(ms_shuffle_server_t **out, void *zctx,
 {
     ms_shuffle_server_t *self = calloc(1, sizeof *self);
     if (!self) return ms_error_set(err, MS_ERR_NOMEM, "shuffle server");
-    int linger = 0;
     size_t len = sizeof self->endpoint;
     self->zctx = zctx;
     self->limits = ms_shuffle_limits_default;
     self->waiting_end = &self->waiting;
     self->dir = strdup(dir);
     self->flight = ms_inflight_new();
-    self->sock = zmq_socket(zctx, ZMQ_ROUTER);
-    if (!self->dir || !self->flight || !self->sock) goto fail_nomem;
-    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (!self->dir || !self->flight) goto fail_nomem;
     /* Requests are small, and a PUT_OUTPUT's data frames smaller than this
      * too: a peer sending more is dropped before anything is allocated for
      * it. */
-    int64_t most = MS_PROTO_MAX_BODY;
-    zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &most, sizeof most);
-    if (ms_auth_server(self->sock, err) < 0 ||
-        ms_auth_guard(zctx, self->sock, "shuffle server", err) < 0)
-        goto fail;
-    if (zmq_bind(self->sock, endpoint) < 0) {
-        ms_error_set(err, MS_ERR_IO, "shuffle server cannot bind %s: %s",
-                     endpoint, zmq_strerror(errno));
-        goto fail;
-    }
+    self->sock = ms_sock_server(
+        zctx, ZMQ_ROUTER, &(ms_sock_opts_t){.max_frame = MS_PROTO_MAX_BODY},
+        "shuffle server", endpoint, err);
+    if (!self->sock) goto fail;
     zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &len);
     *out = self;
     return 0;

@@ -26,6 +26,7 @@
 #include "common/fsutil.h"
 #include "common/mp.h"
 #include "common/proto.h"
+#include "common/sock.h"
 #include "shuffle/files.h"
 #include "worker/agent.h"
 
@@ -263,30 +264,22 @@ static int s_parse(int argc, char **argv, ms_agent_t *w, ms_conf_t *conf,
 
 static int s_setup(ms_agent_t *w, ms_error_t *err)
 {
-    int linger = 0;
     if (ms_mkdirs(w->dir) < 0)
         return ms_error_set(err, MS_ERR_IO, "cannot create %s: %s", w->dir,
                             strerror(errno));
     if (pipe2(s_wake, O_NONBLOCK | O_CLOEXEC) < 0)
         return ms_error_set(err, MS_ERR_IO, "pipe: %s", strerror(errno));
     w->zctx = zmq_ctx_new();
-    w->router = w->zctx ? zmq_socket(w->zctx, ZMQ_ROUTER) : NULL;
-    if (!w->router) return ms_error_set(err, MS_ERR_NOMEM, "zmq socket");
-    zmq_setsockopt(w->router, ZMQ_LINGER, &linger, sizeof linger);
+    if (!w->zctx) return ms_error_set(err, MS_ERR_NOMEM, "zmq context");
     /* Only small requests come here: a peer sending more is dropped
-     * before anything is allocated for it. */
-    int64_t most = MS_PROTO_MAX_BODY;
-    zmq_setsockopt(w->router, ZMQ_MAXMSGSIZE, &most, sizeof most);
-    /* A driver that reconnects (same routing id: its application id)
-     * takes over at once instead of being refused as a duplicate. */
-    int handover = 1;
-    zmq_setsockopt(w->router, ZMQ_ROUTER_HANDOVER, &handover, sizeof handover);
-    int rc = ms_auth_server(w->router, err);
-    if (rc == 0) rc = ms_auth_guard(w->zctx, w->router, "worker", err);
-    if (rc < 0) return rc;
-    if (zmq_bind(w->router, w->bind) < 0)
-        return ms_error_set(err, MS_ERR_IO, "cannot bind %s: %s", w->bind,
-                            zmq_strerror(errno));
+     * before anything is allocated for it. A driver that reconnects (same
+     * routing id: its application id) takes over at once instead of being
+     * refused as a duplicate. */
+    w->router = ms_sock_server(
+        w->zctx, ZMQ_ROUTER,
+        &(ms_sock_opts_t){.max_frame = MS_PROTO_MAX_BODY, .handover = true},
+        "worker", w->bind, err);
+    if (!w->router) return err->code;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal; /* no SA_RESTART: wake the poll */
