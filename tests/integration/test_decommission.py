@@ -169,8 +169,8 @@ def outputs_migrate_to_the_hosts_shuffle_server(env):
 @test
 def executor_killed_mid_migration_loses_only_what_did_not_move(env):
     """Executor 1 holds 4 outputs and is SIGKILLed (by PID) once the first
-    has moved: that one is read at its new place, the other 3 maps run
-    again, and the job is exact."""
+    has moved: what moved is read at its new place, only the maps of the
+    others run again, and the job is exact."""
     job = job_for(env)
     conf, log_dir = conf_for(env, **{
         "minispark.test.decommissionAfter": "1:4",
@@ -183,8 +183,10 @@ def executor_killed_mid_migration_loses_only_what_did_not_move(env):
     runs = collections.Counter(i for i, _ in successes(events, 0))
     first = [i for i, ex in successes(events, 0) if ex == "1"][:4]
     again = sorted(i for i, n in runs.items() if n > 1)
-    check(len(again) == 3 and set(again) < set(first),
-          "maps run again %s, expected 3 of executor 1's %s"
+    # The kill is sent when the first move is reported; a second may be
+    # done and reported before it lands (it counts as moved then).
+    check(again and set(again) < set(first),
+          "maps run again %s, expected some but not all of executor 1's %s"
           % (again, first))
 
 
