@@ -230,8 +230,8 @@ def losses_from_a_decommissioned_executor_do_not_fail_the_stage(env):
     runs = collections.Counter(i for i, _ in successes(events, 0))
     mine = {i for i, ex in successes(events, 0) if ex == "1"}
     again = {i for i, n in runs.items() if n > 1}
-    check(again and again < mine and len(again) == len(mine) - 1,
-          "maps run again %s, expected all but one of executor 1's %s"
+    check(again and again < mine,
+          "maps run again %s, expected some but not all of executor 1's %s"
           % (sorted(again), sorted(mine)))
 
 
