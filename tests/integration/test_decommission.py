@@ -254,7 +254,7 @@ def sigpwr_asks_an_executor_to_go(env):
     the map stage: it finishes its task, migrates and goes; no map runs
     twice."""
     job = job_for(env)
-    conf, log_dir = conf_for(env, **{"minispark.test.taskDelay": "100ms"})
+    conf, log_dir = conf_for(env, **{"minispark.test.taskDelay": "150ms"})
     run = env.start_job(job, conf=conf)
     run.wait_for_executors(2)
     deadline = time.monotonic() + 30
