@@ -22,6 +22,7 @@
 #include "common/mp.h"
 #include "common/proto.h"
 #include "common/sock.h"
+#include "common/wake.h"
 #include "driver/console.h"
 #include "driver/job.h"
 #include "shuffle/client.h"
@@ -30,24 +31,18 @@
 #define MS_APP_TICK_MS 100 /* Spark's allocation manager interval */
 
 static volatile sig_atomic_t s_interrupted;
-/* Self-pipe: a signal that lands outside zmq_poll still wakes the next one
- * (an exited child is noticed at once, not a poll timeout later). */
-static int s_wake[2] = {-1, -1};
 
+/* The wake-up pipe: an exited child is noticed at once, not a poll
+ * timeout later. */
 static void s_on_signal(int sig)
 {
-    int saved = errno;
     if (sig != SIGCHLD) s_interrupted = 1;
-    if (s_wake[1] >= 0 && write(s_wake[1], "", 1) < 0) {
-        /* full pipe: a wake-up is already pending */
-    }
-    errno = saved;
+    ms_wake_notify();
 }
 
 void ms_app_install_signals(void)
 {
-    if (s_wake[0] < 0 && pipe2(s_wake, O_NONBLOCK | O_CLOEXEC) < 0)
-        s_wake[0] = s_wake[1] = -1;
+    ms_wake_fd();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal; /* no SA_RESTART: wake the poll */
@@ -67,17 +62,12 @@ bool ms_app_interrupted(void)
 static int s_poll(ms_app_t *app, int64_t timeout_ms)
 {
     zmq_pollitem_t items[2 + S_MAX_POLLED_WORKERS] = {
-        {app->router, 0, ZMQ_POLLIN, 0}, {NULL, s_wake[0], ZMQ_POLLIN, 0}};
+        {app->router, 0, ZMQ_POLLIN, 0}, {NULL, ms_wake_fd(), ZMQ_POLLIN, 0}};
     int n = 2;
     for (int i = 0; i < app->nworkers && i < S_MAX_POLLED_WORKERS; i++)
         items[n++] = (zmq_pollitem_t){app->workers[i].sock, 0, ZMQ_POLLIN, 0};
-    if (s_wake[0] < 0) items[1].fd = -1;
     int rc = zmq_poll(items, n, (long)timeout_ms);
-    if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) {
-        char buf[64];
-        while (read(s_wake[0], buf, sizeof buf) > 0) {
-        }
-    }
+    if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) ms_wake_drain();
     return rc < 0 ? rc : (items[0].revents & ZMQ_POLLIN) != 0;
 }
 

@@ -29,6 +29,7 @@
 #include "common/proto.h"
 #include "common/sock.h"
 #include "common/task.h"
+#include "common/wake.h"
 #include "executor/tasks.h"
 #include "shuffle/files.h"
 #include "shuffle/migrate.h"
@@ -64,12 +65,15 @@ typedef struct {
 
 static volatile sig_atomic_t s_stop, s_asked_to_go;
 
+/* The wake-up pipe: the loop sees it at once, whichever thread the
+ * signal landed on. */
 static void s_on_signal(int sig)
 {
     if (sig == SIGPWR)
         s_asked_to_go = 1;
     else
         s_stop = 1;
+    ms_wake_notify();
 }
 
 /* ---- running a task (on its own thread) -------------------------------- */
@@ -465,21 +469,21 @@ static int s_loop(s_executor_t *ex)
             s_send_simple(ex, MS_MSG_HEARTBEAT);
             next_beat = now + ex->args.heartbeat_ms;
         }
-        /* Seen within a heartbeat interval: the signal may land on any
-         * thread, and only this one talks to the driver. */
         if (s_asked_to_go) {
             s_asked_to_go = 0;
             s_send_simple(ex, MS_MSG_DECOMMISSIONING);
         }
         zmq_pollitem_t items[] = {{ex->dealer, 0, ZMQ_POLLIN, 0},
                                   {ex->results, 0, ZMQ_POLLIN, 0},
-                                  {ex->migrations, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, 3, (long)(next_beat - now));
+                                  {ex->migrations, 0, ZMQ_POLLIN, 0},
+                                  {NULL, ms_wake_fd(), ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 4, (long)(next_beat - now));
         if (rc < 0 && errno != EINTR) return 1;
         if (rc <= 0) continue;
         if ((items[0].revents & ZMQ_POLLIN) && s_on_driver(ex)) return 0;
         if (items[1].revents & ZMQ_POLLIN) s_on_result(ex);
         if (items[2].revents & ZMQ_POLLIN) s_on_migrated(ex);
+        if (items[3].revents & ZMQ_POLLIN) ms_wake_drain();
     }
     return 0;
 }
@@ -635,6 +639,7 @@ int ms_executor_main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
+    ms_wake_fd();
     sigaction(SIGTERM, &sa, NULL);
     /* As spark.executor.decommission.signal: the driver decides. */
     sigaction(SIGPWR, &sa, NULL);

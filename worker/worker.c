@@ -27,6 +27,7 @@
 #include "common/mp.h"
 #include "common/proto.h"
 #include "common/sock.h"
+#include "common/wake.h"
 #include "shuffle/files.h"
 #include "worker/agent.h"
 
@@ -51,16 +52,11 @@ static const char s_usage[] =
     "peers with the secret are served, over encrypted connections.\n";
 
 static volatile sig_atomic_t s_stop;
-static int s_wake[2] = {-1, -1};
 
 static void s_on_signal(int sig)
 {
-    int saved = errno;
     if (sig != SIGCHLD) s_stop = 1;
-    if (write(s_wake[1], "", 1) < 0) {
-        /* full pipe: a wake-up is already pending */
-    }
-    errno = saved;
+    ms_wake_notify();
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -183,7 +179,7 @@ static int s_run(ms_agent_t *w)
 {
     while (!s_stop) {
         zmq_pollitem_t items[] = {{w->router, 0, ZMQ_POLLIN, 0},
-                                  {NULL, s_wake[0], ZMQ_POLLIN, 0}};
+                                  {NULL, ms_wake_fd(), ZMQ_POLLIN, 0}};
         /* Woken every second too, so that waiting launches of drivers
          * that went silent are dropped (ms_agent_schedule). */
         int rc = zmq_poll(items, 2, 1000);
@@ -192,11 +188,7 @@ static int s_run(ms_agent_t *w)
                     zmq_strerror(errno));
             return -1;
         }
-        if (items[1].revents & ZMQ_POLLIN) {
-            char buf[64];
-            while (read(s_wake[0], buf, sizeof buf) > 0) {
-            }
-        }
+        if (items[1].revents & ZMQ_POLLIN) ms_wake_drain();
         ms_agent_reap(w, false);
         ms_agent_schedule(w, ms_clock_now_ms());
         while (zmq_poll(items, 1, 0) > 0 && !s_stop)
@@ -267,7 +259,7 @@ static int s_setup(ms_agent_t *w, ms_error_t *err)
     if (ms_mkdirs(w->dir) < 0)
         return ms_error_set(err, MS_ERR_IO, "cannot create %s: %s", w->dir,
                             strerror(errno));
-    if (pipe2(s_wake, O_NONBLOCK | O_CLOEXEC) < 0)
+    if (ms_wake_fd() < 0)
         return ms_error_set(err, MS_ERR_IO, "pipe: %s", strerror(errno));
     w->zctx = zmq_ctx_new();
     if (!w->zctx) return ms_error_set(err, MS_ERR_NOMEM, "zmq context");
