@@ -971,13 +971,6 @@ void ms_app_remove_shuffle(ms_app_t *app, int shuffle)
     ms_bus_post(&app->bus, &ev);
 }
 
-static void s_remove_tree_files(const char *dir, const char *app_id)
-{
-    int removed;
-    ms_shuffle_remove_app(dir, app_id, &removed);
-    rmdir(dir);
-}
-
 void ms_app_stop(ms_app_t *app, bool ok)
 {
     (void)ok;
@@ -997,11 +990,11 @@ void ms_app_stop(ms_app_t *app, bool ok)
                                          app->app_id, 2000, &removed);
         if (app->service_pid > 0) {
             ms_stop_child(app->service_pid, 3000);
-            s_remove_tree_files(app->service_dir, app->app_id);
+            ms_shuffle_remove_dir(app->service_dir, app->app_id, false);
         }
     } else {
         for (int i = 0; i < app->nexecs; i++)
-            s_remove_tree_files(app->execs[i].dir, app->app_id);
+            ms_shuffle_remove_dir(app->execs[i].dir, app->app_id, false);
         rmdir(app->app_dir);
     }
     if (app->service_sock) zmq_close(app->service_sock);

@@ -370,10 +370,8 @@ void ms_app_remove_fallback(ms_app_t *app, int shuffle)
     int removed;
     if (!app->decom.fallback[0] || !app->decom.cleanup) return;
     snprintf(dir, sizeof dir, "%s/%s", app->decom.fallback, app->app_id);
-    if (shuffle >= 0) {
+    if (shuffle >= 0)
         ms_shuffle_remove_shuffle(dir, app->app_id, shuffle, &removed);
-        return;
-    }
-    ms_shuffle_remove_app(dir, app->app_id, &removed);
-    rmdir(dir);
+    else
+        ms_shuffle_remove_dir(dir, app->app_id, false);
 }

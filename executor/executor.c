@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -610,15 +609,10 @@ static void s_teardown(s_executor_t *ex)
     /* Without a shuffle service this executor's outputs die with it, the
      * ones its running tasks are still writing included. */
     if (!ex->args.shuffle_endpoint) {
-        int removed;
         ms_shuffle_outputs_close();
-        char parent[4096];
-        ms_shuffle_remove_app(ex->args.dir, ex->args.app, &removed);
-        rmdir(ex->args.dir);
         /* The application's folder too, once its last executor is gone: a
          * driver that was killed cannot remove it. */
-        snprintf(parent, sizeof parent, "%s", ex->args.dir);
-        rmdir(dirname(parent));
+        ms_shuffle_remove_dir(ex->args.dir, ex->args.app, true);
     }
     if (ex->results) zmq_close(ex->results);
     if (ex->migrations) zmq_close(ex->migrations);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -385,6 +386,16 @@ int ms_shuffle_remove_app(const char *dir, const char *app, int *removed)
     if (!ms_shuffle_valid_app_id(app)) return MS_ERR_USAGE;
     snprintf(prefix, sizeof prefix, "shuffle_%s_", app);
     return s_remove_prefix(dir, prefix, removed);
+}
+
+void ms_shuffle_remove_dir(const char *dir, const char *app, bool parent_too)
+{
+    int removed;
+    char parent[4096];
+    ms_shuffle_remove_app(dir, app, &removed);
+    rmdir(dir);
+    snprintf(parent, sizeof parent, "%s", dir);
+    if (parent_too) rmdir(dirname(parent));
 }
 
 int ms_shuffle_remove_shuffle(const char *dir, const char *app, int shuffle,

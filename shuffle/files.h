@@ -7,6 +7,7 @@
 #define MS_SHUFFLE_FILES_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -71,6 +72,10 @@ int ms_shuffle_read_block(const char *dir, const char *app, int shuffle,
 
 /* Deletes every shuffle file of app in dir; *removed counts them. */
 int ms_shuffle_remove_app(const char *dir, const char *app, int *removed);
+/* The one way a folder of app's outputs goes: its files, then the folder
+ * if that left it empty, and with parent_too its parent folder if that
+ * left it empty (an application's folder after its last executor's). */
+void ms_shuffle_remove_dir(const char *dir, const char *app, bool parent_too);
 /* The same for one shuffle of app. */
 int ms_shuffle_remove_shuffle(const char *dir, const char *app, int shuffle,
                               int *removed);

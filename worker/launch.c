@@ -1,7 +1,6 @@
 /* Starting executors as the worker's children, reaping them and stopping
  * them all. Each is tracked and signalled by PID only. */
 #include <errno.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,12 +147,7 @@ void ms_agent_start(ms_agent_t *a, const ms_agent_request_t *q)
  * a killed one left. */
 static void s_remove_files(const ms_agent_exec_t *e)
 {
-    int removed;
-    char parent[4096];
-    ms_shuffle_remove_app(e->dir, e->app, &removed);
-    rmdir(e->dir);
-    snprintf(parent, sizeof parent, "%s", e->dir);
-    rmdir(dirname(parent));
+    ms_shuffle_remove_dir(e->dir, e->app, true);
 }
 
 bool ms_agent_reap(ms_agent_t *a, bool block)
