@@ -17,6 +17,7 @@
 #include "common/mp.h"
 #include "driver/app.h"
 #include "driver/console.h"
+#include "driver/hooks.h"
 #include "driver/job.h"
 #include "shuffle/files.h"
 #include "shuffle/migrate.h"
@@ -201,20 +202,6 @@ static bool s_known_destination(const ms_app_t *app, const char *where)
     return strcmp(fallback, where) == 0;
 }
 
-/* minispark.test.killDuringMigration=E:N: executor E is SIGKILLed (by
- * PID) when its Nth migrated output is reported, as if it crashed in the
- * middle of its migration. */
-static void s_kill_hook(ms_app_t *app, int i)
-{
-    const char *spec =
-        ms_conf_get(app->conf, "minispark.test.killDuringMigration");
-    ms_exec_t *ex = &app->execs[i];
-    int id, n;
-    if (spec && sscanf(spec, "%d:%d", &id, &n) == 2 && id == ex->id &&
-        ex->moved == n)
-        ms_app_signal_exec(app, i, SIGKILL);
-}
-
 /* OUTPUT_MOVED [exec, shuffle, map, endpoint, bytes] */
 static void s_on_moved(ms_app_t *app, int i, const ms_msg_t *m)
 {
@@ -236,7 +223,7 @@ static void s_on_moved(ms_app_t *app, int i, const ms_msg_t *m)
     for (int w = 0; w < app->nworkers; w++)
         app->host_servers_used |= !strcmp(app->workers[w].shuffle, where);
     s_note_destination(app, ex, where);
-    s_kill_hook(app, i);
+    ms_hooks_output_moved(app, i, ex->moved);
 }
 
 /* DECOMMISSIONED [exec, moved, not moved, bytes, ms] */

@@ -22,19 +22,15 @@
 #include "driver/job.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "driver/console.h"
+#include "driver/hooks.h"
 #include "driver/map_outputs.h"
 #include "driver/result.h"
-#include "shuffle/block.h"
-#include "shuffle/files.h"
 
 typedef enum { S_PENDING, S_RUNNING, S_DONE } s_state_t;
 
@@ -70,11 +66,9 @@ struct ms_job_run {
     int nsplits;
     int64_t *splits; /* [nsplits + 1] boundaries */
     ms_map_outputs_t *outputs;
-    bool lost;               /* outputs lost in the reduce stage */
-    bool lost_counts;        /* ...not only by decommissioned executors */
-    int64_t corrupted_epoch; /* minispark.test.corruptBlock's last victim */
-    int corruptions;
-    bool deleted; /* minispark.test.deleteOutput has been done */
+    bool lost;        /* outputs lost in the reduce stage */
+    bool lost_counts; /* ...not only by decommissioned executors */
+    ms_hooks_state_t hooks;
     char lost_cause[1400];
     ms_result_t *result;
     int fatal; /* negative code once the job cannot succeed */
@@ -299,40 +293,6 @@ static void s_post_task(ms_job_run_t *job, ms_event_type_t type, int i,
     ms_bus_post(&job->app->bus, &ev);
 }
 
-/* minispark.test.killExecutorAfter=E:N: executor E is SIGKILLed (by PID)
- * when its Nth task ends well, as if it crashed there. */
-static void s_kill_hook(ms_job_run_t *job, int exec)
-{
-    const char *spec =
-        ms_conf_get(job->app->conf, "minispark.test.killExecutorAfter");
-    ms_exec_t *ex = &job->app->execs[exec];
-    int id, n;
-    if (spec && sscanf(spec, "%d:%d", &id, &n) == 2 && id == ex->id &&
-        ex->completed == n && ex->alive)
-        kill(ex->pid, SIGKILL);
-}
-
-/* minispark.test.decommissionAfter=E:N or E@S:N, comma-separated:
- * executor E is decommissioned when its Nth task ends well, or when the
- * Nth task of stage S does, as if chosen to go then. */
-static void s_decommission_hook(ms_job_run_t *job, int exec)
-{
-    const char *spec =
-        ms_conf_get(job->app->conf, "minispark.test.decommissionAfter");
-    for (const char *p = spec; p && *p; p += strcspn(p, ","), p += *p == ',') {
-        int id, stage, n, i;
-        bool mine = sscanf(p, "%d:%d", &id, &n) == 2 &&
-                    id == job->app->execs[exec].id &&
-                    job->app->execs[exec].completed == n;
-        bool staged = sscanf(p, "%d@%d:%d", &id, &stage, &n) == 3 &&
-                      stage == job->stage_id && job->done == n;
-        if ((mine || staged) && ms_app_exec_by_id(job->app, id, &i))
-            ms_app_decommission_exec(job->app, i,
-                                     "decommissioned by "
-                                     "minispark.test.decommissionAfter");
-    }
-}
-
 void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
                         const void *rows, size_t len)
 {
@@ -361,8 +321,7 @@ void ms_job_on_task_end(ms_job_run_t *job, int exec, const ms_task_end_t *e,
     }
     t->state = S_DONE;
     job->done++;
-    s_kill_hook(job, exec);
-    s_decommission_hook(job, exec);
+    ms_hooks_task_ended(job->app, exec, job->stage_id, job->done);
 }
 
 void ms_job_on_exec_lost(ms_job_run_t *job, int exec, const char *why)
@@ -448,29 +407,6 @@ void ms_job_on_outputs_lost(ms_job_run_t *job, const char *endpoint,
 /* ---- running a stage
  * ------------------------------------------------------------ */
 
-/* Whether the conf's key=STAGE:TASK[:N] names this attempt of task i: one
- * of the task's first N (1 without N). */
-static bool s_hook_names(const ms_job_run_t *job, const char *key, int i)
-{
-    const char *spec = ms_conf_get(job->app->conf, key);
-    int stage, task, times = 1;
-    return spec && sscanf(spec, "%d:%d:%d", &stage, &task, &times) >= 2 &&
-           stage == job->stage_id && task == i &&
-           job->tasks[i].attempts < times;
-}
-
-/* minispark.test.failTask: the attempt fails at once on the executor;
- * minispark.test.stallFetch (reduce tasks): its fetch gets no answer in
- * time, as from a location that hangs. */
-static ms_inject_t s_inject_hook(const ms_job_run_t *job, int i)
-{
-    if (s_hook_names(job, "minispark.test.failTask", i)) return MS_INJECT_FAIL;
-    if (job->kind == MS_TASK_REDUCE &&
-        s_hook_names(job, "minispark.test.stallFetch", i))
-        return MS_INJECT_STALL_FETCH;
-    return MS_INJECT_NONE;
-}
-
 static int s_launch(ms_job_run_t *job, int i, int exec)
 {
     static int64_t next_task_id = 1;
@@ -493,7 +429,8 @@ static int s_launch(ms_job_run_t *job, int i, int exec)
                                             : NULL,
         .plan = job->plan_buf,
         .plan_len = job->plan_len,
-        .inject = s_inject_hook(job, i),
+        .inject = ms_hooks_inject(job->app->conf, job->stage_id, i, t->attempts,
+                                  job->kind),
     };
     int rc = ms_app_send_task(job->app, exec, &task);
     if (rc < 0) return rc;
@@ -596,83 +533,6 @@ static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
     return job->done < job->ntasks ? S_RESUBMIT : 0;
 }
 
-/* ---- test hook: corrupt a block between the stages
- * ------------------------------ */
-
-/* minispark.test.corruptBlock=S:M:P[:N] flips a byte of that block after
- * the map stage, each time map M's output is new, the first N times (every
- * time without N). */
-static int s_corrupt_hook(ms_job_run_t *job, ms_error_t *err)
-{
-    const char *spec =
-        ms_conf_get(job->app->conf, "minispark.test.corruptBlock");
-    int s, m, p, times = -1;
-    uint64_t off, len;
-    if (!spec) return 0;
-    int nf = sscanf(spec, "%d:%d:%d:%d", &s, &m, &p, &times);
-    if (nf < 3 || (nf == 4 && times < 1))
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "minispark.test.corruptBlock: expected S:M:P[:N]");
-    if (s != job->shuffle_id) return 0;
-    if (m < 0 || m >= job->nsplits || p < 0 || p >= job->plan->num_partitions)
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "minispark.test.corruptBlock: no block %s", spec);
-    int64_t since = ms_map_outputs_since(job->outputs, m);
-    int exec = ms_map_outputs_exec(job->outputs, m);
-    if (since == job->corrupted_epoch ||
-        (times > 0 && job->corruptions >= times))
-        return 0;
-    job->corrupted_epoch = since;
-    job->corruptions++;
-    if (exec < 0) return 0;
-    const char *dir = job->app->execs[exec].dir;
-    int rc =
-        ms_shuffle_block_range(dir, job->app->app_id, s, m, p, &off, &len, err);
-    if (rc < 0) return rc;
-    if (len <= MS_BLOCK_HEADER)
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "minispark.test.corruptBlock: block %s is empty",
-                            spec);
-    char path[4200];
-    ms_shuffle_path(path, sizeof path, dir, job->app->app_id, s, m, "data");
-    int fd = open(path, O_RDWR);
-    uint8_t byte;
-    off_t at = (off_t)(off + MS_BLOCK_HEADER + (len - MS_BLOCK_HEADER) / 2);
-    if (fd < 0 || pread(fd, &byte, 1, at) != 1) goto io;
-    byte ^= 0x5a;
-    if (pwrite(fd, &byte, 1, at) != 1) goto io;
-    close(fd);
-    return 0;
-io:
-    if (fd >= 0) close(fd);
-    return ms_error_set(err, MS_ERR_IO, "corrupting %s: %s", path,
-                        strerror(errno));
-}
-
-/* minispark.test.deleteOutput=S:M deletes map M's output files after the
- * map stage, once, as a disk losing them would. */
-static int s_delete_hook(ms_job_run_t *job, ms_error_t *err)
-{
-    const char *spec =
-        ms_conf_get(job->app->conf, "minispark.test.deleteOutput");
-    int s, m;
-    if (!spec || job->deleted) return 0;
-    if (sscanf(spec, "%d:%d", &s, &m) != 2)
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "minispark.test.deleteOutput: expected S:M");
-    int exec = ms_map_outputs_exec(job->outputs, m);
-    if (s != job->shuffle_id || exec < 0) return 0;
-    const char *dir = job->app->execs[exec].dir;
-    char path[4200];
-    for (int i = 0; i < 2; i++) {
-        ms_shuffle_path(path, sizeof path, dir, job->app->app_id, s, m,
-                        i ? "index" : "data");
-        unlink(path);
-    }
-    job->deleted = true;
-    return 0;
-}
-
 /* ---- the job
  * ---------------------------------------------------------------------- */
 
@@ -682,8 +542,10 @@ static int s_stages(ms_job_run_t *job, ms_error_t *err)
 {
     for (int failures = 0;;) {
         int rc = s_run_stage(job, MS_TASK_MAP, job->nsplits, err);
-        if (rc == 0) rc = s_corrupt_hook(job, err);
-        if (rc == 0) rc = s_delete_hook(job, err);
+        if (rc == 0)
+            rc = ms_hooks_after_map_stage(
+                job->app, job->shuffle_id, job->outputs, job->nsplits,
+                job->plan->num_partitions, &job->hooks, err);
         if (rc == 0)
             rc = s_run_stage(job, MS_TASK_REDUCE, job->plan->num_partitions,
                              err);
