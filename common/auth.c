@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/conf_keys.h"
 
 #define S_KEY_BYTES 32
 #define S_MIN_SECRET 8
@@ -206,7 +207,7 @@ int ms_auth_conf(const ms_conf_t *conf, ms_error_t *err)
 {
     bool on;
     char *from_file = NULL;
-    int rc = ms_conf_bool(conf, "spark.authenticate", false, &on, err);
+    int rc = ms_conf_key_bool(conf, "spark.authenticate", &on, err);
     if (rc < 0) return rc;
     const char *env = s_nonempty(getenv(MS_AUTH_ENV));
     const char *secret = env;

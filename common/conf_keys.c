@@ -27,91 +27,104 @@ typedef struct {
     int64_t unit; /* durations, sizes: the unit of a bare number */
     int64_t min, max;
     const char *choices; /* S_CHOICE: separated by '|' */
+    /* the default: in the key's unit of ms or bytes; a bool's 0 or 1; a
+     * fraction's in millionths */
+    int64_t def;
 } s_key_t;
 
 #define S_INF MS_CONF_INFINITE
 
 /* Sorted by key. Ranges are those their readers apply. */
 static const s_key_t s_keys[] = {
-    {"minispark.app.weight", S_INT, 0, 1, 1000, NULL},
-    {"minispark.csv.sampleRows", S_INT, 0, 1, INT32_MAX, NULL},
-    {"minispark.executor.registrationTimeout", S_DURATION, 1000, 0, 0, NULL},
-    {"minispark.local.curve", S_BOOL, 0, 0, 0, NULL},
-    {"minispark.show.rows", S_INT, 0, 0, INT64_MAX, NULL},
-    {"minispark.shuffle.appTimeout", S_DURATION, 1000, 0, 0, NULL},
-    {"minispark.shuffle.clientStallTimeout", S_DURATION, 1000, 0, 0, NULL},
-    {"minispark.shuffle.idleTimeout", S_DURATION, 1000, 0, 0, NULL},
-    {"minispark.shuffle.maxBytesInFlight", S_SIZE, 1, 1, INT64_MAX, NULL},
-    {"minispark.shuffle.maxBytesInFlightTotal", S_SIZE, 1, 1, INT64_MAX, NULL},
-    {"minispark.test.corruptBlock", S_TEXT, 0, 0, 0, NULL},
-    {"minispark.test.decommissionAfter", S_TEXT, 0, 0, 0, NULL},
-    {"minispark.test.deleteOutput", S_TEXT, 0, 0, 0, NULL},
-    {"minispark.test.failTask", S_TEXT, 0, 0, 0, NULL},
-    {"minispark.test.killDuringMigration", S_TEXT, 0, 0, 0, NULL},
-    {"minispark.test.killExecutorAfter", S_TEXT, 0, 0, 0, NULL},
-    {"minispark.test.reduceTaskDelay", S_DURATION, 1, 0, 0, NULL},
-    {"minispark.test.stallFetch", S_TEXT, 0, 0, 0, NULL},
-    {"minispark.test.taskDelay", S_DURATION, 1, 0, 0, NULL},
-    {"minispark.ui.lingerAfterEnd", S_DURATION, 1000, 0, 0, NULL},
-    {"minispark.ui.maxConnectionsPerAddress", S_INT, 0, 1, 64, NULL},
-    {"minispark.ui.requestTimeout", S_TIMEOUT, 1000, 0, 0, NULL},
-    {"spark.authenticate", S_BOOL, 0, 0, 0, NULL},
-    {"spark.authenticate.secret", S_ANY, 0, 0, 0, NULL},
-    {"spark.authenticate.secret.file", S_TEXT, 0, 0, 0, NULL},
-    {"spark.driver.bindAddress", S_TEXT, 0, 0, 0, NULL},
-    {"spark.driver.host", S_TEXT, 0, 0, 0, NULL},
-    {"spark.decommission.enabled", S_BOOL, 0, 0, 0, NULL},
-    {"spark.driver.port", S_INT, 0, 0, 65535, NULL},
-    {"spark.dynamicAllocation.enabled", S_BOOL, 0, 0, 0, NULL},
+    {"minispark.app.weight", S_INT, 0, 1, 1000, NULL, 1},
+    {"minispark.csv.sampleRows", S_INT, 0, 1, INT32_MAX, NULL, 20000},
+    {"minispark.executor.registrationTimeout", S_DURATION, 1000, 0, 0, NULL,
+     30000},
+    {"minispark.local.curve", S_BOOL, 0, 0, 0, NULL, 1},
+    {"minispark.show.rows", S_INT, 0, 0, INT64_MAX, NULL, 100},
+    {"minispark.shuffle.appTimeout", S_DURATION, 1000, 0, 0, NULL, 120000},
+    {"minispark.shuffle.clientStallTimeout", S_DURATION, 1000, 0, 0, NULL,
+     10000},
+    {"minispark.shuffle.idleTimeout", S_DURATION, 1000, 0, 0, NULL, 60000},
+    {"minispark.shuffle.maxBytesInFlight", S_SIZE, 1, 1, INT64_MAX, NULL,
+     64LL << 20},
+    {"minispark.shuffle.maxBytesInFlightTotal", S_SIZE, 1, 1, INT64_MAX, NULL,
+     1LL << 30},
+    {"minispark.test.corruptBlock", S_TEXT, 0, 0, 0, NULL, 0},
+    {"minispark.test.decommissionAfter", S_TEXT, 0, 0, 0, NULL, 0},
+    {"minispark.test.deleteOutput", S_TEXT, 0, 0, 0, NULL, 0},
+    {"minispark.test.failTask", S_TEXT, 0, 0, 0, NULL, 0},
+    {"minispark.test.killDuringMigration", S_TEXT, 0, 0, 0, NULL, 0},
+    {"minispark.test.killExecutorAfter", S_TEXT, 0, 0, 0, NULL, 0},
+    {"minispark.test.reduceTaskDelay", S_DURATION, 1, 0, 0, NULL, 0},
+    {"minispark.test.stallFetch", S_TEXT, 0, 0, 0, NULL, 0},
+    {"minispark.test.taskDelay", S_DURATION, 1, 0, 0, NULL, 0},
+    {"minispark.ui.lingerAfterEnd", S_DURATION, 1000, 0, 0, NULL, 0},
+    {"minispark.ui.maxConnectionsPerAddress", S_INT, 0, 1, 64, NULL, 8},
+    {"minispark.ui.requestTimeout", S_TIMEOUT, 1000, 0, 0, NULL, 10000},
+    {"spark.authenticate", S_BOOL, 0, 0, 0, NULL, 0},
+    {"spark.authenticate.secret", S_ANY, 0, 0, 0, NULL, 0},
+    {"spark.authenticate.secret.file", S_TEXT, 0, 0, 0, NULL, 0},
+    {"spark.driver.bindAddress", S_TEXT, 0, 0, 0, NULL, 0},
+    {"spark.driver.host", S_TEXT, 0, 0, 0, NULL, 0},
+    {"spark.decommission.enabled", S_BOOL, 0, 0, 0, NULL, 0},
+    {"spark.driver.port", S_INT, 0, 0, 65535, NULL, 0},
+    {"spark.dynamicAllocation.enabled", S_BOOL, 0, 0, 0, NULL, 0},
     {"spark.dynamicAllocation.executorAllocationRatio", S_FRACTION, 0, 0, 0,
-     NULL},
+     NULL, 1000000},
     {"spark.dynamicAllocation.executorIdleTimeout", S_DURATION, 1000, 0, 0,
-     NULL},
-    {"spark.dynamicAllocation.initialExecutors", S_INT, 0, 0, 100000, NULL},
-    {"spark.dynamicAllocation.maxExecutors", S_INT, 0, 0, S_INF, NULL},
-    {"spark.dynamicAllocation.minExecutors", S_INT, 0, 0, 100000, NULL},
+     NULL, 60000},
+    {"spark.dynamicAllocation.initialExecutors", S_INT, 0, 0, 100000, NULL, 0},
+    {"spark.dynamicAllocation.maxExecutors", S_INT, 0, 0, S_INF, NULL, S_INF},
+    {"spark.dynamicAllocation.minExecutors", S_INT, 0, 0, 100000, NULL, 0},
     {"spark.dynamicAllocation.schedulerBacklogTimeout", S_DURATION, 1000, 0, 0,
-     NULL},
-    {"spark.dynamicAllocation.shuffleTracking.enabled", S_BOOL, 0, 0, 0, NULL},
+     NULL, 1000},
+    {"spark.dynamicAllocation.shuffleTracking.enabled", S_BOOL, 0, 0, 0, NULL,
+     1},
     {"spark.dynamicAllocation.shuffleTracking.timeout", S_DURATION, 1, 0, 0,
-     NULL},
+     NULL, S_INF},
     {"spark.dynamicAllocation.sustainedSchedulerBacklogTimeout", S_DURATION,
-     1000, 0, 0, NULL},
-    {"spark.eventLog.dir", S_TEXT, 0, 0, 0, NULL},
-    {"spark.eventLog.enabled", S_BOOL, 0, 0, 0, NULL},
-    {"spark.executor.cores", S_INT, 0, 1, 1024, NULL},
+     1000, 0, 0, NULL, 1000},
+    {"spark.eventLog.dir", S_TEXT, 0, 0, 0, NULL, 0},
+    {"spark.eventLog.enabled", S_BOOL, 0, 0, 0, NULL, 0},
+    {"spark.executor.cores", S_INT, 0, 1, 1024, NULL, 1},
     {"spark.executor.decommission.forceKillTimeout", S_TIMEOUT, 1000, 0, 0,
-     NULL},
-    {"spark.executor.heartbeatInterval", S_DURATION, 1, 0, 0, NULL},
-    {"spark.executor.instances", S_INT, 0, 0, 100000, NULL},
-    {"spark.executor.maxNumFailures", S_INT, 0, 0, 100000, NULL},
-    {"spark.executor.memory", S_SIZE, 1 << 20, 1 << 20, INT64_MAX, NULL},
-    {"spark.files.maxPartitionBytes", S_SIZE, 1, 1, INT64_MAX, NULL},
-    {"spark.files.openCostInBytes", S_SIZE, 1, 0, INT64_MAX, NULL},
-    {"spark.io.compression.codec", S_CHOICE, 0, 0, 0, "zlib|lz4|none"},
-    {"spark.io.compression.zlib.level", S_INT, 0, 1, 9, NULL},
-    {"spark.local.dir", S_TEXT, 0, 0, 0, NULL},
-    {"spark.master", S_TEXT, 0, 0, 0, NULL},
-    {"spark.memory.fraction", S_FRACTION, 0, 0, 0, NULL},
-    {"spark.network.timeout", S_TIMEOUT, 1000, 0, 0, NULL},
-    {"spark.scheduler.mode", S_CHOICE, 0, 0, 0, "FAIR|FIFO"},
-    {"spark.shuffle.compress", S_BOOL, 0, 0, 0, NULL},
-    {"spark.shuffle.service.enabled", S_BOOL, 0, 0, 0, NULL},
-    {"spark.shuffle.service.port", S_INT, 0, 1, 65535, NULL},
-    {"spark.sql.shuffle.partitions", S_INT, 0, 1, MS_PLAN_MAX_PARTITIONS, NULL},
-    {"spark.stage.ignoreDecommissionFetchFailure", S_BOOL, 0, 0, 0, NULL},
-    {"spark.stage.maxConsecutiveAttempts", S_INT, 0, 1, 1000, NULL},
-    {"spark.storage.decommission.enabled", S_BOOL, 0, 0, 0, NULL},
+     NULL, S_INF},
+    {"spark.executor.heartbeatInterval", S_DURATION, 1, 0, 0, NULL, 1000},
+    {"spark.executor.instances", S_INT, 0, 0, 100000, NULL, 2},
+    {"spark.executor.maxNumFailures", S_INT, 0, 0, 100000, NULL, 0},
+    {"spark.executor.memory", S_SIZE, 1 << 20, 1 << 20, INT64_MAX, NULL,
+     1LL << 30},
+    {"spark.files.maxPartitionBytes", S_SIZE, 1, 1, INT64_MAX, NULL,
+     128LL << 20},
+    {"spark.files.openCostInBytes", S_SIZE, 1, 0, INT64_MAX, NULL, 4LL << 20},
+    {"spark.io.compression.codec", S_CHOICE, 0, 0, 0, "zlib|lz4|none", 0},
+    {"spark.io.compression.zlib.level", S_INT, 0, 1, 9, NULL, 1},
+    {"spark.local.dir", S_TEXT, 0, 0, 0, NULL, 0},
+    {"spark.master", S_TEXT, 0, 0, 0, NULL, 0},
+    {"spark.memory.fraction", S_FRACTION, 0, 0, 0, NULL, 600000},
+    {"spark.network.timeout", S_TIMEOUT, 1000, 0, 0, NULL, 120000},
+    {"spark.scheduler.mode", S_CHOICE, 0, 0, 0, "FAIR|FIFO", 0},
+    {"spark.shuffle.compress", S_BOOL, 0, 0, 0, NULL, 1},
+    {"spark.shuffle.service.enabled", S_BOOL, 0, 0, 0, NULL, 0},
+    {"spark.shuffle.service.port", S_INT, 0, 1, 65535, NULL, 7337},
+    {"spark.sql.shuffle.partitions", S_INT, 0, 1, MS_PLAN_MAX_PARTITIONS, NULL,
+     200},
+    {"spark.stage.ignoreDecommissionFetchFailure", S_BOOL, 0, 0, 0, NULL, 1},
+    {"spark.stage.maxConsecutiveAttempts", S_INT, 0, 1, 1000, NULL, 4},
+    {"spark.storage.decommission.enabled", S_BOOL, 0, 0, 0, NULL, 1},
     {"spark.storage.decommission.fallbackStorage.cleanUp", S_BOOL, 0, 0, 0,
-     NULL},
-    {"spark.storage.decommission.fallbackStorage.path", S_TEXT, 0, 0, 0, NULL},
-    {"spark.storage.decommission.shuffleBlocks.enabled", S_BOOL, 0, 0, 0, NULL},
-    {"spark.task.cpus", S_INT, 0, 1, 1024, NULL},
-    {"spark.task.maxFailures", S_INT, 0, 1, 1000, NULL},
-    {"spark.ui.enabled", S_BOOL, 0, 0, 0, NULL},
-    {"spark.ui.host", S_TEXT, 0, 0, 0, NULL},
-    {"spark.ui.port", S_INT, 0, 1, 65535, NULL},
-    {"spark.worker.timeout", S_DURATION, 1000, 0, 0, NULL},
+     NULL, 1},
+    {"spark.storage.decommission.fallbackStorage.path", S_TEXT, 0, 0, 0, NULL,
+     0},
+    {"spark.storage.decommission.shuffleBlocks.enabled", S_BOOL, 0, 0, 0, NULL,
+     1},
+    {"spark.task.cpus", S_INT, 0, 1, 1024, NULL, 1},
+    {"spark.task.maxFailures", S_INT, 0, 1, 1000, NULL, 4},
+    {"spark.ui.enabled", S_BOOL, 0, 0, 0, NULL, 1},
+    {"spark.ui.host", S_TEXT, 0, 0, 0, NULL, 0},
+    {"spark.ui.port", S_INT, 0, 1, 65535, NULL, 4040},
+    {"spark.worker.timeout", S_DURATION, 1000, 0, 0, NULL, 60000},
 };
 
 /* Spark keys people set out of habit that have no effect here (a prefix
@@ -236,6 +249,70 @@ static int s_check_value(const ms_conf_t *conf, const s_key_t *k,
     default:
         return 0;
     }
+}
+
+/* ---- reading a known key ------------------------------------------------ */
+
+static const s_key_t *s_row(const char *key, bool numeric, ms_error_t *err)
+{
+    const s_key_t *k = s_known(key);
+    bool ok = k && (numeric ? k->kind == S_INT || k->kind == S_DURATION ||
+                                  k->kind == S_TIMEOUT || k->kind == S_SIZE
+                            : true);
+    if (!ok)
+        ms_error_set(err, MS_ERR_USAGE, "%s is not a known key of that kind",
+                     key);
+    return ok ? k : NULL;
+}
+
+int ms_conf_key_int_or(const ms_conf_t *conf, const char *key, int64_t def,
+                       int64_t *out, ms_error_t *err)
+{
+    const s_key_t *k = s_row(key, true, err);
+    if (!k) return MS_ERR_USAGE;
+    const char *value = ms_conf_get(conf, key);
+    switch (k->kind) {
+    case S_INT:
+        return ms_conf_int(conf, key, def, k->min, k->max, out, err);
+    case S_DURATION:
+        return ms_conf_duration_ms(conf, key, k->unit, def, out, err);
+    case S_TIMEOUT:
+        return ms_conf_timeout_ms(conf, key, k->unit, def, out, err);
+    default: /* S_SIZE */
+        if (ms_conf_size(conf, key, k->unit, def, out, err) < 0)
+            return err ? err->code : MS_ERR_USAGE;
+        return !value || *out >= k->min ? 0
+                                        : s_check_value(conf, k, value, err);
+    }
+}
+
+int ms_conf_key_int(const ms_conf_t *conf, const char *key, int64_t *out,
+                    ms_error_t *err)
+{
+    const s_key_t *k = s_row(key, true, err);
+    return k ? ms_conf_key_int_or(conf, key, k->def, out, err) : MS_ERR_USAGE;
+}
+
+int ms_conf_key_bool(const ms_conf_t *conf, const char *key, bool *out,
+                     ms_error_t *err)
+{
+    const s_key_t *k = s_row(key, false, err);
+    if (!k || k->kind != S_BOOL)
+        return ms_error_set(err, MS_ERR_USAGE, "%s is not a known bool", key);
+    return ms_conf_bool(conf, key, k->def != 0, out, err);
+}
+
+int ms_conf_key_fraction(const ms_conf_t *conf, const char *key, double *out,
+                         ms_error_t *err)
+{
+    const s_key_t *k = s_row(key, false, err);
+    if (!k || k->kind != S_FRACTION)
+        return ms_error_set(err, MS_ERR_USAGE, "%s is not a known fraction",
+                            key);
+    const char *value = ms_conf_get(conf, key);
+    if (ms_conf_double(conf, key, (double)k->def / 1e6, out, err) < 0)
+        return err ? err->code : MS_ERR_USAGE;
+    return value ? s_check_value(conf, k, value, err) : 0;
 }
 
 /* Levenshtein distance, ignoring case, of strings of at most 127 bytes. */

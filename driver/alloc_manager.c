@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conf_keys.h"
 #include "driver/exec_monitor.h"
 
 #define S_MAX_IDS 4096
@@ -21,9 +22,8 @@ static int s_check_shuffle_safety(const ms_conf_t *conf, bool service,
                                   bool migrates, bool *tracking,
                                   ms_error_t *err)
 {
-    int rc =
-        ms_conf_bool(conf, "spark.dynamicAllocation.shuffleTracking.enabled",
-                     true, tracking, err);
+    int rc = ms_conf_key_bool(
+        conf, "spark.dynamicAllocation.shuffleTracking.enabled", tracking, err);
     if (rc < 0) return rc;
     if (!service && !*tracking && !migrates)
         return ms_error_set(err, MS_ERR_USAGE,
@@ -48,13 +48,12 @@ int ms_alloc_manager_new(ms_alloc_manager_t **out, const ms_conf_t *conf,
     bool tracking;
     int rc = ms_alloc_conf_read(conf, capacity, &ac, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(conf,
-                                 "spark.dynamicAllocation.executorIdleTimeout",
-                                 1000, 60000, &idle, err);
+        rc = ms_conf_key_int(
+            conf, "spark.dynamicAllocation.executorIdleTimeout", &idle, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(
-            conf, "spark.dynamicAllocation.shuffleTracking.timeout", 1,
-            MS_CONF_INFINITE, &shuffle_timeout, err);
+        rc = ms_conf_key_int(conf,
+                             "spark.dynamicAllocation.shuffleTracking.timeout",
+                             &shuffle_timeout, err);
     if (rc == 0)
         rc = s_check_shuffle_safety(conf, shuffle_service, migrates, &tracking,
                                     err);

@@ -3,6 +3,7 @@
  * reference). Differences: one resource profile, no speculation, and every
  * change is explained in words. */
 #include "driver/allocation.h"
+#include "common/conf_keys.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -34,16 +35,14 @@ static int s_read_counts(const ms_conf_t *c, int capacity, ms_alloc_conf_t *o,
     int64_t min, max, initial, instances = 0;
     const char *kmin = "spark.dynamicAllocation.minExecutors";
     const char *kmax = "spark.dynamicAllocation.maxExecutors";
-    int rc = ms_conf_int(c, kmin, 0, 0, 100000, &min, err);
+    int rc = ms_conf_key_int(c, kmin, &min, err);
+    if (rc == 0) rc = ms_conf_key_int(c, kmax, &max, err);
     if (rc == 0)
-        rc = ms_conf_int(c, kmax, MS_CONF_INFINITE, 0, MS_CONF_INFINITE, &max,
-                         err);
-    if (rc == 0)
-        rc = ms_conf_int(c, "spark.dynamicAllocation.initialExecutors", min, 0,
-                         100000, &initial, err);
+        rc = ms_conf_key_int_or(c, "spark.dynamicAllocation.initialExecutors",
+                                min, &initial, err);
     if (rc == 0 && ms_conf_get(c, "spark.executor.instances"))
-        rc = ms_conf_int(c, "spark.executor.instances", 0, 0, 100000,
-                         &instances, err);
+        rc = ms_conf_key_int_or(c, "spark.executor.instances", 0, &instances,
+                                err);
     if (rc < 0) return rc;
     if (max == 0)
         return ms_error_set(err, MS_ERR_USAGE, "%s must be positive", kmax);
@@ -80,23 +79,18 @@ static int s_read_timing(const ms_conf_t *c, ms_alloc_conf_t *o,
     const char *ks = "spark.dynamicAllocation.sustainedSchedulerBacklogTimeout";
     const char *kr = "spark.dynamicAllocation.executorAllocationRatio";
     int64_t cores, cpus;
-    int rc =
-        ms_conf_duration_ms(c, kb, 1000, 1000, &o->backlog_timeout_ms, err);
+    int rc = ms_conf_key_int(c, kb, &o->backlog_timeout_ms, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(c, ks, 1000, o->backlog_timeout_ms,
-                                 &o->sustained_timeout_ms, err);
-    if (rc == 0) rc = ms_conf_double(c, kr, 1.0, &o->ratio, err);
-    if (rc == 0)
-        rc = ms_conf_int(c, "spark.executor.cores", 1, 1, 1024, &cores, err);
-    if (rc == 0) rc = ms_conf_int(c, "spark.task.cpus", 1, 1, 1024, &cpus, err);
+        rc = ms_conf_key_int_or(c, ks, o->backlog_timeout_ms,
+                                &o->sustained_timeout_ms, err);
+    if (rc == 0) rc = ms_conf_key_fraction(c, kr, &o->ratio, err);
+    if (rc == 0) rc = ms_conf_key_int(c, "spark.executor.cores", &cores, err);
+    if (rc == 0) rc = ms_conf_key_int(c, "spark.task.cpus", &cpus, err);
     if (rc < 0) return rc;
     if (o->backlog_timeout_ms <= 0)
         return ms_error_set(err, MS_ERR_USAGE, "%s must be positive", kb);
     if (o->sustained_timeout_ms <= 0)
         return ms_error_set(err, MS_ERR_USAGE, "%s must be positive", ks);
-    if (!(o->ratio > 0.0 && o->ratio <= 1.0))
-        return ms_error_set(err, MS_ERR_USAGE,
-                            "%s must be greater than 0 and at most 1", kr);
     if (cores < cpus)
         return ms_error_set(err, MS_ERR_USAGE,
                             "spark.executor.cores (%lld) must be at least "

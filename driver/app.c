@@ -18,6 +18,7 @@
 
 #include "common/addr.h"
 #include "common/auth.h"
+#include "common/conf_keys.h"
 #include "common/launcher.h"
 #include "common/mp.h"
 #include "common/proto.h"
@@ -104,52 +105,48 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
 {
     const ms_conf_t *c = app->conf;
     int64_t cores, failures, port, launch_failures, stage_attempts;
-    int rc = ms_conf_int(c, "spark.executor.cores", 1, 1, 1024, &cores, err);
+    int rc = ms_conf_key_int(c, "spark.executor.cores", &cores, err);
     if (rc == 0)
-        rc = ms_conf_int(c, "spark.task.maxFailures", 4, 1, 1000, &failures,
-                         err);
+        rc = ms_conf_key_int(c, "spark.task.maxFailures", &failures, err);
     if (rc == 0)
-        rc = ms_conf_int(c, "spark.stage.maxConsecutiveAttempts", 4, 1, 1000,
-                         &stage_attempts, err);
+        rc = ms_conf_key_int(c, "spark.stage.maxConsecutiveAttempts",
+                             &stage_attempts, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(c, "spark.executor.heartbeatInterval", 1, 1000,
-                                 &app->heartbeat_ms, err);
+        rc = ms_conf_key_int(c, "spark.executor.heartbeatInterval",
+                             &app->heartbeat_ms, err);
     if (rc == 0)
-        rc = ms_conf_timeout_ms(c, "spark.network.timeout", 1000, 120000,
-                                &app->network_timeout_ms, err);
+        rc = ms_conf_key_int(c, "spark.network.timeout",
+                             &app->network_timeout_ms, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(c, "spark.worker.timeout", 1000, 60000,
-                                 &app->worker_timeout_ms, err);
+        rc = ms_conf_key_int(c, "spark.worker.timeout", &app->worker_timeout_ms,
+                             err);
     int64_t weight = 1;
-    if (rc == 0)
-        rc = ms_conf_int(c, "minispark.app.weight", 1, 1, 1000, &weight, err);
+    if (rc == 0) rc = ms_conf_key_int(c, "minispark.app.weight", &weight, err);
     app->weight = (int)weight;
     app->last_share = -1;
     if (rc == 0)
-        rc = ms_conf_duration_ms(c, "minispark.executor.registrationTimeout",
-                                 1000, 30000, &app->register_timeout_ms, err);
+        rc = ms_conf_key_int(c, "minispark.executor.registrationTimeout",
+                             &app->register_timeout_ms, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(c, "minispark.test.taskDelay", 1, 0,
-                                 &app->task_delay_ms, err);
+        rc = ms_conf_key_int(c, "minispark.test.taskDelay", &app->task_delay_ms,
+                             err);
     if (rc == 0)
-        rc =
-            ms_conf_duration_ms(c, "minispark.test.reduceTaskDelay", 1,
+        rc = ms_conf_key_int_or(c, "minispark.test.reduceTaskDelay",
                                 app->task_delay_ms, &app->reduce_delay_ms, err);
     if (rc == 0)
-        rc = ms_conf_size(c, "spark.files.maxPartitionBytes", 1, 128 << 20,
-                          &app->max_partition_bytes, err);
+        rc = ms_conf_key_int(c, "spark.files.maxPartitionBytes",
+                             &app->max_partition_bytes, err);
     if (rc == 0)
-        rc = ms_conf_size(c, "spark.files.openCostInBytes", 1, 4 << 20,
-                          &app->open_cost_bytes, err);
+        rc = ms_conf_key_int(c, "spark.files.openCostInBytes",
+                             &app->open_cost_bytes, err);
     if (rc == 0)
-        rc = ms_conf_bool(c, "spark.shuffle.service.enabled", false,
-                          &app->service, err);
+        rc = ms_conf_key_bool(c, "spark.shuffle.service.enabled", &app->service,
+                              err);
     if (rc == 0)
-        rc = ms_conf_int(c, "spark.shuffle.service.port", 7337, 1, 65535, &port,
-                         err);
+        rc = ms_conf_key_int(c, "spark.shuffle.service.port", &port, err);
     if (rc == 0)
-        rc = ms_conf_int(c, "spark.executor.maxNumFailures", 0, 0, 100000,
-                         &launch_failures, err);
+        rc = ms_conf_key_int(c, "spark.executor.maxNumFailures",
+                             &launch_failures, err);
     if (rc < 0) return rc;
     if (app->max_partition_bytes < 1)
         return ms_error_set(err, MS_ERR_USAGE,
@@ -184,9 +181,16 @@ static int s_read_settings(ms_app_t *app, ms_error_t *err)
 static int s_static_target(ms_app_t *app, ms_error_t *err)
 {
     int64_t instances;
-    int rc = ms_conf_int(app->conf, "spark.executor.instances", 2, 1, 100000,
-                         &instances, err);
+    int rc =
+        ms_conf_key_int(app->conf, "spark.executor.instances", &instances, err);
     if (rc < 0) return rc;
+    /* 0 is a valid bound of dynamic allocation, not a static size. */
+    if (instances < 1)
+        return ms_error_set(
+            err, MS_ERR_USAGE,
+            "invalid value '%lld' for spark.executor.instances: "
+            "expected at least 1 without dynamic allocation",
+            (long long)instances);
     if (instances > app->max_local) {
         if (!app->quiet)
             fprintf(stderr,
@@ -211,8 +215,8 @@ static int s_settings(ms_app_t *app, ms_error_t *err)
     int rc = s_read_settings(app, err);
     if (rc == 0) rc = s_master(app, err);
     if (rc == 0)
-        rc = ms_conf_bool(app->conf, "spark.dynamicAllocation.enabled", false,
-                          &dynamic, err);
+        rc = ms_conf_key_bool(app->conf, "spark.dynamicAllocation.enabled",
+                              &dynamic, err);
     if (rc < 0) return rc;
     if (!dynamic)
         rc = s_static_target(app, err);
@@ -766,8 +770,7 @@ static int s_bind(ms_app_t *app, ms_error_t *err)
 {
     int64_t port;
     char host[256], bind[300];
-    int rc =
-        ms_conf_int(app->conf, "spark.driver.port", 0, 0, 65535, &port, err);
+    int rc = ms_conf_key_int(app->conf, "spark.driver.port", &port, err);
     if (rc == 0) rc = s_driver_host(app, host, sizeof host, err);
     if (rc < 0) return rc;
     const char *name = ms_conf_get(app->conf, "spark.driver.bindAddress");
@@ -811,7 +814,7 @@ static int s_event_log(ms_app_t *app, ms_error_t *err)
 {
     bool enabled;
     int rc =
-        ms_conf_bool(app->conf, "spark.eventLog.enabled", false, &enabled, err);
+        ms_conf_key_bool(app->conf, "spark.eventLog.enabled", &enabled, err);
     if (rc < 0 || !enabled) return rc;
     const char *dir = ms_conf_get(app->conf, "spark.eventLog.dir");
     rc = ms_eventlog_open(&app->eventlog, dir ? dir : "events", app->app_id,
@@ -827,13 +830,11 @@ static int s_web_ui(ms_app_t *app, ms_error_t *err)
     int64_t port;
     ms_webui_limits_t limits;
     const char *host = ms_conf_get(app->conf, "spark.ui.host");
-    int rc = ms_conf_bool(app->conf, "spark.ui.enabled", true, &enabled, err);
+    int rc = ms_conf_key_bool(app->conf, "spark.ui.enabled", &enabled, err);
+    if (rc == 0) rc = ms_conf_key_int(app->conf, "spark.ui.port", &port, err);
     if (rc == 0)
-        rc =
-            ms_conf_int(app->conf, "spark.ui.port", 4040, 1, 65535, &port, err);
-    if (rc == 0)
-        rc = ms_conf_duration_ms(app->conf, "minispark.ui.lingerAfterEnd", 1000,
-                                 0, &app->ui_linger_ms, err);
+        rc = ms_conf_key_int(app->conf, "minispark.ui.lingerAfterEnd",
+                             &app->ui_linger_ms, err);
     if (rc == 0) rc = ms_webui_limits(app->conf, &limits, err);
     if (rc < 0 || !enabled) return rc;
     rc = ms_webui_start(&app->webui, app->ui, host ? host : "127.0.0.1",
@@ -888,7 +889,7 @@ int ms_app_linger(ms_app_t *app, ms_error_t *err)
 static int s_local_curve(ms_app_t *app, ms_error_t *err)
 {
     bool on;
-    int rc = ms_conf_bool(app->conf, "minispark.local.curve", true, &on, err);
+    int rc = ms_conf_key_bool(app->conf, "minispark.local.curve", &on, err);
     if (rc < 0 || !on || ms_auth_enabled() || app->nworkers || app->service)
         return rc;
     char secret[MS_AUTH_TOKEN_LEN + 1];

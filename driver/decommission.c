@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/conf_keys.h"
 #include "common/mp.h"
 #include "driver/app.h"
 #include "driver/console.h"
@@ -32,24 +33,24 @@ int ms_app_decom_settings(ms_app_t *app, ms_error_t *err)
     ms_decom_conf_t *d = &app->decom;
     bool storage, shuffle;
     int rc =
-        ms_conf_bool(c, "spark.decommission.enabled", false, &d->enabled, err);
+        ms_conf_key_bool(c, "spark.decommission.enabled", &d->enabled, err);
     if (rc == 0)
-        rc = ms_conf_bool(c, "spark.storage.decommission.enabled", true,
-                          &storage, err);
+        rc = ms_conf_key_bool(c, "spark.storage.decommission.enabled", &storage,
+                              err);
     if (rc == 0)
-        rc = ms_conf_bool(c, "spark.storage.decommission.shuffleBlocks.enabled",
-                          true, &shuffle, err);
+        rc = ms_conf_key_bool(
+            c, "spark.storage.decommission.shuffleBlocks.enabled", &shuffle,
+            err);
     if (rc == 0)
-        rc = ms_conf_bool(c,
-                          "spark.storage.decommission.fallbackStorage.cleanUp",
-                          true, &d->cleanup, err);
+        rc = ms_conf_key_bool(
+            c, "spark.storage.decommission.fallbackStorage.cleanUp",
+            &d->cleanup, err);
     if (rc == 0)
-        rc = ms_conf_bool(c, "spark.stage.ignoreDecommissionFetchFailure", true,
-                          &d->ignore_fetch_failures, err);
+        rc = ms_conf_key_bool(c, "spark.stage.ignoreDecommissionFetchFailure",
+                              &d->ignore_fetch_failures, err);
     if (rc == 0)
-        rc = ms_conf_timeout_ms(c,
-                                "spark.executor.decommission.forceKillTimeout",
-                                1000, MS_CONF_INFINITE, &d->force_kill_ms, err);
+        rc = ms_conf_key_int(c, "spark.executor.decommission.forceKillTimeout",
+                             &d->force_kill_ms, err);
     if (rc < 0) return rc;
     d->migrate = storage && shuffle;
     const char *path =

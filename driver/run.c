@@ -213,8 +213,7 @@ static int s_schema(ms_job_spec_t *spec, const ms_conf_t *conf,
     spec->input_path = strdup(real);
     int rc = s_stat_input(real, id, err);
     if (rc == 0)
-        rc = ms_conf_int(conf, "minispark.csv.sampleRows", 20000, 1, INT32_MAX,
-                         &sample, err);
+        rc = ms_conf_key_int(conf, "minispark.csv.sampleRows", &sample, err);
     if (rc == 0)
         rc = ms_csv_infer_schema(real, &spec->csv, spec->infer_schema,
                                  (int)sample, schema, err);
@@ -248,14 +247,13 @@ static int s_agg_memory(const ms_conf_t *conf, int64_t *out, ms_error_t *err)
 {
     int64_t memory, cores, cpus;
     double fraction;
-    int rc = ms_conf_size(conf, "spark.executor.memory", 1 << 20, 1LL << 30,
-                          &memory, err);
+    int rc = ms_conf_key_int(conf, "spark.executor.memory", &memory, err);
     if (rc == 0)
-        rc = ms_conf_double(conf, "spark.memory.fraction", 0.6, &fraction, err);
+        rc =
+            ms_conf_key_fraction(conf, "spark.memory.fraction", &fraction, err);
     if (rc == 0)
-        rc = ms_conf_int(conf, "spark.executor.cores", 1, 1, 1024, &cores, err);
-    if (rc == 0)
-        rc = ms_conf_int(conf, "spark.task.cpus", 1, 1, 1024, &cpus, err);
+        rc = ms_conf_key_int(conf, "spark.executor.cores", &cores, err);
+    if (rc == 0) rc = ms_conf_key_int(conf, "spark.task.cpus", &cpus, err);
     if (rc < 0) return rc;
     if (memory < (1 << 20))
         return ms_error_set(err, MS_ERR_USAGE,
@@ -279,13 +277,12 @@ static int s_planner_opts(const ms_job_spec_t *spec, const ms_conf_t *conf,
     bool compress;
     int rc = 0;
     if (!parts)
-        rc = ms_conf_int(conf, "spark.sql.shuffle.partitions", 200, 1,
-                         MS_PLAN_MAX_PARTITIONS, &parts, err);
+        rc = ms_conf_key_int(conf, "spark.sql.shuffle.partitions", &parts, err);
     if (rc == 0)
-        rc = ms_conf_bool(conf, "spark.shuffle.compress", true, &compress, err);
+        rc = ms_conf_key_bool(conf, "spark.shuffle.compress", &compress, err);
     if (rc == 0)
-        rc = ms_conf_int(conf, "spark.io.compression.zlib.level", 1, 1, 9,
-                         &level, err);
+        rc = ms_conf_key_int(conf, "spark.io.compression.zlib.level", &level,
+                             err);
     if (rc < 0) return rc;
     const char *codec = ms_conf_get(conf, "spark.io.compression.codec");
     if (!codec || strcmp(codec, "zlib") == 0)
@@ -346,8 +343,7 @@ static int s_run_jobs(ms_app_t *app, const ms_job_spec_t *spec,
                       ms_plan_t **plans, const s_opts_t *o, ms_error_t *err)
 {
     int64_t show;
-    int rc = ms_conf_int(app->conf, "minispark.show.rows", 100, 0, INT64_MAX,
-                         &show, err);
+    int rc = ms_conf_key_int(app->conf, "minispark.show.rows", &show, err);
     for (int q = 0; rc == 0 && q < spec->nqueries; q++) {
         const ms_query_spec_t *qs = &spec->queries[q];
         ms_job_opts_t jo = {q, o->output ? o->output : qs->output_path, show};

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/conf_keys.h"
 #include "driver/ui_render.h"
 
 #define S_PORT_TRIES 100
@@ -450,11 +451,10 @@ int ms_webui_limits(const ms_conf_t *conf, ms_webui_limits_t *out,
                     ms_error_t *err)
 {
     int64_t per_address;
-    int rc =
-        ms_conf_int(conf, "minispark.ui.maxConnectionsPerAddress",
-                    S_PER_ADDRESS, 1, S_MAX_CONNECTIONS, &per_address, err);
+    int rc = ms_conf_key_int_or(conf, "minispark.ui.maxConnectionsPerAddress",
+                                S_PER_ADDRESS, &per_address, err);
     if (rc == 0)
-        rc = ms_conf_timeout_ms(conf, "minispark.ui.requestTimeout", 1000,
+        rc = ms_conf_key_int_or(conf, "minispark.ui.requestTimeout",
                                 S_REQUEST_TIMEOUT_MS, &out->request_timeout_ms,
                                 err);
     if (rc == 0) out->per_address = (int)per_address;

@@ -85,26 +85,25 @@ static int s_positive(int64_t v, const char *key, ms_error_t *err)
 static int s_read_conf(const ms_conf_t *conf, s_args_t *a, ms_error_t *err)
 {
     int64_t client = 0, total = 0;
-    int rc = ms_conf_int(conf, "spark.shuffle.service.port", 7337, 1, 65535,
-                         &a->port, err);
+    int rc = ms_conf_key_int(conf, "spark.shuffle.service.port", &a->port, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(conf, "minispark.shuffle.appTimeout", 1000,
-                                 120000, &a->app_timeout, err);
+        rc = ms_conf_key_int(conf, "minispark.shuffle.appTimeout",
+                             &a->app_timeout, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(conf, "minispark.shuffle.idleTimeout", 1000,
-                                 60000, &a->idle_timeout, err);
+        rc = ms_conf_key_int(conf, "minispark.shuffle.idleTimeout",
+                             &a->idle_timeout, err);
     if (rc == 0)
-        rc = ms_conf_duration_ms(conf, "minispark.shuffle.clientStallTimeout",
-                                 1000, MS_SHUFFLE_CLIENT_STALL_MS,
-                                 &a->limits.stall_ms, err);
+        rc = ms_conf_key_int_or(conf, "minispark.shuffle.clientStallTimeout",
+                                MS_SHUFFLE_CLIENT_STALL_MS, &a->limits.stall_ms,
+                                err);
     if (rc == 0)
-        rc =
-            ms_conf_size(conf, "minispark.shuffle.maxBytesInFlight", 1,
-                         (int64_t)MS_SHUFFLE_MAX_BYTES_IN_FLIGHT, &client, err);
+        rc = ms_conf_key_int_or(conf, "minispark.shuffle.maxBytesInFlight",
+                                (int64_t)MS_SHUFFLE_MAX_BYTES_IN_FLIGHT,
+                                &client, err);
     if (rc == 0)
-        rc = ms_conf_size(conf, "minispark.shuffle.maxBytesInFlightTotal", 1,
-                          (int64_t)MS_SHUFFLE_MAX_BYTES_IN_FLIGHT_TOTAL, &total,
-                          err);
+        rc = ms_conf_key_int_or(conf, "minispark.shuffle.maxBytesInFlightTotal",
+                                (int64_t)MS_SHUFFLE_MAX_BYTES_IN_FLIGHT_TOTAL,
+                                &total, err);
     if (rc == 0)
         rc = s_positive(client, "minispark.shuffle.maxBytesInFlight", err);
     if (rc == 0)

@@ -137,3 +137,49 @@ Test(conf_keys, nearest_key_is_only_offered_when_close)
     cr_assert_null(ms_conf_nearest_key("spark.zzz"));
     cr_assert_null(ms_conf_nearest_key("completely.different.thing.here"));
 }
+
+Test(conf_keys, readers_get_the_tables_default_bounds_and_unit)
+{
+    ms_conf_t *conf = ms_conf_new();
+    ms_error_t err = {0};
+    int64_t v;
+    bool b;
+    double d;
+    cr_assert_eq(ms_conf_key_int(conf, "spark.executor.cores", &v, &err), 0);
+    cr_assert_eq(v, 1);
+    cr_assert_eq(ms_conf_key_int(conf, "spark.network.timeout", &v, &err), 0);
+    cr_assert_eq(v, 120000);
+    cr_assert_eq(ms_conf_key_int(conf, "spark.executor.memory", &v, &err), 0);
+    cr_assert_eq(v, 1LL << 30);
+    cr_assert_eq(
+        ms_conf_key_int(conf, "spark.dynamicAllocation.maxExecutors", &v, &err),
+        0);
+    cr_assert_eq(v, MS_CONF_INFINITE);
+    cr_assert_eq(ms_conf_key_bool(conf, "spark.ui.enabled", &b, &err), 0);
+    cr_assert(b);
+    cr_assert_eq(ms_conf_key_fraction(conf, "spark.memory.fraction", &d, &err),
+                 0);
+    cr_assert_float_eq(d, 0.6, 1e-9);
+    cr_assert_eq(ms_conf_key_int_or(conf,
+                                    "spark.dynamicAllocation."
+                                    "initialExecutors",
+                                    3, &v, &err),
+                 0);
+    cr_assert_eq(v, 3);
+    /* the unit of a bare number, and the bounds, are the table's */
+    ms_conf_set(conf, "spark.executor.memory", "512", NULL);
+    cr_assert_eq(ms_conf_key_int(conf, "spark.executor.memory", &v, &err), 0);
+    cr_assert_eq(v, 512LL << 20);
+    ms_conf_set(conf, "spark.executor.cores", "0", NULL);
+    cr_assert_eq(ms_conf_key_int(conf, "spark.executor.cores", &v, &err),
+                 MS_ERR_USAGE);
+    cr_assert(strstr(err.msg, "spark.executor.cores"), "%s", err.msg);
+    ms_conf_set(conf, "spark.memory.fraction", "1.5", NULL);
+    cr_assert_eq(ms_conf_key_fraction(conf, "spark.memory.fraction", &d, &err),
+                 MS_ERR_USAGE);
+    /* a key not in the table, or read as another kind, is a mistake */
+    cr_assert_eq(ms_conf_key_int(conf, "spark.nope", &v, &err), MS_ERR_USAGE);
+    cr_assert_eq(ms_conf_key_int(conf, "spark.ui.enabled", &v, &err),
+                 MS_ERR_USAGE);
+    ms_conf_destroy(&conf);
+}
