@@ -24,8 +24,6 @@
 #include "common/proto.h"
 #include "common/sock.h"
 #include "common/wake.h"
-#include "driver/console.h"
-#include "driver/job.h"
 #include "shuffle/client.h"
 #include "shuffle/files.h"
 
@@ -461,7 +459,7 @@ static void s_on_task_end(ms_app_t *app, int i, const ms_msg_t *m,
         ex->completed++;
     else
         ex->failed++;
-    if (app->job) ms_job_on_task_end(app->job, i, &e, rows, rows_len);
+    if (app->job) app->job_task_end(app->job, i, &e, rows, rows_len);
 }
 
 void ms_app_on_executor_msg(ms_app_t *app, const void *peer, size_t peer_len,
@@ -708,7 +706,7 @@ int ms_app_pump(ms_app_t *app, int64_t timeout_ms, ms_error_t *err)
     while (rc > 0 && s_recv_executor_msg(app) == 0) {
     }
     if ((rc = ms_app_drain_workers(app, err)) < 0) return rc;
-    ms_console_progress(app);
+    if (app->watcher.after_pump) app->watcher.after_pump(app);
     if (s_interrupted)
         return ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
     if ((rc = s_check_service(app, err)) < 0) return rc;
@@ -902,9 +900,10 @@ static int s_local_curve(ms_app_t *app, ms_error_t *err)
 }
 
 int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
-                 bool quiet, ms_error_t *err)
+                 bool quiet, const ms_app_watcher_t *watcher, ms_error_t *err)
 {
     memset(app, 0, sizeof *app);
+    if (watcher) app->watcher = *watcher;
     app->conf = conf;
     app->app_name = app_name;
     app->quiet = quiet;
@@ -924,7 +923,8 @@ int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
                 "workers\n");
     if (app->alloc)
         ms_bus_subscribe(&app->bus, ms_alloc_manager_listener, app->alloc);
-    ms_bus_subscribe(&app->bus, ms_console_listener, app);
+    if (app->watcher.listener)
+        ms_bus_subscribe(&app->bus, app->watcher.listener, app);
     if (!(app->ui = ms_ui_state_new()))
         return ms_error_set(err, MS_ERR_NOMEM, "UI state");
     ms_bus_subscribe(&app->bus, ms_ui_state_listener, app->ui);

@@ -71,6 +71,30 @@ typedef struct {
 } ms_app_totals_t;
 
 struct ms_job_run;
+struct ms_app;
+
+/* The stage the running job is in, as the job last published it (for the
+ * console's live line). */
+typedef struct {
+    int stage;
+    const char *name; /* "map", "reduce"; NULL: no job runs */
+    int done, running, total;
+} ms_app_stage_t;
+
+/* What watches the application from outside it (the console), so that
+ * the application knows nothing of it: a bus listener (arg: the app),
+ * subscribed before anything is posted, and a call after each turn of the
+ * event loop. */
+typedef struct {
+    ms_listener_fn *listener;
+    void (*after_pump)(struct ms_app *app);
+} ms_app_watcher_t;
+
+/* How the event loop hands a task report to the job that runs (job.c sets
+ * it with app->job), so that the application does not call into the job. */
+typedef void ms_app_task_end_fn(struct ms_job_run *job, int exec,
+                                const ms_task_end_t *e, const void *rows,
+                                size_t len);
 
 /* A `minispark worker` agent of a workers:// master (driver/workers.c). */
 typedef struct {
@@ -132,6 +156,9 @@ typedef struct ms_app {
     int64_t start_ms;
     ms_app_totals_t totals;
     struct ms_job_run *job; /* the job being run, for task reports */
+    ms_app_task_end_fn *job_task_end;
+    ms_app_stage_t stage;
+    ms_app_watcher_t watcher;
     int64_t last_draw_ms;
     /* refused registrations [0] and other messages [1] from peers that
      * are not registered executors: at most one line of each per
@@ -145,7 +172,7 @@ typedef struct ms_app {
 /* Sets up sockets, the event log, the shuffle service and the first
  * executors. */
 int ms_app_start(ms_app_t *app, const ms_conf_t *conf, const char *app_name,
-                 bool quiet, ms_error_t *err);
+                 bool quiet, const ms_app_watcher_t *watcher, ms_error_t *err);
 /* Stops executors (and a shuffle server we started), reaps every child
  * and removes the application's shuffle files. Safe after a failed start. */
 void ms_app_stop(ms_app_t *app, bool ok);

@@ -3,8 +3,6 @@
 
 #include <stdio.h>
 
-#include "driver/job.h"
-
 #define S_REDRAW_MS 200
 
 int ms_console_format(char *buf, size_t size, const ms_console_line_t *l)
@@ -56,7 +54,11 @@ void ms_console_progress(ms_app_t *app)
         !ms_console_due(app->tty, app->quiet, now, app->last_draw_ms))
         return;
     ms_console_line_t l = {.min = -1, .max = -1};
-    ms_job_progress(app->job, &l);
+    l.stage = app->stage.stage;
+    l.stage_name = app->stage.name;
+    l.done = app->stage.done;
+    l.running = app->stage.running;
+    l.total = app->stage.total;
     l.executors = ms_app_active_execs(app);
     l.target = ms_app_target(app);
     if (app->alloc) {

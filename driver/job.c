@@ -80,13 +80,11 @@ static const char *s_kind_name(ms_task_kind_t k)
     return k == MS_TASK_MAP ? "map" : "reduce";
 }
 
-void ms_job_progress(const ms_job_run_t *job, ms_console_line_t *line)
+/* Publishes the stage's progress in the app (the console reads it). */
+static void s_publish(ms_job_run_t *job)
 {
-    line->stage = job->stage_id;
-    line->stage_name = s_kind_name(job->kind);
-    line->done = job->done;
-    line->running = job->running;
-    line->total = job->ntasks;
+    job->app->stage = (ms_app_stage_t){job->stage_id, s_kind_name(job->kind),
+                                       job->done, job->running, job->ntasks};
 }
 
 /* ---- splits
@@ -523,6 +521,7 @@ static int s_stage_loop(ms_job_run_t *job, ms_task_kind_t kind, int ntasks,
     while (job->done < job->ntasks && !(job->lost && job->running == 0)) {
         int rc = job->lost ? 0 : s_schedule(job);
         if (rc < 0) return ms_error_set(err, rc, "cannot send a task");
+        s_publish(job);
         rc = ms_app_pump(job->app, 100, err);
         if (rc < 0) return rc;
         if (job->fatal) {
@@ -600,8 +599,10 @@ int ms_job_run(ms_app_t *app, const ms_plan_t *plan, const ms_job_opts_t *opts,
      * outputs (app->job). */
     int rc = s_splits(&job, err);
     app->job = &job;
+    app->job_task_end = ms_job_on_task_end;
     if (rc == 0) rc = s_run(&job, err);
     app->job = NULL;
+    app->stage = (ms_app_stage_t){0};
     if (rc < 0) ms_console_clear(app);
     ms_event_t end = {
         .type = MS_EV_JOB_END, .job = opts->index, .success = rc == 0};

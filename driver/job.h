@@ -46,8 +46,5 @@ bool ms_job_output_moved(ms_job_run_t *job, int exec, int shuffle, int map,
  * runs (it may read an output where it was then). */
 int64_t ms_job_epoch(const ms_job_run_t *job);
 bool ms_job_reads_before(const ms_job_run_t *job, int64_t epoch);
-/* Fills the stage part of the console's live line. */
-struct ms_console_line;
-void ms_job_progress(const ms_job_run_t *job, struct ms_console_line *line);
 
 #endif

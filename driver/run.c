@@ -400,7 +400,9 @@ static int s_run(const s_opts_t *o, ms_error_t *err)
         rc = ms_error_set(err, MS_ERR_INTERRUPTED, "interrupted");
     if (rc == 0) {
         started = true;
-        rc = ms_app_start(&app, conf, spec->app_name, o->quiet, err);
+        rc = ms_app_start(
+            &app, conf, spec->app_name, o->quiet,
+            &(ms_app_watcher_t){ms_console_listener, ms_console_progress}, err);
     }
     if (rc == 0) rc = s_run_jobs(&app, spec, plans, o, err);
     if (rc == 0) rc = ms_app_linger(&app, err);
