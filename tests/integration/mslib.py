@@ -123,6 +123,21 @@ def tagged_pids(tag):
     return found
 
 
+def executor_pid(tag, exec_id):
+    """The PID of executor exec_id among the processes tagged tag, or
+    None."""
+    for pid in tagged_pids(tag):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--executor-id" in argv and \
+                argv[argv.index(b"--executor-id") + 1] == str(exec_id).encode():
+            return pid
+    return None
+
+
 def _describe(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:

@@ -235,19 +235,6 @@ def losses_from_a_decommissioned_executor_do_not_fail_the_stage(env):
           % (sorted(again), sorted(mine)))
 
 
-def executor_pid(run, exec_id):
-    for pid in mslib.tagged_pids(run.tag):
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"--executor-id" in argv and \
-                argv[argv.index(b"--executor-id") + 1] == str(exec_id).encode():
-            return pid
-    return None
-
-
 @test
 def sigpwr_asks_an_executor_to_go(env):
     """SIGPWR (Spark's decommission signal) to executor 1, by PID, during
@@ -262,7 +249,7 @@ def sigpwr_asks_an_executor_to_go(env):
         check(time.monotonic() < deadline and run.proc.poll() is None,
               "the map stage did not get going")
         time.sleep(0.02)
-    os.kill(executor_pid(run, 1), signal.SIGPWR)
+    os.kill(mslib.executor_pid(run.tag, 1), signal.SIGPWR)
     res = run.wait(timeout=120)
     env.check_leaks(run.tag, [run.local_dir], res)
     mslib.expect_reference(res, job, conf)

@@ -66,13 +66,6 @@ def driver_port(run):
     raise mslib.TestFailure("no executor names the driver: %s" % run.cmd)
 
 
-def executor_pid(run, exec_id):
-    for pid in mslib.tagged_pids(run.tag):
-        if arg_after(cmdline(pid), b"--executor-id") == str(exec_id):
-            return pid
-    return None
-
-
 def rss_kb(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -121,7 +114,7 @@ class Impostor(threading.Thread):
         next_beat = 0
         while not self.stop.is_set():
             if not sent:
-                pid = executor_pid(self.run_, self.exec_id)
+                pid = mslib.executor_pid(self.run_.tag, self.exec_id)
                 if pid:
                     self._register(pid)
                     sent = True

@@ -60,19 +60,6 @@ def submissions(events, stage):
 expect_reference = mslib.expect_reference
 
 
-def executor_pid(run, exec_id):
-    for pid in mslib.tagged_pids(run.tag):
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"--executor-id" in argv and \
-                argv[argv.index(b"--executor-id") + 1] == str(exec_id).encode():
-            return pid
-    return None
-
-
 def wait_for(run, log_dir, what, cond, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,7 +113,7 @@ def _kill_during(env, stage_ready, sig=signal.SIGKILL, extra=None):
     run = env.start_job(job, conf=conf)
     run.wait_for_executors(2)
     wait_for(run, log_dir, "the moment to kill", stage_ready)
-    pid = executor_pid(run, 1)
+    pid = mslib.executor_pid(run.tag, 1)
     check(pid is not None, "executor 1 not found among %s"
           % mslib.tagged_pids(run.tag))
     os.kill(pid, sig)
