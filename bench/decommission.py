@@ -32,13 +32,13 @@ environment it sets. Every process it starts is stopped by PID."""
 
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from fairness import free_port, stop_all
 
 Q1 = {"group_by": ["country", "device"],
       "aggregates": [{"fn": "count", "as": "n"},
@@ -46,12 +46,6 @@ Q1 = {"group_by": ["country", "device"],
 Q2 = {"group_by": [{"column": "event_id", "mod": 1000003, "as": "k"}],
       "aggregates": [{"fn": "count", "as": "n"},
                      {"fn": "sum", "column": "amount", "as": "total"}]}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def events(log_dir):
@@ -188,14 +182,7 @@ class Workers:
         return "workers://" + ",".join(self.eps)
 
     def stop(self):
-        for p in self.procs:
-            p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs)
 
 
 def scenario_conf(decommission, extra=None):

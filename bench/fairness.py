@@ -32,6 +32,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_all(procs):
+    """SIGTERM to each (by PID), then SIGKILL to any still there after 10 s."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 class Cluster:
     def __init__(self, binary, tmp, mode):
         self.procs = []
@@ -56,14 +68,7 @@ class Cluster:
         return "workers://" + ",".join(self.workers)
 
     def stop(self):
-        for p in self.procs:
-            p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs)
 
 
 def app_args(binary, tmp, name, data, split, initial, most, backlog, master):
