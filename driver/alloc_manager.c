@@ -62,6 +62,8 @@ int ms_alloc_manager_new(ms_alloc_manager_t **out, const ms_conf_t *conf,
     if (!self) return ms_error_set(err, MS_ERR_NOMEM, "allocation manager");
     self->policy = ms_alloc_new(&ac);
     self->monitor = ms_exec_monitor_new(idle, tracking, shuffle_timeout);
+    if (self->monitor && migrates && !shuffle_service)
+        ms_exec_monitor_migrates(self->monitor);
     self->clock = clock;
     self->clock_arg = clock_arg;
     if (!self->policy || !self->monitor) {

@@ -26,6 +26,7 @@ typedef struct {
 struct ms_exec_monitor {
     int64_t idle_timeout, shuffle_timeout;
     bool tracking;
+    bool migrates; /* decommissioning moves shuffle output: it never pins */
     s_tracker_t *t;
     int n, cap;
     s_job_t *jobs;
@@ -138,7 +139,13 @@ void ms_exec_monitor_task_ended(ms_exec_monitor_t *self, int id, int shuffle,
     if (!t) return;
     if (t->running > 0) t->running--;
     if (t->running == 0) t->idle_start = now;
-    if (shuffle >= 0 && self->tracking) s_add_shuffle(t, shuffle);
+    if (shuffle >= 0 && (self->tracking || self->migrates))
+        s_add_shuffle(t, shuffle);
+}
+
+void ms_exec_monitor_migrates(ms_exec_monitor_t *self)
+{
+    self->migrates = true;
 }
 
 void ms_exec_monitor_pending_removal(ms_exec_monitor_t *self, int id)
@@ -299,8 +306,15 @@ void ms_exec_monitor_explain(const ms_exec_monitor_t *self, int id, int64_t now,
         return;
     }
     double idle = (double)(now - t->idle_start) / 1000.0;
-    int job = self->tracking ? s_needing_job(self, t, &shuffle) : -1;
-    if (job >= 0)
+    int job = self->tracking || self->migrates
+                  ? s_needing_job(self, t, &shuffle)
+                  : -1;
+    if (job >= 0 && self->migrates)
+        snprintf(buf, size,
+                 "idle %.1f s; the shuffle %d output job %d needs that it "
+                 "holds migrates before it goes",
+                 idle, shuffle, job);
+    else if (job >= 0)
         snprintf(buf, size,
                  "idle %.1f s but holds shuffle %d output needed by "
                  "job %d",

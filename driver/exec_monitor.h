@@ -42,6 +42,10 @@ void ms_exec_monitor_job_ended(ms_exec_monitor_t *self, int job);
 /* The shuffle's files are gone: executors no longer hold it. */
 void ms_exec_monitor_shuffle_removed(ms_exec_monitor_t *self, int shuffle);
 void ms_exec_monitor_pending_removal(ms_exec_monitor_t *self, int id);
+/* Decommissioning migrates shuffle output (tracking is off then): the
+ * shuffles an executor holds are still noted, for the reasons given, but
+ * never keep it. */
+void ms_exec_monitor_migrates(ms_exec_monitor_t *self);
 
 /* Executors past their deadline and not pending removal, sorted by id.
  * Returns the count (at most max copied). */

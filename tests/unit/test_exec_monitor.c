@@ -445,6 +445,24 @@ Test(exec_monitor, without_tracking_map_output_does_not_keep_an_executor)
     ms_exec_monitor_destroy(&m);
 }
 
+Test(exec_monitor, with_migration_map_output_times_out_and_says_it_moves)
+{
+    ms_exec_monitor_t *m = s_monitor(false);
+    ms_exec_monitor_migrates(m);
+    s_job_started(m, 1, 0);
+    ms_exec_monitor_executor_added(m, 1, 0);
+    s_run_task(m, 1, 0, SEC(1), SEC(2));
+
+    cr_assert_eq(ms_exec_monitor_deadline(m, 1), SEC(2) + IDLE);
+    cr_assert_str_eq(s_kept(m, SEC(2) + IDLE), "");
+    cr_assert_str_eq(s_timed_out(m, SEC(2) + IDLE), "1");
+    const char *why = s_explain(m, 1, SEC(2) + IDLE);
+    cr_assert(strstr(why, "shuffle 0 output job 1 needs that it holds "
+                          "migrates before it goes"),
+              "explain: \"%s\"", why);
+    ms_exec_monitor_destroy(&m);
+}
+
 /* ---- overflow (SPARK-28455) ------------------------------------- */
 
 Test(exec_monitor, infinite_shuffle_timeout_never_expires)
