@@ -38,9 +38,8 @@ typedef enum {
     MS_MSG_TASK_END = 3,        /* see executor/task.h */
     MS_MSG_OUTPUT_MOVED = 4,    /* exec_id, shuffle, map, where it is served
                                    now, bytes: one map output migrated */
-    MS_MSG_DECOMMISSIONED = 5,  /* exec_id, outputs moved, outputs not
-                                   moved, bytes moved, ms: a migration pass
-                                   is over (after its OUTPUT_MOVED) */
+    MS_MSG_DECOMMISSIONED = 5,  /* exec_id: a migration pass is over (after
+                                   its OUTPUT_MOVED; the driver counts) */
     MS_MSG_DECOMMISSIONING = 6, /* exec_id: it was asked to go (SIGPWR,
                                    Spark's decommission signal) */
     /* driver -> executor */

@@ -227,16 +227,12 @@ static void s_on_moved(ms_app_t *app, int i, const ms_msg_t *m)
     ms_hooks_output_moved(app, i, ex->moved);
 }
 
-/* DECOMMISSIONED [exec, moved, not moved, bytes, ms] */
+/* DECOMMISSIONED [exec]: the figures are the driver's own (only moves it
+ * registered count). */
 static void s_on_pass_done(ms_app_t *app, int i, const ms_msg_t *m)
 {
     ms_exec_t *ex = &app->execs[i];
-    int64_t moved, unmoved, bytes, ms;
-    if (m->nf != 5 || !ms_mp_int(&m->f[1], 0, INT32_MAX, &moved) ||
-        !ms_mp_int(&m->f[2], 0, INT32_MAX, &unmoved) ||
-        !ms_mp_int(&m->f[3], 0, INT64_MAX, &bytes) ||
-        !ms_mp_int(&m->f[4], 0, INT64_MAX, &ms) || !ex->migrating)
-        return;
+    if (m->nf != 1 || !ex->migrating) return;
     ex->migrating = false;
     ex->passes++;
     ex->migrate_ms = ms_clock_now_ms() - ex->migrate_start_ms;

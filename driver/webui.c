@@ -24,8 +24,6 @@
 #define S_PORT_TRIES 100
 #define S_MAX_PATH 256 /* longer request paths get 414 */
 #define S_MAX_CONNECTIONS 64
-#define S_PER_ADDRESS 8 /* a browser opens up to 6 per host */
-#define S_REQUEST_TIMEOUT_MS 10000
 #define S_IDLE_TIMEOUT_S 10
 #define S_API_APP "/api/v1/applications/"
 
@@ -451,12 +449,13 @@ int ms_webui_limits(const ms_conf_t *conf, ms_webui_limits_t *out,
                     ms_error_t *err)
 {
     int64_t per_address;
-    int rc = ms_conf_key_int_or(conf, "minispark.ui.maxConnectionsPerAddress",
-                                S_PER_ADDRESS, &per_address, err);
+    /* defaults (common/conf_keys.c): 8 per address (a browser opens up to
+     * 6 per host), 10 s per request */
+    int rc = ms_conf_key_int(conf, "minispark.ui.maxConnectionsPerAddress",
+                             &per_address, err);
     if (rc == 0)
-        rc = ms_conf_key_int_or(conf, "minispark.ui.requestTimeout",
-                                S_REQUEST_TIMEOUT_MS, &out->request_timeout_ms,
-                                err);
+        rc = ms_conf_key_int(conf, "minispark.ui.requestTimeout",
+                             &out->request_timeout_ms, err);
     if (rc == 0) out->per_address = (int)per_address;
     return rc;
 }

@@ -141,9 +141,8 @@ typedef struct {
  * the end of the pass (done). */
 typedef struct {
     bool done;
-    int shuffle, map, moved, unmoved;
+    int shuffle, map;
     uint64_t bytes;
-    int64_t ms;
     char where[4200];
 } s_migrated_t;
 
@@ -216,7 +215,6 @@ static void *s_migration_thread(void *arg)
 {
     s_migration_t *mg = arg;
     s_executor_t *ex = mg->ex;
-    int64_t start = ms_clock_now_ms();
     s_migrated_t done = {.done = true};
     ms_output_ref_t *outs = NULL;
     int n = 0;
@@ -229,20 +227,17 @@ static void *s_migration_thread(void *arg)
     for (int i = 0; i < n; i++) {
         if (s_already_moved(ex, outs[i])) continue;
         s_migrated_t r = {.shuffle = outs[i].shuffle, .map = outs[i].map};
+        if (s_move_one(mg, outs[i], &r) < 0) continue;
+        /* Not remembered (out of memory): moved again by a later pass,
+         * which changes nothing. */
         ms_output_ref_t *grown =
             realloc(ex->moved, (size_t)(ex->nmoved + 1) * sizeof *grown);
-        if (!grown || s_move_one(mg, outs[i], &r) < 0) {
-            if (grown) ex->moved = grown;
-            done.unmoved++;
-            continue;
+        if (grown) {
+            ex->moved = grown;
+            ex->moved[ex->nmoved++] = outs[i];
         }
-        ex->moved = grown;
-        ex->moved[ex->nmoved++] = outs[i];
-        done.moved++;
-        done.bytes += r.bytes;
         s_report(push, &r);
     }
-    done.ms = ms_clock_now_ms() - start;
     s_report(push, &done);
     zmq_close(push);
     free(outs);
@@ -331,22 +326,21 @@ static void s_send_task_end(s_executor_t *ex, const ms_task_end_t *e,
 }
 
 /* OUTPUT_MOVED [exec, shuffle, map, where, bytes] or DECOMMISSIONED
- * [exec, moved, not moved, bytes, ms]. */
+ * [exec]. */
 static void s_send_migrated(s_executor_t *ex, const s_migrated_t *r)
 {
     ms_msg_builder_t b;
-    ms_msg_begin(&b, r->done ? MS_MSG_DECOMMISSIONED : MS_MSG_OUTPUT_MOVED, 5);
-    msgpack_pack_int(&b.pk, ex->args.id);
     if (r->done) {
-        msgpack_pack_int(&b.pk, r->moved);
-        msgpack_pack_int(&b.pk, r->unmoved);
+        ms_msg_begin(&b, MS_MSG_DECOMMISSIONED, 1);
+        msgpack_pack_int(&b.pk, ex->args.id);
     } else {
+        ms_msg_begin(&b, MS_MSG_OUTPUT_MOVED, 5);
+        msgpack_pack_int(&b.pk, ex->args.id);
         msgpack_pack_int(&b.pk, r->shuffle);
         msgpack_pack_int(&b.pk, r->map);
         ms_mp_pack_str(&b.pk, r->where);
+        msgpack_pack_uint64(&b.pk, r->bytes);
     }
-    msgpack_pack_uint64(&b.pk, r->bytes);
-    if (r->done) msgpack_pack_int64(&b.pk, r->ms);
     ms_msg_send(ex->dealer, NULL, 0, &b, NULL, NULL, 0);
 }
 
